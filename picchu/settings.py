@@ -1,0 +1,92 @@
+"""Process configuration: Picchu's flags and defaults (spec §4.1) plus the choices this operator adds.
+
+Every setting has one field here; `picchu run` fills it from flags, each flag falls back to an environment
+variable `PICCHU_<NAME>` (and Picchu's own `SLACK_TOKEN`), then to Picchu's default. The pure core never
+reads this module: the engine passes the few values it needs as arguments.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+
+class AlertFailurePolicy(enum.StrEnum):
+    """What an unreachable Prometheus means for a rollout (architecture principle 4)."""
+
+    HOLD = "hold"  # neither advance nor roll back until the alert source answers again (default)
+    FAIL_CLOSED = "fail-closed"  # treat "unknown" like a firing alert: new revisions roll back
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Picchu flags (§4.1)
+    metrics_addr: str = ":8383"
+    enable_leader_election: bool = False
+    leader_election_id: str = "de705aec.picchu.medium.engineering"
+    sync_period_seconds: float = 15.0
+    prometheus_query_address: str = ""
+    prometheus_query_ttl_seconds: float = 10.0
+    prometheus_enabled: bool = True
+    slack_query_ttl_seconds: float = 120.0
+    humane_releases_enabled: bool = True
+    service_levels_namespace: str = "service-level-objectives"
+    service_levels_fleet: str = "delivery"
+    concurrent_revisions: int = 20
+    concurrent_release_managers: int = 50
+    dev_routes_service_host: str = ""
+    dev_routes_service_port: int = 80
+    cluster_prometheus_address: str = ""
+    # Choices this operator adds
+    namespace: str = ""  # watch one namespace of the delivery cluster ("" = all namespaces)
+    health_addr: str = ":8080"  # /healthz (liveness) and /readyz (readiness)
+    alert_failure_policy: AlertFailurePolicy = AlertFailurePolicy.HOLD
+    cluster_timeout_seconds: float = 10.0  # per target cluster, per observe/apply
+    release_timezone: str = "America/Los_Angeles"
+    holiday_calendar: str = "US-CA"  # `holidays` country[-subdivision], or "" for none
+    slack_token: str = field(default="", repr=False)
+    slack_channel: str = ""
+    slack_base_url: str = "https://slack.com/api/"
+    sentry_dsn: str = field(default="", repr=False)
+    log_level: str = "INFO"
+
+    @property
+    def alert_query_address(self) -> str:
+        """`--prometheus-enabled=false` forces the query address to "" (alerts ignored), as in Picchu."""
+        return self.prometheus_query_address if self.prometheus_enabled else ""
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, overlaid by PICCHU_* variables, overlaid by explicit (flag) values that are not None."""
+        env = dict(os.environ if env is None else env)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f"PICCHU_{f.name.upper()}")
+            if raw is not None:
+                values[f.name] = _coerce(f.type, raw, f.name)
+        if "slack_token" not in values and env.get("SLACK_TOKEN"):
+            values["slack_token"] = env["SLACK_TOKEN"]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return replace(cls(), **values)
+
+
+def _coerce(type_name: Any, raw: str, name: str) -> Any:
+    text = str(type_name)
+    try:
+        if "bool" in text:
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(raw)
+        if "int" in text:
+            return int(raw)
+        if "float" in text:
+            return float(raw)
+        if "AlertFailurePolicy" in text:
+            return AlertFailurePolicy(raw)
+    except ValueError as exc:
+        raise ValueError(f"PICCHU_{name.upper()}={raw!r} is not a valid {text}") from exc
+    return raw
