@@ -1,0 +1,34 @@
+"""Everything one pass needs, built once per process: the delivery client, settings, clock and collaborators.
+
+Passes take an `EngineContext` instead of reaching for globals, so tests build one around the local control
+plane and the operator builds one at start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from picchu.engine.delivery import DeliveryCluster
+from picchu.engine.events import EventRecorder
+from picchu.metrics import OperatorMetrics
+from picchu.settings import Settings
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class EngineContext:
+    settings: Settings
+    delivery: DeliveryCluster
+    events: EventRecorder
+    metrics: OperatorMetrics
+    alerts: Any  # picchu.monitoring AlertSource
+    clusters: Any = None  # picchu.clusters client pool / applier / observer facade
+    notifier: Any = None  # picchu.notify Notifier
+    clock: Callable[[], datetime] = field(default=utc_now)
+    wake_release_manager: Callable[[str, str], None] = field(default=lambda namespace, name: None)

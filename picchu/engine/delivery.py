@@ -1,0 +1,124 @@
+"""Reads and writes of picchu's own objects in the delivery cluster, as plain dicts.
+
+The engine talks to the delivery cluster only through this class, so every call site is one line and the
+number of requests per pass is easy to see: gets and lists are explicit, and writes are JSON merge patches
+(status through the status subresource) that send only what changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from picchu import keys
+
+PLURALS = {
+    "Revision": "revisions",
+    "ReleaseManager": "releasemanagers",
+    "Cluster": "clusters",
+    "ClusterSecrets": "clustersecrets",
+    "Mirror": "mirrors",
+    "FaultInjector": "faultinjectors",
+}
+MERGE_PATCH = "application/merge-patch+json"
+
+
+def selector(labels: dict[str, str]) -> str:
+    return ",".join(f"{k}={v}" if v else k for k, v in sorted(labels.items()))
+
+
+@dataclass
+class DeliveryCluster:
+    api_client: client.ApiClient
+    timeout_seconds: float = 10.0
+
+    @property
+    def _custom(self) -> client.CustomObjectsApi:
+        return client.CustomObjectsApi(self.api_client)
+
+    @property
+    def core(self) -> client.CoreV1Api:
+        return client.CoreV1Api(self.api_client)
+
+    def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            obj = self._custom.get_namespaced_custom_object(
+                keys.GROUP, keys.VERSION, namespace, PLURALS[kind], name, _request_timeout=self.timeout_seconds
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return dict(obj)  # type: ignore[call-overload]
+
+    def list(self, kind: str, namespace: str | None, labels: dict[str, str] | None = None) -> list[dict[str, Any]]:
+        sel = selector(labels or {}) or None
+        if namespace:
+            result = self._custom.list_namespaced_custom_object(
+                keys.GROUP, keys.VERSION, namespace, PLURALS[kind], label_selector=sel,
+                _request_timeout=self.timeout_seconds,
+            )
+        else:
+            result = self._custom.list_cluster_custom_object(
+                keys.GROUP, keys.VERSION, PLURALS[kind], label_selector=sel, _request_timeout=self.timeout_seconds
+            )
+        items: list[dict[str, Any]] = list(result.get("items", []))  # type: ignore[union-attr]
+        for item in items:  # list items carry no apiVersion/kind; restore them for round-tripping
+            item.setdefault("apiVersion", keys.API_VERSION)
+            item.setdefault("kind", kind)
+        return items
+
+    def create(self, kind: str, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(self._custom.create_namespaced_custom_object(  # type: ignore[call-overload]
+            keys.GROUP, keys.VERSION, namespace, PLURALS[kind], body, _request_timeout=self.timeout_seconds
+        ))
+
+    def patch(self, kind: str, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(self._custom.patch_namespaced_custom_object(  # type: ignore[call-overload]
+            keys.GROUP, keys.VERSION, namespace, PLURALS[kind], name, body,
+            _content_type=MERGE_PATCH, _request_timeout=self.timeout_seconds,
+        ))
+
+    def patch_status(self, kind: str, namespace: str, name: str, status: dict[str, Any]) -> dict[str, Any] | None:
+        try:
+            return dict(self._custom.patch_namespaced_custom_object_status(  # type: ignore[call-overload]
+                keys.GROUP, keys.VERSION, namespace, PLURALS[kind], name, {"status": status},
+                _content_type=MERGE_PATCH, _request_timeout=self.timeout_seconds,
+            ))
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def delete(self, kind: str, namespace: str, name: str) -> bool:
+        try:
+            self._custom.delete_namespaced_custom_object(
+                keys.GROUP, keys.VERSION, namespace, PLURALS[kind], name, _request_timeout=self.timeout_seconds
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            obj = self.core.read_namespaced_secret(name, namespace, _request_timeout=self.timeout_seconds)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return self.api_client.sanitize_for_serialization(obj)  # type: ignore[no-any-return]
+
+    def list_core(self, kind: str, namespace: str, label_selector: str | None) -> list[dict[str, Any]]:
+        """Secrets or ConfigMaps of the delivery namespace (config copies, cluster secrets)."""
+        method = {"Secret": self.core.list_namespaced_secret, "ConfigMap": self.core.list_namespaced_config_map}[kind]
+        result = method(namespace, label_selector=label_selector, _request_timeout=self.timeout_seconds)
+        items = self.api_client.sanitize_for_serialization(result).get("items", [])
+        for item in items:
+            item.setdefault("apiVersion", "v1")
+            item.setdefault("kind", kind)
+        return list(items)
