@@ -1,0 +1,35 @@
+"""Route a work-queue key to the pass of its kind, and make sure no exception escapes a pass unreported.
+
+Keys are `(kind, namespace, name)`. A pass returns the delay before its next run; an unexpected exception is
+counted, logged with the key and re-raised so the queue backs off that key only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Hashable
+
+from picchu.engine.cluster import reconcile_cluster, reconcile_cluster_secrets
+from picchu.engine.context import EngineContext
+from picchu.engine.release_manager import reconcile_release_manager
+from picchu.engine.revision import reconcile_revision
+from picchu.logs import fields
+
+log = logging.getLogger(__name__)
+
+PASSES: dict[str, Callable[[EngineContext, str, str], float | None]] = {
+    "Revision": reconcile_revision,
+    "ReleaseManager": reconcile_release_manager,
+    "Cluster": reconcile_cluster,
+    "ClusterSecrets": reconcile_cluster_secrets,
+}
+
+
+def reconcile_key(ctx: EngineContext, key: Hashable) -> float | None:
+    kind, namespace, name = key  # type: ignore[misc]
+    try:
+        return PASSES[kind](ctx, namespace, name)
+    except Exception:
+        ctx.metrics.reconcile_errors.labels(kind).inc()
+        log.exception("%s pass failed", kind, extra=fields(kind=kind, namespace=namespace, name=name))
+        raise

@@ -1,0 +1,185 @@
+"""The operator process: kopf at the edge, the engine inside.
+
+kopf only watches the delivery cluster and turns each watch event into a *wake* of a key in a `WorkQueue`;
+the queues run the engine's passes in worker threads, requeue them every sync period, and back off on errors.
+No kopf state (annotations, finalizers, progress) is ever written to picchu objects: only non-persistent event
+handlers are registered. This module also starts the metrics and health endpoints and, when asked, waits for
+the leader Lease before doing anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from collections.abc import Hashable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import kopf
+from kubernetes import client, config
+from prometheus_client import start_http_server
+
+from picchu import keys, logs
+from picchu.engine.assembly import build_context
+from picchu.engine.context import EngineContext
+from picchu.engine.dispatch import reconcile_key
+from picchu.handlers.workqueue import WorkQueue
+from picchu.settings import Settings
+
+log = logging.getLogger(__name__)
+KINDS = ("revisions", "releasemanagers", "clusters", "clustersecrets")
+
+
+class Health:
+    """/healthz: the queues' event loop is alive; /readyz: the operator leads and watches."""
+
+    def __init__(self) -> None:
+        self.ready = threading.Event()
+        self.alive = threading.Event()
+
+    def serve(self, address: str) -> ThreadingHTTPServer:
+        host, _, port = address.rpartition(":")
+        health = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server API)
+                ok = {"/healthz": health.alive, "/readyz": health.ready}.get(self.path)
+                code = 404 if ok is None else 200 if ok.is_set() else 503
+                self.send_response(code)
+                self.end_headers()
+                self.wfile.write(b"ok\n" if code == 200 else b"not ready\n")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        server = ThreadingHTTPServer((host or "0.0.0.0", int(port)), Handler)
+        threading.Thread(target=server.serve_forever, name="picchu-health", daemon=True).start()
+        return server
+
+
+def build_registry(ctx: EngineContext, queues: dict[str, WorkQueue], health: Health) -> kopf.OperatorRegistry:
+    registry = kopf.OperatorRegistry()
+    group = keys.GROUP
+
+    @kopf.on.startup(registry=registry)
+    async def start_queues(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+        settings.posting.enabled = False  # our own EventRecorder writes the events users read
+        settings.watching.server_timeout = 300
+        settings.watching.client_timeout = 330
+        memo.tasks = [asyncio.create_task(q.run(), name=f"queue-{n}") for n, q in queues.items()]
+        memo.heartbeat = asyncio.create_task(_heartbeat(health))
+        health.ready.set()
+
+    @kopf.on.cleanup(registry=registry)
+    async def stop_queues(memo: kopf.Memo, **_: Any) -> None:
+        for task in [*memo.get("tasks", []), memo.get("heartbeat")]:
+            if task is not None:
+                task.cancel()
+
+    @kopf.on.event(group, "v1alpha1", "revisions", registry=registry)
+    def revision_event(body: kopf.Body, type: str | None, **_: Any) -> None:
+        ns, name = body.metadata.namespace, body.metadata.name
+        queues["revisions"].add(("Revision", ns, name))
+        app = (body.spec.get("app") or {}).get("name")
+        for target in body.spec.get("targets") or []:
+            if app and isinstance(target, dict) and target.get("name"):
+                queues["releasemanagers"].add(("ReleaseManager", ns, f"{app}-{target['name']}"))
+
+    @kopf.on.event(group, "v1alpha1", "releasemanagers", registry=registry)
+    def release_manager_event(body: kopf.Body, type: str | None, old: Any = None, **_: Any) -> None:
+        # Our own status writes must not retrigger a pass (Picchu's lastUpdated filter, §4.2): only creation,
+        # deletion, the initial listing and spec/metadata changes (generation, deletionTimestamp) wake it.
+        meta = body.metadata
+        if type == "MODIFIED" and not meta.get("deletionTimestamp"):
+            seen = _generations.get((meta.namespace, meta.name))
+            if seen == meta.get("generation"):
+                return
+        _generations[(meta.namespace, meta.name)] = meta.get("generation")
+        queues["releasemanagers"].add(("ReleaseManager", meta.namespace, meta.name))
+
+    @kopf.on.event(group, "v1alpha1", "clusters", registry=registry)
+    def cluster_event(body: kopf.Body, type: str | None, **_: Any) -> None:
+        meta = body.metadata
+        queues["clusters"].add(("Cluster", meta.namespace, meta.name))
+        if type in ("ADDED", "DELETED", "MODIFIED"):  # a fleet change wakes that fleet's apps at once
+            for rm_key in ctx_release_managers(ctx, meta.namespace, (meta.labels or {}).get(keys.LABEL_FLEET)):
+                queues["releasemanagers"].add(rm_key)
+
+    @kopf.on.event(group, "v1alpha1", "clustersecrets", registry=registry)
+    def cluster_secrets_event(body: kopf.Body, **_: Any) -> None:
+        queues["clustersecrets"].add(("ClusterSecrets", body.metadata.namespace, body.metadata.name))
+
+    return registry
+
+
+_generations: dict[tuple[str, str], Any] = {}
+
+
+def ctx_release_managers(ctx: EngineContext, namespace: str, fleet: str | None) -> list[Hashable]:
+    if not fleet:
+        return []
+    try:
+        rms = ctx.delivery.list("ReleaseManager", namespace, {keys.LABEL_FLEET: fleet})
+    except Exception:
+        return []
+    return [("ReleaseManager", namespace, rm["metadata"]["name"]) for rm in rms]
+
+
+async def _heartbeat(health: Health) -> None:
+    while True:
+        health.alive.set()
+        await asyncio.sleep(5)
+
+
+def build_queues(ctx: EngineContext) -> dict[str, WorkQueue]:
+    def reconcile(key: Hashable) -> float | None:
+        return reconcile_key(ctx, key)
+
+    s = ctx.settings
+    queues = {
+        "revisions": WorkQueue("revisions", reconcile, s.concurrent_revisions),
+        "releasemanagers": WorkQueue("releasemanagers", reconcile, s.concurrent_release_managers),
+        "clusters": WorkQueue("clusters", reconcile, 1),
+        "clustersecrets": WorkQueue("clustersecrets", reconcile, 1),
+    }
+    ctx.wake_release_manager = lambda ns, name: queues["releasemanagers"].add(("ReleaseManager", ns, name))
+    return queues
+
+
+def delivery_client(kubeconfig: Path | None) -> client.ApiClient:
+    if kubeconfig is not None:
+        return config.new_client_from_config(config_file=str(kubeconfig))
+    try:
+        configuration = client.Configuration()
+        config.load_incluster_config(client_configuration=configuration)
+        return client.ApiClient(configuration)
+    except config.ConfigException:
+        return config.new_client_from_config()
+
+
+def run_operator(settings: Settings, kubeconfig: Path | None = None) -> None:
+    logs.configure(settings.log_level)
+    if kubeconfig is not None:
+        os.environ["KUBECONFIG"] = str(kubeconfig)  # kopf's own login reads it
+    api = delivery_client(kubeconfig)
+    health = Health()
+    health.serve(settings.health_addr)
+    host, _, port = settings.metrics_addr.rpartition(":")
+    ctx = build_context(settings, api)
+    start_http_server(int(port), addr=host or "0.0.0.0", registry=ctx.metrics.registry)
+    if settings.enable_leader_election:
+        from picchu.handlers.leadership import acquire_leadership
+
+        acquire_leadership(api, settings.leader_election_id, settings.namespace or "picchu")
+    queues = build_queues(ctx)
+    registry = build_registry(ctx, queues, health)
+    log.info("starting picchu", extra=logs.fields(namespace=settings.namespace or "*"))
+    kopf.run(
+        registry=registry,
+        standalone=True,
+        namespaces=[settings.namespace] if settings.namespace else (),
+        clusterwide=not settings.namespace,
+    )
