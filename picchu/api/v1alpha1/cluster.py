@@ -1,0 +1,90 @@
+"""The Cluster kind: a target cluster Picchu deploys to, its fleet, ingress gateways and scaling factor (§3.5).
+
+Why: the engine fans out over the enabled Clusters of a fleet; plans need their gateways, default domains and
+replica multiplier. Fleet membership is only the `picchu.medium.engineering/fleet` label.
+
+Neighbours: `common` (wire types), `defaults` (scalingFactorString "1.0"), `validation` (factor > 0),
+`crdgen`. Credentials live in a Secret read by `picchu.clusters`, never here.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from picchu.api.v1alpha1.common import (
+    FloatString,
+    OpenModel,
+    Resource,
+    StrictBool,
+    StrictStr,
+    WireModel,
+)
+from picchu.keys import LABEL_FLEET
+
+DEFAULT_SCALING_FACTOR = "1.0"
+
+
+class ClusterConfig(WireModel):
+    server: StrictStr
+    certificate_authority_data: StrictStr = Field(alias="certificate-authority-data")
+
+
+class IngressInfo(WireModel):
+    dns_name: StrictStr
+    gateway: StrictStr | None = None
+    default_domains: list[StrictStr]
+
+
+class ClusterIngresses(WireModel):
+    public: IngressInfo
+    private: IngressInfo
+
+
+class ClusterSpec(WireModel):
+    enabled: StrictBool
+    hot_standby: StrictBool | None = None
+    config: ClusterConfig | None = None
+    scaling_factor_string: FloatString | None = None
+    ingresses: ClusterIngresses
+    enable_dev_routes: StrictBool | None = None
+    dev_route_tag_template: StrictStr | None = None
+    disable_event_driven: StrictBool | None = None
+
+
+class ClusterKubernetesStatus(OpenModel):
+    version: StrictStr = ""
+    ready: StrictBool = False
+
+
+class ClusterStatus(OpenModel):
+    kubernetes: ClusterKubernetesStatus | None = None
+
+
+class Cluster(Resource):
+    KIND = "Cluster"
+    PLURAL = "clusters"
+
+    kind: Literal["Cluster"] | None = None
+    spec: ClusterSpec
+    status: ClusterStatus | None = None
+
+    @property
+    def fleet(self) -> str:
+        """The fleet this cluster belongs to (its `picchu.medium.engineering/fleet` label), or ""."""
+        return self.labels.get(LABEL_FLEET, "")
+
+    @property
+    def scaling_factor(self) -> float:
+        """`spec.scalingFactorString` as a float ("1.0" when empty); ValueError if it is not a number."""
+        return float(self.spec.scaling_factor_string or DEFAULT_SCALING_FACTOR)
+
+    @property
+    def enabled(self) -> bool:
+        return self.spec.enabled
+
+    @property
+    def live(self) -> bool:
+        """Enabled and not a hot standby: counts for replica division, observation and readiness."""
+        return self.spec.enabled and not self.spec.hot_standby

@@ -1,0 +1,203 @@
+"""Building blocks shared by every picchu.medium.engineering/v1alpha1 model.
+
+Why: the six kinds must read and write Picchu's exact wire format. This module fixes, once, how a field is
+named on the wire (camelCase alias, snake_case attribute), how strict a section is (Picchu's own types reject
+unknown fields; embedded Kubernetes / Istio / prometheus-operator objects are free-form passthrough dicts),
+and how scalar wire types behave (Go ints are strict ints with their range, durations stay the user's
+string, timestamps are aware UTC datetimes written as RFC3339).
+
+Neighbours: `durations` (Go duration grammar), the kind modules (`revision`, `release_manager`, `cluster`,
+`others`) build on these types, `crdgen` reads the markers defined here (`Passthrough`, `WIRE_REQUIRED`,
+`IntOrString`) to emit the OpenAPI schema. Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+)
+from pydantic.alias_generators import to_camel
+
+from picchu.api.v1alpha1.durations import is_duration
+
+__all__ = [
+    "WireModel",
+    "OpenModel",
+    "Resource",
+    "Passthrough",
+    "PassthroughList",
+    "StringMap",
+    "Int32",
+    "Int64",
+    "UInt32",
+    "Percent",
+    "Duration",
+    "PercentString",
+    "FloatString",
+    "Time",
+    "IntOrString",
+    "StrictBool",
+    "StrictStr",
+    "WIRE_REQUIRED",
+    "ZERO_TIME",
+    "to_wire",
+    "parse_time",
+]
+
+ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
+"""Go's zero time: what Picchu uses for a missing or unparseable timestamp (sorts as the oldest)."""
+
+WIRE_REQUIRED: dict[str, Any] = {"x-picchu-wire-required": True}
+"""json_schema_extra marker: the CRD lists the field as required although the model gives it a default
+(used on status fields the operator always writes, so Python code can build them incrementally)."""
+
+
+class PassthroughMarker:
+    """Marks a free-form embedded object: the CRD emits `type: object` + preserve-unknown-fields."""
+
+    def __init__(self, schema: dict[str, Any] | None = None) -> None:
+        self.schema = schema or {}
+
+
+class IntOrStringMarker:
+    """Marks a Kubernetes IntOrString field (`x-kubernetes-int-or-string: true`)."""
+
+
+def _check_duration(value: str) -> str:
+    if not is_duration(value):
+        raise ValueError(
+            f"{value!r} is not a Go duration: write a number with a unit (ns, us, ms, s, m, h), "
+            "e.g. 10s, 1m30s or 2h"
+        )
+    return value
+
+
+def _check_float_string(value: str) -> str:
+    if value == "":
+        return value
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f'{value!r} is not a number: write a decimal such as "1.0" or "0.5"') from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValueError(f'{value!r} is not a finite number: write a decimal such as "1.0"')
+    return value
+
+
+def _check_percent_string(value: str) -> str:
+    _check_float_string(value)
+    if value != "" and not 0 <= float(value) <= 100:
+        raise ValueError(f'{value!r} is not a percentage: write a number between 0 and 100, e.g. "99.9"')
+    return value
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+def _format_time(value: datetime) -> str:
+    value = value.astimezone(UTC)
+    if value.microsecond:
+        return value.isoformat().replace("+00:00", "Z")
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+Int32 = Annotated[StrictInt, Field(ge=-(2**31), le=2**31 - 1, json_schema_extra={"format": "int32"})]
+Int64 = Annotated[StrictInt, Field(ge=-(2**63), le=2**63 - 1, json_schema_extra={"format": "int64"})]
+UInt32 = Annotated[StrictInt, Field(ge=0, le=2**32 - 1, json_schema_extra={"format": "int32"})]
+Percent = Annotated[StrictInt, Field(ge=0, le=100, json_schema_extra={"format": "int32"})]
+Duration = Annotated[
+    StrictStr, AfterValidator(_check_duration), Field(json_schema_extra={"x-picchu-duration": True})
+]
+FloatString = Annotated[StrictStr, AfterValidator(_check_float_string)]
+PercentString = Annotated[StrictStr, AfterValidator(_check_percent_string)]
+Time = Annotated[
+    AwareDatetime,
+    AfterValidator(_to_utc),
+    PlainSerializer(_format_time, return_type=str, when_used="json"),
+    Field(json_schema_extra={"format": "date-time"}),
+]
+IntOrString = Annotated[StrictInt | StrictStr, IntOrStringMarker()]
+Passthrough = Annotated[dict[str, Any], PassthroughMarker()]
+PassthroughList = list[Passthrough]
+StringMap = dict[str, StrictStr]
+
+
+class WireModel(BaseModel):
+    """A strict section of Picchu's API: unknown fields are errors, attributes are snake_case of the wire name."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        serialize_by_alias=True,
+        validate_default=False,
+    )
+
+
+class OpenModel(WireModel):
+    """A status section: unknown keys are kept (kopf stores its progress in status; nothing is dropped)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class Resource(WireModel):
+    """Top level of a custom resource: apiVersion, kind, metadata (free-form ObjectMeta), spec, status."""
+
+    KIND: ClassVar[str] = ""
+    PLURAL: ClassVar[str] = ""
+
+    api_version: StrictStr | None = Field(default=None, alias="apiVersion")
+    kind: StrictStr | None = None
+    metadata: Passthrough = Field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("name") or "")
+
+    @property
+    def namespace(self) -> str:
+        return str(self.metadata.get("namespace") or "")
+
+    @property
+    def labels(self) -> dict[str, str]:
+        labels = self.metadata.get("labels")
+        return dict(labels) if isinstance(labels, dict) else {}
+
+    @property
+    def annotations(self) -> dict[str, str]:
+        annotations = self.metadata.get("annotations")
+        return dict(annotations) if isinstance(annotations, dict) else {}
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON object to send to the API server (wire keys, None omitted)."""
+        return to_wire(self)
+
+
+def to_wire(model: BaseModel) -> dict[str, Any]:
+    """Serialise any model with its wire keys, omitting unset optionals (None)."""
+    return model.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+def parse_time(text: object) -> datetime | None:
+    """Parse an RFC3339 timestamp (as found in annotations); None when missing or unparseable."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        return None
+    return value.astimezone(UTC)

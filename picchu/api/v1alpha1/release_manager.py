@@ -1,0 +1,128 @@
+"""The ReleaseManager kind: one per (app, target), holding the per-tag rollout state in its status (spec §3.4).
+
+Why: the release engine keeps each incarnation's progress in `status.revisions[]`; a Python operator can take
+over from a running Go Picchu only if this status is read and written with Picchu's exact keys (note the
+capitalised `scale.Current/Desired/Peak`). Status sections keep unknown keys (kopf and future Picchu
+versions may add some). `state.current` is a free string: unknown or legacy names are the release engine's
+concern, not a parse error.
+
+Neighbours: `common` (wire types), the release engine (reads/writes these), `crdgen`. Pure: `fresh` takes
+`now` as an argument.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from picchu.api.v1alpha1.common import (
+    WIRE_REQUIRED,
+    Int32,
+    Int64,
+    OpenModel,
+    Resource,
+    StrictBool,
+    StrictStr,
+    Time,
+    UInt32,
+    WireModel,
+)
+
+STATE_CREATED = "created"
+
+
+class Variant(WireModel):
+    name: StrictStr
+    enabled: StrictBool
+
+
+class ReleaseManagerSpec(WireModel):
+    fleet: StrictStr
+    app: StrictStr
+    target: StrictStr
+    variants: list[Variant] | None = None
+
+
+class ReleaseManagerRevisionState(OpenModel):
+    current: StrictStr = Field(default=STATE_CREATED, json_schema_extra=WIRE_REQUIRED)
+    target: StrictStr = Field(default=STATE_CREATED, json_schema_extra=WIRE_REQUIRED)
+    last_updated: Time | None = None
+
+
+class ReleaseManagerRevisionMetrics(OpenModel):
+    git_create_seconds_int: Int64 | None = None
+    git_deploy_seconds_int: Int64 | None = None
+    git_canary_seconds_int: Int64 | None = None
+    git_pending_release_seconds_int: Int64 | None = None
+    git_release_seconds_int: Int64 | None = None
+    revision_deploy_seconds_int: Int64 | None = None
+    revision_canary_seconds_int: Int64 | None = None
+    revision_release_seconds_int: Int64 | None = None
+    revision_pending_release_seconds_int: Int64 | None = None
+    revision_rollback_seconds_int: Int64 | None = None
+    deploy_seconds_int: Int64 | None = None
+    canary_seconds_int: Int64 | None = None
+    release_seconds_int: Int64 | None = None
+
+
+class ReleaseManagerRevisionScaleStatus(OpenModel):
+    current: Int32 = Field(default=0, alias="Current")
+    desired: Int32 = Field(default=0, alias="Desired")
+    peak: Int32 = Field(default=0, alias="Peak")
+
+
+class ReleaseManagerRevisionStatus(OpenModel):
+    tag: StrictStr
+    state: ReleaseManagerRevisionState = Field(
+        default_factory=ReleaseManagerRevisionState, json_schema_extra=WIRE_REQUIRED
+    )
+    current_percent: UInt32 = Field(default=0, json_schema_extra=WIRE_REQUIRED)
+    peak_percent: UInt32 = Field(default=0, json_schema_extra=WIRE_REQUIRED)
+    release_eligible: StrictBool = Field(default=False, json_schema_extra=WIRE_REQUIRED)
+    triggered_alerts: list[StrictStr] | None = None
+    last_updated: Time | None = Field(default=None, json_schema_extra=WIRE_REQUIRED)
+    git_timestamp: Time | None = None
+    revision_timestamp: Time | None = None
+    deploying_start_timestamp: Time | None = None
+    canary_start_timestamp: Time | None = None
+    pending_release_start_timestamp: Time | None = None
+    release_start_timestamp: Time | None = None
+    ttl: Int64 | None = None
+    metrics: ReleaseManagerRevisionMetrics = Field(default_factory=ReleaseManagerRevisionMetrics)
+    scale: ReleaseManagerRevisionScaleStatus = Field(
+        default_factory=ReleaseManagerRevisionScaleStatus, json_schema_extra=WIRE_REQUIRED
+    )
+    deleted: StrictBool | None = None
+
+    @classmethod
+    def fresh(cls, tag: str, now: datetime) -> ReleaseManagerRevisionStatus:
+        """A brand-new entry (§3.4): state created/created, lastUpdated = now, percents 0."""
+        return cls(
+            tag=tag,
+            state=ReleaseManagerRevisionState(current=STATE_CREATED, target=STATE_CREATED, last_updated=now),
+            current_percent=0,
+            peak_percent=0,
+            release_eligible=False,
+            last_updated=now,
+            scale=ReleaseManagerRevisionScaleStatus(current=0, desired=0, peak=0),
+        )
+
+
+class ReleaseManagerStatus(OpenModel):
+    last_updated: Time | None = Field(default=None, json_schema_extra=WIRE_REQUIRED)
+    revisions: list[ReleaseManagerRevisionStatus] | None = None
+
+    def revision(self, tag: str) -> ReleaseManagerRevisionStatus | None:
+        """The status entry for `tag`, or None."""
+        return next((entry for entry in self.revisions or [] if entry.tag == tag), None)
+
+
+class ReleaseManager(Resource):
+    KIND = "ReleaseManager"
+    PLURAL = "releasemanagers"
+
+    kind: Literal["ReleaseManager"] | None = None
+    spec: ReleaseManagerSpec
+    status: ReleaseManagerStatus | None = None

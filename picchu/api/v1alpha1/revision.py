@@ -1,0 +1,390 @@
+"""The Revision kind: one deployable tag of an app and how to roll it out to each target (spec §3.1).
+
+Why: users (kbfd) write Revisions; every other component reads them through these models. Field names on the
+wire are Picchu's exactly, attributes are their snake_case; Picchu's own structured types are strict (unknown
+field = error), embedded Kubernetes / Istio / prometheus-operator objects are passthrough dicts kept verbatim.
+
+Neighbours: `common` (wire types), `defaults` (§3.2 defaults + §3.3 webhook mutations, applied by
+`load_revision`), `validation` (cross-field rules), `crdgen` (schema). Invariant: parsing then dumping with
+`exclude_unset` returns the manifest unchanged; these models apply no defaults themselves.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from picchu.api.v1alpha1.common import (
+    WIRE_REQUIRED,
+    Duration,
+    Int32,
+    Int64,
+    OpenModel,
+    Passthrough,
+    PassthroughList,
+    Percent,
+    PercentString,
+    Resource,
+    StrictBool,
+    StrictStr,
+    StringMap,
+    Time,
+    UInt32,
+    WireModel,
+    parse_time,
+)
+from picchu.keys import ANNOTATION_FAILED_AT, ANNOTATION_GIT_COMMIT_TIMESTAMP
+
+# Wire constants (§2.4)
+PORT_MODE_PUBLIC = "public"
+PORT_MODE_PRIVATE = "private"
+PORT_MODE_LOCAL = "local"
+PORT_MODES = ("", PORT_MODE_PUBLIC, PORT_MODE_PRIVATE, PORT_MODE_LOCAL)
+INGRESS_PUBLIC = "public"
+INGRESS_PRIVATE = "private"
+SCALING_LINEAR = "linear"
+SCALING_GEOMETRIC = "geometric"
+SCALING_STRATEGIES = ("", SCALING_LINEAR, SCALING_GEOMETRIC)
+SCHEDULE_HUMANE = "humane"
+SCHEDULE_INHUMANE = "inhumane"
+SCHEDULE_ALWAYS = "always"
+
+
+# ---- spec.app -------------------------------------------------------------------------------------------
+class RevisionApp(WireModel):
+    name: StrictStr
+    ref: StrictStr
+    tag: StrictStr
+    image: StrictStr
+
+
+class SentryInfo(WireModel):
+    release: StrictBool = False
+
+
+# ---- scale ----------------------------------------------------------------------------------------------
+class WorkerScaleInfo(WireModel):
+    queue_uri: StrictStr
+    target_messages_per_worker: Int32
+    seconds_to_process_one_job_string: StrictStr | None = None
+    max_disruption: StrictStr
+
+
+class KedaScaleInfo(WireModel):
+    cooldown_period: Int32 | None = None
+    idle_replica_count: Int32 | None = None
+    min_replica_count: Int32 | None = None
+    max_replica_count: Int32 | None = None
+    advanced: Passthrough | None = None
+    triggers: PassthroughList
+    fallback: Passthrough | None = None
+    aws_eks_auth: StrictBool | None = None
+
+
+class ScaleInfo(WireModel):
+    min: Int32 | None = None
+    default: Int32 | None = None
+    max: Int32 | None = None
+    min_ready_seconds: Int32 | None = None
+    target_cpu_utilization_percentage: Int32 | None = Field(
+        default=None, alias="targetCPUUtilizationPercentage"
+    )
+    target_memory_utilization_percentage: Int32 | None = Field(
+        default=None, alias="targetMemoryUtilizationPercentage"
+    )
+    target_requests_rate: StrictStr | None = None
+    requests_rate_metric: StrictStr | None = None
+    worker: WorkerScaleInfo | None = None
+    keda_worker: KedaScaleInfo | None = None
+
+
+# ---- release --------------------------------------------------------------------------------------------
+class GeometricScaling(WireModel):
+    start: Percent | None = None
+    factor: UInt32 | None = None
+    delay: Duration | None = None
+
+
+class LinearScaling(WireModel):
+    increment: Percent | None = None
+    delay: Duration | None = None
+
+
+class ReleaseInfo(WireModel):
+    eligible: StrictBool | None = None
+    max: Percent | None = None
+    scaling_strategy: StrictStr | None = None
+    geometric_scaling: GeometricScaling | None = None
+    linear_scaling: LinearScaling | None = None
+    schedule: StrictStr | None = None
+    ttl: Int64 | None = None
+
+
+class Canary(WireModel):
+    percent: Percent
+    ttl: Int64
+
+
+class ExternalTest(WireModel):
+    enabled: StrictBool
+    started: StrictBool
+    completed: StrictBool
+    succeeded: StrictBool | None = None
+    timeout: Duration | None = None
+    last_updated: Time | None = None
+
+
+class DatadogMonitoring(WireModel):
+    enabled: StrictBool
+
+
+# ---- ports ----------------------------------------------------------------------------------------------
+class HTTPRetries(WireModel):
+    attempts: Int32 | None = None
+    per_try_timeout: Duration | None = None
+    retry_on: StrictStr | None = None
+
+
+class PortHTTP(WireModel):
+    retries: HTTPRetries | None = None
+    timeout: Duration | None = None
+
+
+class PortIstio(WireModel):
+    http: PortHTTP | None = None
+
+
+class PortInfo(WireModel):
+    name: StrictStr
+    hosts: list[StrictStr] | None = None
+    ingress_port: Int32 | None = None
+    port: Int32 | None = None
+    container_port: Int32 | None = None
+    protocol: StrictStr | None = None
+    mode: StrictStr | None = Field(default=None, json_schema_extra=WIRE_REQUIRED)
+    default: StrictBool | None = None
+    ingresses: list[StrictStr] | None = None
+    istio: PortIstio | None = None
+
+
+# ---- monitoring / SLOs ----------------------------------------------------------------------------------
+class ServiceLevelObjectiveLabels(WireModel):
+    alert_labels: StringMap | None = None
+    rule_labels: StringMap | None = None
+    service_level_labels: StringMap | None = None
+
+
+class SLICanary(WireModel):
+    enabled: StrictBool
+    allowance_percent_string: PercentString | None = None
+    allowance_percent: float | None = Field(default=None, ge=0, le=100)
+    fail_after: Duration | None = None
+
+
+class ServiceLevelIndicator(WireModel):
+    canary: SLICanary | None = None
+    tag_key: StrictStr | None = None
+    alert_after: StrictStr | None = None
+    total_query: StrictStr | None = None
+    error_query: StrictStr | None = None
+
+
+class SlothAlert(WireModel):
+    disable: StrictBool | None = None
+    labels: StringMap | None = None
+    annotations: StringMap | None = None
+
+
+class SlothAlerting(WireModel):
+    name: StrictStr | None = None
+    labels: StringMap | None = None
+    annotations: StringMap | None = None
+    page_alert: SlothAlert | None = None
+    ticket_alert: SlothAlert | None = None
+
+
+class SlothServiceLevelObjective(WireModel):
+    name: StrictStr | None = None
+    description: StrictStr | None = None
+    enabled: StrictBool
+    objective_percent_string: PercentString | None = None
+    service_level_indicator: ServiceLevelIndicator | None = None
+    service_level_objective_labels: ServiceLevelObjectiveLabels | None = None
+    alerting: SlothAlerting | None = None
+
+
+class ServiceMonitor(WireModel):
+    name: StrictStr
+    slo_regex: StrictBool
+    annotations: StringMap | None = None
+    labels: StringMap | None = None
+    spec: Passthrough | None = None
+
+
+# ---- misc target sections -------------------------------------------------------------------------------
+class IAMInfo(WireModel):
+    role_arn: StrictStr | None = Field(default=None, alias="role_arn")
+
+
+class AWSInfo(WireModel):
+    iam: IAMInfo | None = None
+
+
+class IstioSidecar(WireModel):
+    egress_hosts: list[StrictStr] | None = None
+
+
+class TargetIstio(WireModel):
+    traffic_policy: Passthrough | None = None
+    sidecar: IstioSidecar | None = None
+
+
+class WaypointHPA(WireModel):
+    min_replicas: Int32 | None = None
+    max_replicas: Int32 | None = None
+    target_cpu_utilization_percentage: Int32 | None = Field(
+        default=None, alias="targetCPUUtilizationPercentage"
+    )
+
+
+class RevisionTarget(WireModel):
+    name: StrictStr
+    fleet: StrictStr
+    scale: ScaleInfo
+    release: ReleaseInfo | None = None
+    datadog_monitoring: DatadogMonitoring | None = None
+    service_monitors: list[ServiceMonitor] | None = None
+    service_level_objectives: list[SlothServiceLevelObjective] | None = None
+    service_level_objective_labels: ServiceLevelObjectiveLabels | None = None
+    acceptance_target: StrictBool | None = None
+    config_selector: Passthrough | None = None
+    aws: AWSInfo | None = None
+    alert_rules: PassthroughList | None = None
+    sidecars: PassthroughList | None = None
+    volume_mounts: PassthroughList | None = None
+    volumes: PassthroughList | None = None
+    pod_annotations: StringMap | None = None
+    karpenter_do_not_disrupt: StrictStr | None = None
+    service_account_name: StrictStr | None = None
+    resources: Passthrough | None = None
+    liveness_probe: Passthrough | None = None
+    readiness_probe: Passthrough | None = None
+    lifecycle: Passthrough | None = None
+    affinity: Passthrough | None = None
+    priority_class_name: StrictStr | None = None
+    tolerations: PassthroughList | None = None
+    external_test: ExternalTest | None = None
+    canary: Canary | None = None
+    default_ingress_ports: StringMap | None = None
+    ports: list[PortInfo] | None = None
+    env: PassthroughList | None = None
+    istio: TargetIstio | None = None
+    pod_disruption_budget: Passthrough | None = None
+    topology_spread_constraint: Passthrough | None = None
+    ambient_mesh: StrictBool | None = None
+    waypoint_hpa: WaypointHPA | None = Field(default=None, alias="waypointHPA")
+    waypoint_resources: Passthrough | None = None
+    scheduler_name: StrictStr | None = None
+
+    @property
+    def has_autoscaler(self) -> bool:
+        """§3.1 HasAutoscaler: a CPU, memory or requests-rate target, a worker or a KEDA worker is set."""
+        scale = self.scale
+        return any(
+            value is not None
+            for value in (
+                scale.target_cpu_utilization_percentage,
+                scale.target_memory_utilization_percentage,
+                scale.target_requests_rate,
+                scale.worker,
+                scale.keda_worker,
+            )
+        )
+
+    @property
+    def canary_percent(self) -> int:
+        """Canary traffic percent; 0 means the target has no canary phase."""
+        return self.canary.percent if self.canary is not None else 0
+
+    @property
+    def is_acceptance(self) -> bool:
+        """§6.6: an acceptance target (explicit flag, or a name containing `production`)."""
+        return bool(self.acceptance_target) or "production" in self.name
+
+    def port(self, name: str) -> PortInfo | None:
+        return next((port for port in self.ports or [] if port.name == name), None)
+
+
+class RevisionSpec(WireModel):
+    app: RevisionApp
+    targets: list[RevisionTarget]
+    failed: StrictBool
+    ignore_slos: StrictBool | None = Field(default=None, alias="ignoreSLOs")
+    canary_with_sli_rules: StrictBool | None = Field(default=None, alias="canaryWithSLIRules")
+    sentry: SentryInfo | None = None
+    tag_routing_header: StrictStr | None = None
+    disable_mirroring: StrictBool | None = None
+    event_driven: StrictBool | None = None
+
+
+# ---- status ---------------------------------------------------------------------------------------------
+class RevisionTargetStatusScale(OpenModel):
+    current: Int32 = 0
+    desired: Int32 = 0
+    peak: Int32 = 0
+
+
+class RevisionTargetStatusRelease(OpenModel):
+    current_percent: UInt32 = 0
+    peak_percent: UInt32 = 0
+
+
+class RevisionTargetStatus(OpenModel):
+    name: StrictStr = ""
+    scale: RevisionTargetStatusScale = Field(default_factory=RevisionTargetStatusScale)
+    release: RevisionTargetStatusRelease = Field(default_factory=RevisionTargetStatusRelease)
+    state: StrictStr = ""
+
+
+class RevisionStatus(OpenModel):
+    sentry: SentryInfo = Field(default_factory=SentryInfo, json_schema_extra=WIRE_REQUIRED)
+    targets: list[RevisionTargetStatus] = Field(default_factory=list, json_schema_extra=WIRE_REQUIRED)
+
+
+class Revision(Resource):
+    KIND = "Revision"
+    PLURAL = "revisions"
+
+    api_version: StrictStr | None = Field(default=None, alias="apiVersion")
+    kind: Literal["Revision"] | None = None
+    spec: RevisionSpec
+    status: RevisionStatus | None = None
+
+    @property
+    def app(self) -> str:
+        return self.spec.app.name
+
+    @property
+    def tag(self) -> str:
+        return self.spec.app.tag
+
+    @property
+    def git_timestamp(self) -> datetime | None:
+        """The `git-scm.com/committer-timestamp` annotation; None when missing or unparseable (sorts oldest)."""
+        return parse_time(self.annotations.get(ANNOTATION_GIT_COMMIT_TIMESTAMP))
+
+    @property
+    def failed_at(self) -> datetime | None:
+        """The `failed-at-timestamp` annotation Picchu sets when it fails the Revision; None if absent/bad."""
+        return parse_time(self.annotations.get(ANNOTATION_FAILED_AT))
+
+    @property
+    def is_failed(self) -> bool:
+        """Picchu's `Revision.Failed()`: the failed-at annotation is non-empty."""
+        return bool(self.annotations.get(ANNOTATION_FAILED_AT))
+
+    def target(self, name: str) -> RevisionTarget | None:
+        """The target called `name`, or None."""
+        return next((target for target in self.spec.targets if target.name == name), None)

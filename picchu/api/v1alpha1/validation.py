@@ -1,0 +1,216 @@
+"""Semantic validation: Picchu's webhook rules (§3.3) plus the checks whose absence crashes or misleads Picchu.
+
+Why: an invalid object must be reported with the field path and how to fix it, never crash the operator or
+silently do something else. Field-level format checks (durations, percent strings, integer ranges, unknown
+fields) live in the model types (`common`); this module holds the rules that need several fields or the
+defaulted view. Each function returns a list of `(path, message)`; `loading` raises them as `InvalidSpec`.
+
+Rules also enforced by the API server (CEL in `crdgen`) are marked [CEL]; the others are model-only because
+they need defaulting or cross-list logic the CEL cost budget cannot afford.
+
+Neighbours: `defaults` (runs first; `ingress_buckets` is shared), `loading`. Pure.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from picchu.api.v1alpha1.cluster import Cluster
+from picchu.api.v1alpha1.defaults import ingress_buckets
+from picchu.api.v1alpha1.durations import is_duration
+from picchu.api.v1alpha1.others import FaultInjector
+from picchu.api.v1alpha1.revision import PORT_MODES, SCALING_STRATEGIES, Revision, RevisionTarget
+from picchu.keys import ANNOTATION_KARPENTER_DO_NOT_DISRUPT
+
+FieldError = tuple[str, str]
+
+
+class InvalidSpec(ValueError):
+    """An object that does not satisfy the API. `.errors` lists (field path, message saying how to fix it)."""
+
+    def __init__(self, kind: str, name: str, errors: list[FieldError]) -> None:
+        self.kind = kind
+        self.name = name
+        self.errors = errors
+        details = "; ".join(f"{path}: {message}" for path, message in errors)
+        subject = f"{kind} {name!r}" if name else kind
+        super().__init__(f"invalid {subject}: {details}")
+
+
+def validate_revision(revision: Revision) -> list[FieldError]:
+    """All rules for a defaulted Revision (call after `default_revision`)."""
+    errors: list[FieldError] = []
+    targets = revision.spec.targets
+    if not targets:
+        errors.append(("spec.targets", "no targets: add at least one target (name, fleet, scale.min)"))
+    duplicates = [name for name, count in Counter(t.name for t in targets).items() if count > 1]
+    for name in duplicates:  # [CEL: list-type map keyed by name]
+        errors.append(
+            ("spec.targets", f"target name {name!r} is used more than once: give every target a unique name")
+        )
+    for index, target in enumerate(targets):
+        errors.extend(_validate_target(f"spec.targets[{index}]", target))
+    return errors
+
+
+def _validate_target(path: str, target: RevisionTarget) -> list[FieldError]:
+    errors: list[FieldError] = []
+    scale = target.scale
+    if scale.min is None:  # [CEL]
+        errors.append(
+            (f"{path}.scale.min", "missing: set the minimum number of replicas across the fleet, e.g. min: 1")
+        )
+    for field, value in (("min", scale.min), ("default", scale.default), ("max", scale.max)):
+        if value is not None and value < 0:
+            errors.append((f"{path}.scale.{field}", f"is {value}: replica counts cannot be negative"))
+
+    release = target.release
+    if release is not None:
+        if (
+            release.scaling_strategy not in SCALING_STRATEGIES and release.scaling_strategy is not None
+        ):  # [CEL]
+            errors.append(
+                (
+                    f"{path}.release.scalingStrategy",
+                    f'unknown strategy {release.scaling_strategy!r}: use "linear" or "geometric"',
+                )
+            )
+        if release.ttl is not None and release.ttl < 0:  # [CEL]
+            errors.append((f"{path}.release.ttl", f"is {release.ttl}: use a positive number of seconds"))
+    release_max = release.max if release is not None and release.max else 100
+
+    canary = target.canary
+    if canary is not None:
+        if canary.percent > release_max:  # [CEL]
+            errors.append(
+                (
+                    f"{path}.canary.percent",
+                    f"is {canary.percent} but release.max is {release_max}: "
+                    "lower canary.percent or raise release.max",
+                )
+            )
+        if canary.ttl < 0 or (canary.percent > 0 and canary.ttl == 0):  # [CEL]
+            errors.append(
+                (
+                    f"{path}.canary.ttl",
+                    f"is {canary.ttl}: a canary needs a positive TTL in seconds, e.g. ttl: 600",
+                )
+            )
+
+    karpenter = target.karpenter_do_not_disrupt
+    if karpenter:
+        if karpenter != "true" and not is_duration(karpenter):  # [CEL]
+            errors.append(
+                (
+                    f"{path}.karpenterDoNotDisrupt",
+                    f'{karpenter!r} is neither "true" nor a Go duration: use "true" or e.g. "30m", "1h15m"',
+                )
+            )
+        if ANNOTATION_KARPENTER_DO_NOT_DISRUPT in (target.pod_annotations or {}):
+            errors.append(
+                (
+                    f"{path}.podAnnotations",
+                    f"{ANNOTATION_KARPENTER_DO_NOT_DISRUPT!r} is forbidden when karpenterDoNotDisrupt is set: "
+                    "remove the annotation and keep karpenterDoNotDisrupt",
+                )
+            )
+
+    pdb = target.pod_disruption_budget
+    if pdb is not None and pdb.get("maxUnavailable") is not None and pdb.get("minAvailable") is not None:
+        errors.append(  # [CEL]
+            (
+                f"{path}.podDisruptionBudget",
+                "sets both maxUnavailable and minAvailable: keep only one of them",
+            )
+        )
+
+    for index, monitor in enumerate(target.service_monitors or []):
+        if monitor.spec is not None:
+            for key in ("endpoints", "selector"):
+                if key not in monitor.spec:  # [CEL: schema required]
+                    errors.append(
+                        (
+                            f"{path}.serviceMonitors[{index}].spec.{key}",
+                            f"missing: a ServiceMonitor spec needs {key}",
+                        )
+                    )
+
+    errors.extend(_validate_ports(path, target))
+    return errors
+
+
+def _validate_ports(path: str, target: RevisionTarget) -> list[FieldError]:
+    errors: list[FieldError] = []
+    for index, port in enumerate(target.ports or []):
+        if port.mode is not None and port.mode not in PORT_MODES:  # [CEL]
+            errors.append(
+                (
+                    f"{path}.ports[{index}].mode",
+                    f'unknown mode {port.mode!r}: use "public", "private" or "local"',
+                )
+            )
+    buckets = ingress_buckets(target)
+    defaults = target.default_ingress_ports
+    for ingress, ports in buckets.items():
+        names = [port.name for port in ports]
+        if defaults is None:
+            errors.append(
+                (
+                    f"{path}.defaultIngressPorts",
+                    f"required: ports {names} are exposed on ingress {ingress!r}; "
+                    f"set defaultIngressPorts.{ingress} to one of them",
+                )
+            )
+            continue
+        chosen = defaults.get(ingress)
+        if chosen not in names:
+            errors.append(
+                (
+                    f"{path}.defaultIngressPorts.{ingress}",
+                    f"{chosen!r} is not a port exposed on ingress {ingress!r}: use one of {names}"
+                    if chosen is not None
+                    else f"missing: several ports {names} are exposed on ingress {ingress!r}; "
+                    "choose one (or mark one port default: true)",
+                )
+            )
+    for ingress in defaults or {}:
+        if ingress not in buckets:
+            errors.append(
+                (
+                    f"{path}.defaultIngressPorts.{ingress}",
+                    f"no port is exposed on ingress {ingress!r}: remove this entry "
+                    "or expose a port on it (mode public/private or ingresses)",
+                )
+            )
+    return errors
+
+
+def validate_cluster(cluster: Cluster) -> list[FieldError]:
+    """A defaulted Cluster: its scaling factor must be a positive number."""
+    text = cluster.spec.scaling_factor_string or "1.0"
+    try:
+        factor = float(text)
+    except ValueError:
+        factor = float("nan")
+    if not factor > 0 or factor == float("inf"):  # [CEL]
+        return [
+            (
+                "spec.scalingFactorString",
+                f'{text!r} is not a positive number: use a multiplier such as "1.0" or "0.5"',
+            )
+        ]
+    return []
+
+
+def validate_fault_injector(injector: FaultInjector) -> list[FieldError]:
+    """Every fault must select a port (a missing portSelector crashed Picchu, §17.2)."""
+    errors: list[FieldError] = []
+    for index, entry in enumerate(injector.spec.http_port_faults):
+        if entry.port_selector is None or entry.port_selector.number is None:  # [CEL]
+            errors.append(
+                (
+                    f"spec.httpPortFaults[{index}].portSelector.number",
+                    "missing: set portSelector.number to the service port the fault applies to, e.g. 80",
+                )
+            )
+    return errors
