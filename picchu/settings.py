@@ -7,17 +7,11 @@ reads this module: the engine passes the few values it needs as arguments.
 
 from __future__ import annotations
 
-import enum
 import os
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-
-class AlertFailurePolicy(enum.StrEnum):
-    """What an unreachable Prometheus means for a rollout (architecture principle 4)."""
-
-    HOLD = "hold"  # neither advance nor roll back until the alert source answers again (default)
-    FAIL_CLOSED = "fail-closed"  # treat "unknown" like a firing alert: new revisions roll back
+from picchu.monitoring.alerts import AlertFailurePolicy
 
 
 @dataclass(frozen=True)

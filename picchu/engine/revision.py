@@ -19,8 +19,7 @@ from picchu.engine import conditions
 from picchu.engine.context import EngineContext
 from picchu.engine.events import NORMAL, WARNING, ObjectRef
 from picchu.logs import fields
-from picchu.monitoring import AlertVerdict
-from picchu.settings import AlertFailurePolicy
+from picchu.monitoring import AlertDecision, AlertVerdict
 
 log = logging.getLogger(__name__)
 
@@ -173,18 +172,15 @@ def _decide_failure(
         return FailureDecision(True, "test timing out"), conditions.Condition(
             "AlertsClear", True, "NotEvaluated", "failed because a target timed out")
     app, tag = revision.spec.app.name, revision.spec.app.tag
-    verdict: AlertVerdict = ctx.alerts.triggered_alerts(app, tag, bool(revision.spec.canary_with_slir_rules))
-    alert_names: tuple[str, ...]
-    if verdict.unknown:
-        if ctx.settings.alert_failure_policy != AlertFailurePolicy.FAIL_CLOSED:
-            return FailureDecision(False), conditions.Condition(
-                "AlertsClear", False, "AlertSourceUnavailable",
-                f"cannot evaluate SLO alerts, holding: {verdict.reason}")
-        alert_names = ("AlertSourceUnavailable",)
-    elif verdict.triggered:
-        alert_names = tuple(verdict.alerts)
-    else:
+    verdict: AlertVerdict = ctx.alerts.triggered_alerts(app, tag, bool(revision.spec.canary_with_sli_rules))
+    policy = ctx.settings.alert_failure_policy
+    decision = policy.decide(verdict)
+    if decision is AlertDecision.HOLD:
+        return FailureDecision(False), conditions.Condition(
+            "AlertsClear", False, "AlertSourceUnavailable", f"cannot evaluate SLO alerts, holding: {verdict.reason}")
+    if decision is AlertDecision.PROCEED:
         return FailureDecision(False), conditions.Condition("AlertsClear", True, "NoAlertsFiring", "no SLO alert fires")
+    alert_names = policy.alarm_names(verdict)
     firing = conditions.Condition("AlertsClear", False, "AlertsFiring", "firing: " + ", ".join(alert_names))
     if revision.spec.ignore_slos:
         return FailureDecision(False), firing
