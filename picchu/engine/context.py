@@ -28,7 +28,8 @@ class EngineContext:
     events: EventRecorder
     metrics: OperatorMetrics
     alerts: Any  # picchu.monitoring AlertSource
-    clusters: Any = None  # picchu.clusters client pool / applier / observer facade
+    pool: Any = None  # picchu.clusters.pool.ClientPool: one client per target cluster
+    applier: Any = None  # picchu.clusters applier (server-side apply, prune, skip unchanged)
     notifier: Any = None  # picchu.notify Notifier
     clock: Callable[[], datetime] = field(default=utc_now)
     wake_release_manager: Callable[[str, str], None] = field(default=lambda namespace, name: None)

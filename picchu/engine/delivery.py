@@ -104,6 +104,15 @@ class DeliveryCluster:
             raise
         return True
 
+    def list_selected_clusters(self, namespace: str, label_selector: str | None,
+                               field_selector: str | None) -> list[dict[str, Any]]:
+        """Clusters chosen by selector strings (ClusterSecrets' target; parsed by the apiserver, §17 #12)."""
+        result = self._custom.list_namespaced_custom_object(
+            keys.GROUP, keys.VERSION, namespace, PLURALS["Cluster"], label_selector=label_selector or None,
+            field_selector=field_selector or None, _request_timeout=self.timeout_seconds,
+        )
+        return list(result.get("items", []))  # type: ignore[union-attr]
+
     def secret(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
             obj = self.core.read_namespaced_secret(name, namespace, _request_timeout=self.timeout_seconds)
