@@ -1,0 +1,47 @@
+"""Local control plane: real kube-apiservers + one etcd on loopback, built from Go modules.
+
+Why: everything picchu does is talk to Kubernetes API servers (one delivery cluster, many targets), so
+its tests, demo and benchmarks run against real apiservers, the way envtest does for Go operators.
+
+Usage::
+
+    from picchu.testing.controlplane import ControlPlane
+
+    with ControlPlane(["delivery", "a", "b"]) as cp:
+        a = cp.clusters["a"]
+        a.kubectl("create", "namespace", "demo")
+        core = kubernetes.client.CoreV1Api(a.api_client())
+        a.stop_apiserver(); a.start_apiserver()   # same port, same token, same data
+
+Command line: ``python -m picchu.testing.controlplane build`` (idempotent; builds kube-apiserver, etcd and
+kubectl into ``~/.cache/picchu/controlplane/<k8s version>/bin``) and
+``python -m picchu.testing.controlplane up --clusters delivery,a,b [--dir DIR]``.
+
+Modules: `binaries` (build + cache), `processes` (no orphans), `cluster` (one apiserver),
+`plane` (etcd + clusters). What the apiserver lacks: no kube-controller-manager runs, so there is no
+garbage collection, namespace finalization (deleted namespaces stay Terminating), Deployment/ReplicaSet
+or HPA controller, and no kubelet (no pods run).
+"""
+
+from picchu.testing.controlplane.binaries import (
+    Binaries,
+    ControlPlaneUnavailable,
+    build_binaries,
+    cached_binaries,
+    ensure_binaries,
+    pinned_kubernetes_version,
+)
+from picchu.testing.controlplane.cluster import Cluster, ClusterStartError
+from picchu.testing.controlplane.plane import ControlPlane
+
+__all__ = [
+    "Binaries",
+    "Cluster",
+    "ClusterStartError",
+    "ControlPlane",
+    "ControlPlaneUnavailable",
+    "build_binaries",
+    "cached_binaries",
+    "ensure_binaries",
+    "pinned_kubernetes_version",
+]

@@ -1,0 +1,74 @@
+"""Command line of the local control plane: `build` the binaries, bring clusters `up` for a person.
+
+    python -m picchu.testing.controlplane build
+    python -m picchu.testing.controlplane up --clusters delivery,a,b [--dir DIR] [--no-crds]
+
+Neighbours: `binaries.ensure_binaries`, `plane.ControlPlane`, `picchu.testing.upstream_crds`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from pathlib import Path
+
+from picchu.testing.controlplane.binaries import ControlPlaneUnavailable, ensure_binaries
+from picchu.testing.controlplane.plane import ControlPlane
+
+
+def _build(_: argparse.Namespace) -> int:
+    binaries = ensure_binaries(log=sys.stdout)
+    print(f"control-plane binaries (k8s {binaries.version}):")
+    for path in (binaries.kube_apiserver, binaries.etcd, binaries.kubectl):
+        print(f"  {path}")
+    return 0
+
+
+def _up(args: argparse.Namespace) -> int:
+    from picchu.testing.upstream_crds import install_test_environment_crds
+
+    names = [name.strip() for name in args.clusters.split(",") if name.strip()]
+    binaries = ensure_binaries(log=sys.stdout)
+    started = time.monotonic()
+    control_plane = ControlPlane(names, workdir=Path(args.dir).resolve() if args.dir else None,
+                                 binaries=binaries)
+    with control_plane:
+        if not args.no_crds:
+            install_test_environment_crds(control_plane, delivery=names[0])
+        print(f"{len(names)} cluster(s) ready in {time.monotonic() - started:.1f}s "
+              f"(workdir {control_plane.workdir}):")
+        for cluster in control_plane.clusters.values():
+            print(f"  {cluster.name:<12} {cluster.server}  KUBECONFIG={cluster.kubeconfig_path}")
+        print(f"all contexts: KUBECONFIG={control_plane.kubeconfig_path}  (kubectl: {binaries.kubectl})")
+        print("Press Ctrl-C to stop.", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            print("\nstopping...", flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m picchu.testing.controlplane",
+                                     description="Local kube-apiserver + etcd control plane for picchu.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("build", help="build (or find cached) kube-apiserver, etcd and kubectl").set_defaults(
+        run=_build)
+    up = commands.add_parser("up", help="start clusters and keep them running until Ctrl-C")
+    up.add_argument("--clusters", default="delivery,a,b",
+                    help="comma-separated cluster names; the first gets picchu's CRDs (default: delivery,a,b)")
+    up.add_argument("--dir", help="work directory for kubeconfigs, certificates and logs (default: a temp dir)")
+    up.add_argument("--no-crds", action="store_true", help="do not install the upstream and picchu CRDs")
+    up.set_defaults(run=_up)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except ControlPlaneUnavailable as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

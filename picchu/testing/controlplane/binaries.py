@@ -1,0 +1,211 @@
+"""Build and cache the control-plane binaries (kube-apiserver, etcd, kubectl) from Go modules.
+
+Why: tests, the demo and the benchmarks need a real kube-apiserver, and the project may not download
+release binaries (no GitHub, no container registry); only the Go module proxy is reachable. The wrapper
+module `hack/controlplane/go.mod` pins `k8s.io/kubernetes` and etcd; this module builds from it.
+
+Neighbours: `processes` and `plane` run what is built here; `__main__` exposes `build`.
+
+Invariants:
+- The pin lives in one place: the `k8s.io/kubernetes` line of `hack/controlplane/go.mod`.
+- Binaries are cached outside the repository in `~/.cache/picchu/controlplane/<k8s version>/bin/`
+  (`PICCHU_CACHE_DIR` moves `~/.cache/picchu`). A stamp file is written only after all three binaries
+  were built; it records a digest of go.mod + go.sum, so changing the pin means rebuilding, and an
+  interrupted build is never mistaken for a finished one.
+- `PICCHU_CONTROLPLANE_BIN` may point at a directory with ready binaries; then nothing is built.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+BINARY_NAMES = ("kube-apiserver", "etcd", "kubectl")
+
+# Main packages of the wrapper module, in build order (the apiserver is the long pole).
+_PACKAGES = {
+    "kube-apiserver": "k8s.io/kubernetes/cmd/kube-apiserver",
+    "etcd": "go.etcd.io/etcd/server/v3",
+    "kubectl": "k8s.io/kubernetes/cmd/kubectl",
+}
+_STAMP = "build.stamp"
+
+
+class ControlPlaneUnavailable(RuntimeError):
+    """The binaries are missing and cannot be built here; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Binaries:
+    """Paths of one built set of control-plane binaries."""
+
+    version: str
+    bin_dir: Path
+
+    @property
+    def kube_apiserver(self) -> Path:
+        return self.bin_dir / "kube-apiserver"
+
+    @property
+    def etcd(self) -> Path:
+        return self.bin_dir / "etcd"
+
+    @property
+    def kubectl(self) -> Path:
+        return self.bin_dir / "kubectl"
+
+
+def repo_root() -> Path:
+    """The source checkout this package lives in (`PICCHU_REPO` overrides)."""
+    override = os.environ.get("PICCHU_REPO")
+    return Path(override) if override else Path(__file__).resolve().parents[3]
+
+
+def wrapper_module_dir() -> Path:
+    return repo_root() / "hack" / "controlplane"
+
+
+def cache_root() -> Path:
+    """`~/.cache/picchu`, or `PICCHU_CACHE_DIR`."""
+    override = os.environ.get("PICCHU_CACHE_DIR")
+    return Path(override) if override else Path.home() / ".cache" / "picchu"
+
+
+def pinned_kubernetes_version(module_dir: Path | None = None) -> str:
+    """The `k8s.io/kubernetes` version required by the wrapper module, e.g. `v1.36.3`."""
+    go_mod = (module_dir or wrapper_module_dir()) / "go.mod"
+    match = re.search(r"^\s*k8s\.io/kubernetes\s+(v\S+)", go_mod.read_text(), re.MULTILINE)
+    if not match:
+        raise ControlPlaneUnavailable(f"{go_mod} does not require k8s.io/kubernetes; cannot tell the pin")
+    return match.group(1)
+
+
+def _pin_digest(module_dir: Path) -> str:
+    digest = hashlib.sha256()
+    for name in ("go.mod", "go.sum"):
+        path = module_dir / name
+        digest.update(name.encode() + b"\0" + (path.read_bytes() if path.exists() else b""))
+    return digest.hexdigest()
+
+
+def cached_binaries() -> Binaries | None:
+    """The binaries for the current pin if they are complete, else None. Never builds."""
+    override = os.environ.get("PICCHU_CONTROLPLANE_BIN")
+    if override:
+        found = Binaries(version="external", bin_dir=Path(override))
+        return found if all((found.bin_dir / n).exists() for n in BINARY_NAMES) else None
+    module_dir = wrapper_module_dir()
+    if not (module_dir / "go.mod").exists():
+        return None
+    version = pinned_kubernetes_version(module_dir)
+    found = Binaries(version=version, bin_dir=cache_root() / "controlplane" / version / "bin")
+    stamp = found.bin_dir.parent / _STAMP
+    if not stamp.exists() or stamp.read_text().strip() != _pin_digest(module_dir):
+        return None
+    return found if all((found.bin_dir / n).exists() for n in BINARY_NAMES) else None
+
+
+def go_executable() -> str:
+    """Path of `go`, or a clear error naming what to install."""
+    found = shutil.which("go")
+    if not found:
+        raise ControlPlaneUnavailable(
+            "The Go toolchain (`go`) is not on PATH. Install Go >= 1.26 (https://go.dev/dl/ or your "
+            "distribution's golang package) and run `python -m picchu.testing.controlplane build`; "
+            "it builds kube-apiserver, etcd and kubectl from the Go module proxy."
+        )
+    return found
+
+
+def ensure_binaries(*, log: TextIO | None = None) -> Binaries:
+    """Return the cached binaries, building them first when the pin changed or nothing is cached.
+
+    Progress goes to `log` (a text stream; stderr by default). Idempotent: a second call is instant.
+    """
+    found = cached_binaries()
+    if found:
+        return found
+    if os.environ.get("PICCHU_CONTROLPLANE_BIN"):
+        raise ControlPlaneUnavailable(
+            f"PICCHU_CONTROLPLANE_BIN={os.environ['PICCHU_CONTROLPLANE_BIN']} lacks one of {BINARY_NAMES}"
+        )
+    return build_binaries(log=log)
+
+
+def build_binaries(*, log: TextIO | None = None) -> Binaries:
+    """Build all three binaries for the current pin into the cache, printing progress."""
+    out = log or sys.stderr
+    go = go_executable()
+    module_dir = wrapper_module_dir()
+    if not (module_dir / "go.mod").exists():
+        raise ControlPlaneUnavailable(f"Missing {module_dir / 'go.mod'}: run from a picchu source checkout")
+    version = pinned_kubernetes_version(module_dir)
+    target = Binaries(version=version, bin_dir=cache_root() / "controlplane" / version / "bin")
+    target.bin_dir.mkdir(parents=True, exist_ok=True)
+    stamp = target.bin_dir.parent / _STAMP
+    stamp.unlink(missing_ok=True)
+    started = time.monotonic()
+    for index, (name, package) in enumerate(_PACKAGES.items(), start=1):
+        print(f"[controlplane] building {name} ({index}/{len(_PACKAGES)}) from {package} "
+              f"(k8s {version}); a cold build takes many minutes", file=out, flush=True)
+        _go_build(go, module_dir, package, target.bin_dir / name, name, out, _ldflags(version))
+    stamp.write_text(_pin_digest(module_dir) + "\n")
+    print(f"[controlplane] built {', '.join(BINARY_NAMES)} in {time.monotonic() - started:.0f}s "
+          f"into {target.bin_dir}", file=out, flush=True)
+    return target
+
+
+def _ldflags(version: str) -> str:
+    """Stamp the Kubernetes version the way Kubernetes' own build does (else it says v0.0.0-master)."""
+    major, minor = version.lstrip("v").split(".")[:2]
+    flags = []
+    for package in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
+        flags += [f"-X {package}.gitVersion={version}", f"-X {package}.gitMajor={major}",
+                  f"-X {package}.gitMinor={minor}", f"-X {package}.gitTreeState=clean"]
+    return " ".join(flags)
+
+
+def _go_build(go: str, module_dir: Path, package: str, output: Path, name: str, out: TextIO,
+              ldflags: str) -> None:
+    """`go build -v` one main package; report how many packages compiled every 20 seconds."""
+    partial = output.with_name(output.name + ".partial")
+    env = {**os.environ, "CGO_ENABLED": "0", "GOTOOLCHAIN": os.environ.get("GOTOOLCHAIN", "local")}
+    command = [go, "build", "-trimpath", "-v", f"-ldflags={ldflags}", "-o", str(partial), package]
+    process = subprocess.Popen(command, cwd=module_dir, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    done = threading.Event()
+    started = time.monotonic()
+
+    def heartbeat() -> None:
+        while not done.wait(20):
+            print(f"[controlplane]   {name}: {len(lines)} packages compiled, "
+                  f"{time.monotonic() - started:.0f}s", file=out, flush=True)
+
+    ticker = threading.Thread(target=heartbeat, daemon=True)
+    ticker.start()
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line.rstrip())
+        code = process.wait()
+    finally:
+        done.set()
+        if process.poll() is None:
+            process.kill()
+    if code != 0:
+        partial.unlink(missing_ok=True)
+        tail = "\n".join(lines[-25:])
+        raise ControlPlaneUnavailable(f"`{' '.join(command)}` failed in {module_dir} (exit {code}):\n{tail}")
+    partial.replace(output)
+    print(f"[controlplane]   {name} ready after {time.monotonic() - started:.0f}s: {output}",
+          file=out, flush=True)

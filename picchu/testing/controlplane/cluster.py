@@ -1,0 +1,217 @@
+"""One logical Kubernetes cluster of the local control plane: a kube-apiserver on its own port.
+
+Why: picchu talks to one delivery cluster and many target clusters. Each `Cluster` here is a separate
+kube-apiserver (own port, own certificates, own `--etcd-prefix` on the shared etcd), so an object in one
+is invisible in another, exactly like separate clusters.
+
+Neighbours: `plane.ControlPlane` creates clusters and owns the etcd; `processes` keeps the apiserver
+from outliving the test run; `picchu.testing.upstream_crds` and `picchu.testing.requests` take a
+`Cluster`.
+
+Invariants:
+- Authentication is a static bearer token in group `system:masters`; TLS is verified against the
+  self-signed CA the apiserver writes into its cert dir (`ca_data`).
+- `stop_apiserver()` / `start_apiserver()` keep the port, certificates and token, so clients built
+  before a restart work again afterwards.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from picchu.testing.controlplane.binaries import Binaries
+from picchu.testing.controlplane.processes import ManagedProcess, free_port, port_in_use_error
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
+
+_PORT_ATTEMPTS = 5
+
+
+class ClusterStartError(RuntimeError):
+    """An apiserver did not become ready; the message carries the tail of its log."""
+
+
+class Cluster:
+    """A running (or stopped) kube-apiserver that is one logical cluster."""
+
+    def __init__(self, name: str, *, workdir: Path, binaries: Binaries, etcd_url: str,
+                 service_account_key: Path) -> None:
+        self.name = name
+        self.workdir = workdir
+        self.binaries = binaries
+        self.token = secrets.token_hex(24)
+        self.port = 0
+        self._etcd_url = etcd_url
+        self._service_account_key = service_account_key
+        self._process: ManagedProcess | None = None
+        self._ca_data: bytes | None = None
+
+    # --- connection details -------------------------------------------------------------------
+    @property
+    def server(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def ca_data(self) -> bytes:
+        """PEM bytes that verify the apiserver's serving certificate."""
+        if self._ca_data is None:
+            self._ca_data = (self.workdir / "certs" / "apiserver.crt").read_bytes()
+        return self._ca_data
+
+    @property
+    def kubeconfig_path(self) -> Path:
+        return self.workdir / "kubeconfig"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "kube-apiserver.log"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process and self._process.running else None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.running
+
+    def kubeconfig_dict(self) -> dict[str, Any]:
+        """A kubeconfig (as a dict) with one context named after the cluster."""
+        return {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": self.name, "cluster": {
+                "server": self.server,
+                "certificate-authority-data": base64.b64encode(self.ca_data).decode(),
+            }}],
+            "users": [{"name": f"{self.name}-admin", "user": {"token": self.token}}],
+            "contexts": [{"name": self.name, "context": {"cluster": self.name, "user": f"{self.name}-admin"}}],
+            "current-context": self.name,
+            "preferences": {},
+        }
+
+    def api_client(self) -> ApiClient:
+        """A new, independent `kubernetes.client.ApiClient` for this cluster (caller may close it)."""
+        from kubernetes import config
+
+        api: ApiClient = config.new_client_from_config_dict(  # type: ignore[no-untyped-call]
+            self.kubeconfig_dict(), persist_config=False)
+        return api
+
+    def ssl_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cadata=self.ca_data.decode())
+
+    def kubectl(self, *args: str, input: str | None = None, check: bool = True,
+                timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+        """Run the built kubectl against this cluster; raises CalledProcessError (with stderr) if asked."""
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig_path),
+               "KUBECACHEDIR": str(self.workdir / "kubectl-cache")}
+        result = subprocess.run([str(self.binaries.kubectl), *args], input=input, env=env,
+                                capture_output=True, text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise subprocess.CalledProcessError(result.returncode, result.args, result.stdout, result.stderr)
+        return result
+
+    def get(self, path: str, *, timeout: float = 10.0) -> tuple[int, bytes]:
+        """GET a raw API path (e.g. `/metrics`) with the admin token; returns (status, body)."""
+        request = urllib.request.Request(self.server + path, headers={"Authorization": f"Bearer {self.token}"})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout, context=self.ssl_context()) as response:
+                return int(response.status), bytes(response.read())
+        except urllib.error.HTTPError as error:
+            return int(error.code), bytes(error.read())
+
+    # --- lifecycle -----------------------------------------------------------------------------
+    def start_apiserver(self, *, timeout: float = 180.0) -> None:
+        """Start the apiserver (on its previous port after a stop) and wait for `/readyz`."""
+        if self.running:
+            return
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._write_token_file()
+        keep_port = self.port != 0
+        for attempt in range(1, _PORT_ATTEMPTS + 1):
+            if not keep_port:
+                self.port = free_port()
+            self._process = ManagedProcess(f"kube-apiserver[{self.name}]", self._argv(), self.log_path)
+            self._process.start()
+            try:
+                self._wait_ready(timeout)
+            except ClusterStartError:
+                collided = port_in_use_error(self._process.current_log())
+                self._process.stop()
+                if collided and attempt < _PORT_ATTEMPTS:
+                    time.sleep(1.0 if keep_port else 0.0)  # same port: give its holder time to let go
+                    continue
+                raise
+            self._write_kubeconfig()
+            return
+
+    def stop_apiserver(self) -> None:
+        """Stop this cluster's apiserver only; its data stays in etcd and its port is kept."""
+        if self._process is not None:
+            self._process.stop()
+
+    def _argv(self) -> list[str]:
+        return [
+            str(self.binaries.kube_apiserver),
+            f"--etcd-servers={self._etcd_url}",
+            f"--etcd-prefix=/{self.name}/registry",
+            f"--secure-port={self.port}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--cert-dir={self.workdir / 'certs'}",
+            f"--service-account-key-file={self._service_account_key}",
+            f"--service-account-signing-key-file={self._service_account_key}",
+            "--service-account-issuer=https://kubernetes.default.svc",
+            f"--token-auth-file={self.workdir / 'tokens.csv'}",
+            "--authorization-mode=RBAC",
+            "--disable-admission-plugins=ServiceAccount",
+            "--endpoint-reconciler-type=none",
+            "--service-cluster-ip-range=10.0.0.0/24",
+            "--allow-privileged=true",
+            "--profiling=false",
+        ]
+
+    def _write_token_file(self) -> None:
+        (self.workdir / "tokens.csv").write_text(f"{self.token},picchu-admin,picchu-admin,system:masters\n")
+
+    def _write_kubeconfig(self) -> None:
+        self._ca_data = None  # re-read: a fresh cert dir means a fresh CA
+        self.kubeconfig_path.write_text(yaml.safe_dump(self.kubeconfig_dict(), sort_keys=False))
+
+    def _wait_ready(self, timeout: float) -> None:
+        assert self._process is not None
+        deadline = time.monotonic() + timeout
+        last = "no answer yet"
+        while time.monotonic() < deadline:
+            if not self._process.running:
+                raise ClusterStartError(
+                    f"kube-apiserver for cluster {self.name!r} exited with {self._process.exit_code}; "
+                    f"log {self.log_path}:\n{self._process.log_tail()}")
+            if (self.workdir / "certs" / "apiserver.crt").exists():
+                try:
+                    self._ca_data = None
+                    status, body = self.get("/readyz", timeout=5)
+                    if status == 200:
+                        return
+                    last = f"/readyz answered {status}: {body[-300:].decode(errors='replace')}"
+                except (OSError, ssl.SSLError) as error:
+                    last = str(error)
+            time.sleep(0.25)
+        raise ClusterStartError(
+            f"kube-apiserver for cluster {self.name!r} not ready after {timeout:.0f}s ({last}); "
+            f"log {self.log_path}:\n{self._process.log_tail()}")
+
+    def __repr__(self) -> str:
+        return f"Cluster(name={self.name!r}, server={self.server!r}, running={self.running})"
