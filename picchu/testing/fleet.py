@@ -1,0 +1,147 @@
+"""A delivery cluster wired to target clusters the way a platform team does it, plus the operator process.
+
+`register_cluster` writes what a user writes: a `Cluster` (fleet label, server, CA, ingresses) and its
+credentials Secret (`auth-info`: a kubeconfig user object) in the delivery cluster. `OperatorProcess` runs the
+real `picchu run` in a child process against the delivery cluster and stops it by PID. The end-to-end tests
+and `make demo` are built from these two pieces and `ReplicaSetReadiness`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from picchu import keys
+from picchu.testing.controlplane.cluster import Cluster as LocalCluster
+
+DELIVERY_NAMESPACE = "picchu"
+
+
+def cluster_manifests(cluster: LocalCluster, fleet: str, *, namespace: str = DELIVERY_NAMESPACE,
+                      enabled: bool = True, hot_standby: bool = False, scaling_factor: str = "1.0",
+                      private_domains: tuple[str, ...] = ("example.internal",)) -> list[dict[str, Any]]:
+    """The Cluster and its credentials Secret for one local apiserver."""
+    return [
+        {
+            "apiVersion": keys.API_VERSION,
+            "kind": "Cluster",
+            "metadata": {"name": cluster.name, "namespace": namespace, "labels": {keys.LABEL_FLEET: fleet}},
+            "spec": {
+                "enabled": enabled,
+                "hotStandby": hot_standby,
+                "scalingFactorString": scaling_factor,
+                "config": {"server": cluster.server,
+                           "certificate-authority-data": base64.b64encode(cluster.ca_data).decode()},
+                "ingresses": {
+                    "public": {"dnsName": f"public.{cluster.name}.example", "gateway": "public-gateway",
+                               "defaultDomains": []},
+                    "private": {"dnsName": f"private.{cluster.name}.example", "gateway": "private-gateway",
+                                "defaultDomains": list(private_domains)},
+                },
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": cluster.name, "namespace": namespace},
+            "stringData": {keys.SECRET_AUTH_INFO_KEY: json.dumps({"token": cluster.token})},
+        },
+    ]
+
+
+def kubectl_apply(delivery: LocalCluster, manifests: list[dict[str, Any]]) -> None:
+    """Apply manifests with the built kubectl, exactly as a user or CI pipeline would."""
+    delivery.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(manifests))
+
+
+def ensure_namespace(cluster: LocalCluster, name: str) -> None:
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump({"apiVersion": "v1", "kind": "Namespace",
+                                                               "metadata": {"name": name}}))
+
+
+@dataclass
+class OperatorProcess:
+    """`picchu run` as a child process; logs go to a file so a failing test can show them."""
+
+    kubeconfig: Path
+    namespace: str = DELIVERY_NAMESPACE
+    args: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    log_path: Path | None = None
+    _process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> OperatorProcess:
+        if self.log_path is None:
+            self.log_path = Path(tempfile.mkstemp(prefix="picchu-operator-", suffix=".log")[1])
+        metrics_port, health_port = _free_port(), _free_port()
+        argv = [sys.executable, "-m", "picchu", "run", "--kubeconfig", str(self.kubeconfig),
+                "--namespace", self.namespace, "--metrics-addr", f"127.0.0.1:{metrics_port}",
+                "--health-addr", f"127.0.0.1:{health_port}", *self.args]
+        self.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+        self.health_url = f"http://127.0.0.1:{health_port}"
+        log = open(self.log_path, "ab")  # noqa: SIM115 (owned by the child for its lifetime)
+        self._process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                         env={**os.environ, **self.env})
+        log.close()
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self._process is None:
+            return
+        if self._process.poll() is None:
+            os.killpg(self._process.pid, signal.SIGTERM)
+            try:
+                self._process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self._process.pid, signal.SIGKILL)
+                self._process.wait(5)
+        self._process = None
+
+    def logs(self, tail: int = 80) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-tail:])
+
+    def __enter__(self) -> OperatorProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(predicate: Any, timeout: float, interval: float = 0.5, message: str = "condition") -> Any:
+    """Poll `predicate()` until it returns a truthy value; raise AssertionError with `message` on timeout."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+        except Exception as exc:  # transient API errors while things start
+            last = exc
+        if last and not isinstance(last, Exception):
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message} (last: {last!r})")
