@@ -1,0 +1,350 @@
+"""The one generic applier: makes each target cluster hold the objects of its `ClusterPlan`, concurrently.
+
+Why: plans are data (architecture principle 2); writing them is one mechanism, server-side apply with field
+manager ``picchu``, instead of Picchu's per-kind read-modify-write (§11.1). Neighbours: `desired` (the input),
+`transport` (requests and discovery), `fanout` (one thread and one time budget per cluster); the engine
+calls `Applier.apply` and turns the per-cluster results into conditions and events.
+
+Invariants:
+- No read before a write. Each object is written only when its rendered content differs from the last
+  content successfully written to that cluster through the same client, so a pass over an unchanged world
+  sends no request at all. Memory of a write is dropped when the write fails, when the cluster's client is
+  rebuilt, and after ``remember_for`` seconds (so hand edits and deletions are healed eventually).
+- Only objects labelled ``app.kubernetes.io/managed-by: picchu`` are ever pruned; pruning lists the scope
+  only on the first pass or when the set of desired objects in the scope changed.
+- ``scale-only`` ReplicaSets follow §11.1 / §17 #29 (see `desired.WriteMode`); the "existing == 0" check is
+  a JSON-patch ``test`` operation, so it needs no read either.
+- Results are data: every object ends up applied, unchanged, pruned or failed (with a redacted reason); a
+  failing cluster never affects another one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from picchu import keys
+from picchu.clusters.connection import ClusterConnection
+from picchu.clusters.desired import ClusterPlan, DesiredObject, ObjectKey, PruneScope, split_api_version
+from picchu.clusters.fanout import fan_out
+from picchu.clusters.transport import (
+    APPLY_PATCH,
+    JSON_PATCH,
+    Deadline,
+    Discovery,
+    Location,
+    NotInstalled,
+    RequestFailed,
+    Response,
+    Unreachable,
+    send,
+)
+
+_WRITE_QUERY = (("fieldManager", keys.FIELD_MANAGER),)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An object (or, with ``key`` None, the whole cluster) that could not be written, and why."""
+
+    key: ObjectKey | None
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.reason}" if self.key else self.reason
+
+
+@dataclass(frozen=True)
+class ClusterApplyResult:
+    cluster: str
+    applied: tuple[ObjectKey, ...] = ()
+    unchanged: tuple[ObjectKey, ...] = ()
+    pruned: tuple[ObjectKey, ...] = ()
+    failed: tuple[Failure, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+@dataclass
+class _Tally:
+    applied: list[ObjectKey] = field(default_factory=list)
+    unchanged: list[ObjectKey] = field(default_factory=list)
+    pruned: list[ObjectKey] = field(default_factory=list)
+    failed: list[Failure] = field(default_factory=list)
+
+    def result(self, cluster: str) -> ClusterApplyResult:
+        return ClusterApplyResult(cluster, tuple(self.applied), tuple(self.unchanged), tuple(self.pruned),
+                                  tuple(self.failed))
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class Applier:
+    """Writes plans to clusters; keeps (in memory) what it last wrote where. Thread-safe; share one.
+
+    ``timeout`` is each cluster's time budget per `apply` call; ``remember_for`` bounds how long a
+    successful write is trusted before the same content is sent again.
+    """
+
+    def __init__(self, *, timeout: float = 30.0, remember_for: float = 900.0) -> None:
+        self.timeout = timeout
+        self.remember_for = remember_for
+        self._written: dict[tuple[str, ObjectKey], tuple[str, float]] = {}
+        self._labels: dict[tuple[str, ObjectKey], str] = {}
+        self._pruned: dict[tuple[str, str], tuple[str, float]] = {}
+        self._identity: dict[str, str] = {}
+        self._discovery = Discovery()
+        self._lock = threading.Lock()
+
+    def apply(self, targets: Iterable[tuple[ClusterConnection, ClusterPlan]], *,
+              timeout: float | None = None) -> dict[str, ClusterApplyResult]:
+        """Write each plan to its cluster, all clusters at once; one result per cluster name."""
+        plans = {connection.name: (connection, plan) for connection, plan in targets}
+        budget = self.timeout if timeout is None else timeout
+        outcomes = fan_out([c for c, _ in plans.values()],
+                           lambda c, deadline: self._apply_one(c, plans[c.name][1], deadline), budget)
+        results = {}
+        for name, outcome in outcomes.items():
+            if outcome.value is not None:
+                results[name] = outcome.value
+            else:
+                reason = outcome.error.reason if outcome.error else "no result"
+                results[name] = ClusterApplyResult(name, failed=(Failure(None, reason),))
+        return results
+
+    def forget(self, cluster: str | None = None) -> None:
+        """Distrust past writes (to one cluster, or all): the next pass re-applies and re-prunes everything."""
+        with self._lock:
+            identities = set(self._identity.values()) if cluster is None else {self._identity.get(cluster)}
+            self._drop(identities)
+
+    def _drop(self, identities: set[str] | set[str | None]) -> None:
+        stores: tuple[dict[Any, Any], ...] = (self._written, self._labels, self._pruned)
+        for store in stores:
+            for memory_key in [k for k in store if k[0] in identities]:
+                del store[memory_key]
+
+    def _adopt(self, connection: ClusterConnection) -> None:
+        with self._lock:
+            previous = self._identity.get(connection.name)
+            if previous == connection.identity:
+                return
+            self._identity[connection.name] = connection.identity
+            self._drop({previous})
+        if previous is not None:
+            self._discovery.forget(previous)
+
+    def _remembered(self, store: Mapping[tuple[str, Any], tuple[str, float]], memory_key: tuple[str, Any],
+                    digest: str) -> bool:
+        with self._lock:
+            entry = store.get(memory_key)
+        return entry is not None and entry[0] == digest and time.monotonic() - entry[1] < self.remember_for
+
+    def _apply_one(self, connection: ClusterConnection, plan: ClusterPlan,
+                   deadline: Deadline) -> ClusterApplyResult:
+        self._adopt(connection)
+        tally = _Tally()
+        unreachable: str | None = None
+        for desired in plan.objects:
+            key = desired.key
+            memory_key = (connection.identity, key)
+            problems = desired.problems()
+            if problems:
+                tally.failed.append(Failure(key, "; ".join(problems)))
+                continue
+            digest = desired.digest()
+            if self._remembered(self._written, memory_key, digest):
+                tally.unchanged.append(key)
+                continue
+            try:
+                if unreachable:
+                    raise Unreachable(unreachable)
+                wrote = self._write(connection, desired, deadline)
+            except RequestFailed as error:
+                unreachable = str(error) if isinstance(error, Unreachable) else unreachable
+                self._forget_object(memory_key)
+                tally.failed.append(Failure(key, connection.redact(str(error))))
+                continue
+            with self._lock:
+                self._written[memory_key] = (digest, time.monotonic())
+            (tally.applied if wrote else tally.unchanged).append(key)
+        if unreachable is None:
+            desired_keys = {d.key for d in plan.objects}
+            for scope in plan.prune:
+                self._prune(connection, scope, desired_keys, deadline, tally)
+        return tally.result(connection.name)
+
+    def _forget_object(self, memory_key: tuple[str, ObjectKey]) -> None:
+        with self._lock:
+            self._written.pop(memory_key, None)
+            self._labels.pop(memory_key, None)
+
+    # -- writing ---------------------------------------------------------------------------------------
+
+    def _locate(self, connection: ClusterConnection, desired: DesiredObject, deadline: Deadline) -> Location:
+        manifest = desired.manifest
+        location = self._discovery.locate(connection, manifest["apiVersion"], manifest["kind"], deadline)
+        if location.namespaced and not desired.key.namespace:
+            raise RequestFailed(f"metadata.namespace: missing; {manifest['kind']} is namespaced, "
+                                "render it with a namespace")
+        return location
+
+    def _write(self, connection: ClusterConnection, desired: DesiredObject, deadline: Deadline) -> bool:
+        """Send what this object's mode requires; True when the cluster accepted a write."""
+        location = self._locate(connection, desired, deadline)
+        key = desired.key
+        if desired.mode == "apply":
+            response = send(connection, "PATCH", location.item(key.namespace, key.name), deadline,
+                            query=(*_WRITE_QUERY, ("force", "true")), body=desired.manifest,
+                            content_type=APPLY_PATCH)
+            _require(response)
+            return True
+        created = self._create(connection, desired, location, deadline)
+        if created or desired.mode == "create-only":
+            return created
+        return self._rescale(connection, desired, location, deadline)
+
+    def _create(self, connection: ClusterConnection, desired: DesiredObject, location: Location,
+                deadline: Deadline) -> bool:
+        """POST the object; True if created, False if it already existed."""
+        memory_key = (connection.identity, desired.key)
+        with self._lock:
+            known_to_exist = memory_key in self._written
+        if known_to_exist:
+            return False
+        response = send(connection, "POST", location.collection(desired.key.namespace), deadline,
+                        query=_WRITE_QUERY, body=desired.manifest)
+        if response.status == 409:
+            return False
+        _require(response)
+        with self._lock:
+            self._labels[memory_key] = _digest(_labels_of(desired.manifest))
+        return True
+
+    def _rescale(self, connection: ClusterConnection, desired: DesiredObject, location: Location,
+                 deadline: Deadline) -> bool:
+        """Update an existing scale-only ReplicaSet: labels when changed, replicas only to/from zero."""
+        memory_key = (connection.identity, desired.key)
+        path = location.item(desired.key.namespace, desired.key.name)
+        labels = _labels_of(desired.manifest)
+        label_ops = []
+        with self._lock:
+            if self._labels.get(memory_key) != _digest(labels):
+                label_ops = [{"op": "add", "path": "/metadata/labels", "value": labels}]
+        annotations = (desired.manifest.get("metadata") or {}).get("annotations") or {}
+        replicas = (desired.manifest.get("spec") or {}).get("replicas")
+        autoscaled_by_wpa = annotations.get(keys.ANNOTATION_AUTOSCALER) == keys.AUTOSCALER_WPA
+        wrote = False
+        if autoscaled_by_wpa or not isinstance(replicas, int) or replicas > 0:
+            wrote = self._patch(connection, path, label_ops, deadline)
+        if not autoscaled_by_wpa and isinstance(replicas, int):
+            if replicas == 0:
+                wrote = self._patch(connection, path, [*label_ops, _set_replicas(0)], deadline)
+            else:
+                # Only revive a ReplicaSet scaled to zero; otherwise its autoscaler owns the count.
+                revive = [{"op": "test", "path": "/spec/replicas", "value": 0}, _set_replicas(replicas)]
+                response = _send_json_patch(connection, path, revive, deadline)
+                if not _failed_test(response):
+                    _require(response)
+                    wrote = True
+        with self._lock:
+            self._labels[memory_key] = _digest(labels)
+        return wrote
+
+    def _patch(self, connection: ClusterConnection, path: str, ops: list[dict[str, Any]],
+               deadline: Deadline) -> bool:
+        if not ops:
+            return False
+        _require(_send_json_patch(connection, path, ops, deadline))
+        return True
+
+    # -- pruning ---------------------------------------------------------------------------------------
+
+    def _prune(self, connection: ClusterConnection, scope: PruneScope, desired_keys: set[ObjectKey],
+               deadline: Deadline, tally: _Tally) -> None:
+        kinds = {(split_api_version(api_version)[0], kind) for api_version, kind in scope.kinds}
+        in_scope = sorted(str(k) for k in desired_keys if (k.group, k.kind) in kinds)
+        memory_key = (connection.identity, scope.fingerprint())
+        digest = _digest(in_scope)
+        if self._remembered(self._pruned, memory_key, digest):
+            return
+        complete = True
+        for api_version, kind in scope.kinds:
+            try:
+                location = self._discovery.locate(connection, api_version, kind, deadline)
+            except NotInstalled:
+                continue  # nothing of a kind the cluster does not serve can exist there
+            except RequestFailed as error:
+                tally.failed.append(Failure(None, f"prune {kind}: {connection.redact(str(error))}"))
+                complete = False
+                continue
+            for namespace in scope.namespaces if location.namespaced else ("",):
+                complete &= self._prune_collection(connection, location, (api_version, kind), namespace,
+                                                   scope, desired_keys, deadline, tally)
+        if complete:
+            with self._lock:
+                self._pruned[memory_key] = (digest, time.monotonic())
+
+    def _prune_collection(self, connection: ClusterConnection, location: Location, kind: tuple[str, str],
+                          namespace: str, scope: PruneScope, desired_keys: set[ObjectKey], deadline: Deadline,
+                          tally: _Tally) -> bool:
+        try:
+            listing = send(connection, "GET", location.collection(namespace), deadline,
+                           query=(("labelSelector", scope.label_selector()),))
+            _require(listing)
+        except RequestFailed as error:
+            tally.failed.append(Failure(None, f"prune {kind[1]} in {namespace or 'cluster'}: {error}"))
+            return False
+        complete = True
+        for item in listing.body.get("items") or []:
+            metadata = item.get("metadata") or {}
+            if (metadata.get("labels") or {}).get(keys.LABEL_MANAGED_BY) != keys.MANAGED_BY:
+                continue  # never touch what picchu does not own (the selector already ensures it)
+            key = ObjectKey.of({"apiVersion": kind[0], "kind": kind[1], "metadata": metadata})
+            if key in desired_keys:
+                continue
+            body = {"propagationPolicy": "Background", "preconditions": {"uid": metadata.get("uid")}}
+            try:
+                response = send(connection, "DELETE", location.item(key.namespace, key.name), deadline,
+                                body=body, content_type="application/json")
+                if response.status not in (404, 409):  # gone already / replaced by a new object meanwhile
+                    _require(response)
+                    tally.pruned.append(key)
+            except RequestFailed as error:
+                tally.failed.append(Failure(key, f"prune: {connection.redact(str(error))}"))
+                complete = False
+            self._forget_object((connection.identity, key))
+        return complete
+
+
+def _labels_of(manifest: Mapping[str, Any]) -> dict[str, str]:
+    return dict((manifest.get("metadata") or {}).get("labels") or {})
+
+
+def _set_replicas(count: int) -> dict[str, Any]:
+    return {"op": "add", "path": "/spec/replicas", "value": count}
+
+
+def _send_json_patch(connection: ClusterConnection, path: str, ops: list[dict[str, Any]],
+                     deadline: Deadline) -> Response:
+    return send(connection, "PATCH", path, deadline, query=_WRITE_QUERY, body=ops, content_type=JSON_PATCH)
+
+
+def _failed_test(response: Response) -> bool:
+    """A JSON-patch ``test`` operation did not match (the API server answers 422 and says so)."""
+    message = str(response.body.get("message", "")) if isinstance(response.body, Mapping) else ""
+    return response.status == 422 and "test" in message.lower()
+
+
+def _require(response: Response) -> None:
+    if not response.ok:
+        raise RequestFailed(response.reason())

@@ -1,0 +1,132 @@
+"""What the applier is asked to make true on one cluster: desired manifests, how to write each, what to prune.
+
+Neighbours: `picchu.plans` renders manifests (plain dicts) and the engine wraps them in these values before
+handing them to `picchu.clusters.applier`; the two packages sit on the same layer and never import each
+other, so this module is the contract between them, written as plain frozen data.
+
+Invariants:
+- An object is identified by `ObjectKey` (API group, kind, namespace, name): the version is not part of
+  the identity, so re-rendering an object under another version of its API does not prune it.
+- `digest()` is a stable hash of the canonical JSON of a manifest and its write mode; the applier compares
+  it with the digest of its last successful write to skip unchanged objects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from picchu import keys
+
+WriteMode = Literal["apply", "create-only", "scale-only"]
+"""How an object is written.
+
+- ``"apply"``: server-side apply with field manager ``picchu`` (conflicts forced), every pass its content changes.
+- ``"create-only"``: created when absent, never modified afterwards (e.g. the service-account token Secret
+  whose data the token controller fills in).
+- ``"scale-only"``: a ReplicaSet whose pod template is written once, on create (with the computed replica
+  count, autoscaler ``wpa`` included, spec §17 #29); afterwards only its labels, and its replicas when
+  going to or from zero (desired == 0 or existing == 0), and never replicas for autoscaler ``wpa`` (§11.1).
+"""
+
+WRITE_MODES: tuple[WriteMode, ...] = ("apply", "create-only", "scale-only")
+
+
+def split_api_version(api_version: str) -> tuple[str, str]:
+    """``"apps/v1"`` → ``("apps", "v1")``; ``"v1"`` → ``("", "v1")`` (the core group)."""
+    group, _, version = api_version.rpartition("/")
+    return group, version
+
+
+@dataclass(frozen=True, order=True)
+class ObjectKey:
+    """Identity of one object on one cluster; namespace is ``""`` for cluster-scoped kinds."""
+
+    group: str
+    kind: str
+    namespace: str
+    name: str
+
+    @classmethod
+    def of(cls, manifest: Mapping[str, Any]) -> ObjectKey:
+        metadata = manifest.get("metadata") or {}
+        group, _ = split_api_version(str(manifest.get("apiVersion", "")))
+        return cls(group, str(manifest.get("kind", "")), str(metadata.get("namespace") or ""),
+                   str(metadata.get("name", "")))
+
+    def __str__(self) -> str:
+        kind = f"{self.kind}.{self.group}" if self.group else self.kind
+        return f"{kind} {self.namespace}/{self.name}" if self.namespace else f"{kind} {self.name}"
+
+
+@dataclass(frozen=True)
+class DesiredObject:
+    """One manifest (a plain dict with apiVersion, kind, metadata.name[, metadata.namespace]) and its mode."""
+
+    manifest: Mapping[str, Any]
+    mode: WriteMode = "apply"
+
+    @property
+    def key(self) -> ObjectKey:
+        return ObjectKey.of(self.manifest)
+
+    def digest(self) -> str:
+        canonical = json.dumps([self.mode, self.manifest], sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def problems(self) -> list[str]:
+        """What makes this object unwritable, each naming the field path and the fix (empty when fine)."""
+        found = []
+        if self.mode not in WRITE_MODES:
+            found.append(f"mode: {self.mode!r} is not one of {', '.join(WRITE_MODES)}")
+        for path in ("apiVersion", "kind"):
+            if not isinstance(self.manifest.get(path), str) or not self.manifest.get(path):
+                found.append(f"{path}: missing; every manifest needs a non-empty {path}")
+        metadata = self.manifest.get("metadata")
+        if not isinstance(metadata, Mapping) or not metadata.get("name"):
+            found.append("metadata.name: missing; every manifest needs a name")
+        if self.mode == "scale-only" and self.manifest.get("kind") != "ReplicaSet":
+            found.append(f"mode: 'scale-only' applies to ReplicaSets, not {self.manifest.get('kind')!r}")
+        return found
+
+
+@dataclass(frozen=True)
+class PruneScope:
+    """Where to look for objects picchu wrote that are no longer desired.
+
+    Every object of one of ``kinds`` (pairs of apiVersion, kind) in one of ``namespaces`` that carries label
+    ``app.kubernetes.io/managed-by: picchu`` and every label of ``selector`` is deleted unless the plan still
+    desires it. Cluster-scoped kinds ignore ``namespaces``. Objects without the managed-by label are never
+    touched, whatever their other labels.
+    """
+
+    namespaces: tuple[str, ...]
+    kinds: tuple[tuple[str, str], ...]
+    selector: Mapping[str, str] = field(default_factory=dict)
+
+    def label_selector(self) -> str:
+        labels = {**self.selector, keys.LABEL_MANAGED_BY: keys.MANAGED_BY}
+        return ",".join(f"{name}={value}" for name, value in sorted(labels.items()))
+
+    def fingerprint(self) -> str:
+        return json.dumps([sorted(self.namespaces), sorted(self.kinds), self.label_selector()])
+
+
+@dataclass(frozen=True)
+class ClusterPlan:
+    """The ordered objects to write to one cluster (written in order) and the scopes to prune afterwards."""
+
+    objects: Sequence[DesiredObject]
+    prune: Sequence[PruneScope] = ()
+
+    @classmethod
+    def of(cls, manifests: Sequence[Mapping[str, Any]], *, create_only: Sequence[ObjectKey] = (),
+           scale_only: Sequence[ObjectKey] = (), prune: Sequence[PruneScope] = ()) -> ClusterPlan:
+        """Build a plan from plain manifests plus the keys of the objects written with a special mode."""
+        modes: dict[ObjectKey, WriteMode] = {key: "create-only" for key in create_only}
+        modes.update({key: "scale-only" for key in scale_only})
+        return cls(tuple(DesiredObject(m, modes.get(ObjectKey.of(m), "apply")) for m in manifests),
+                   tuple(prune))

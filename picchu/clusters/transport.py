@@ -1,0 +1,169 @@
+"""Raw requests to one cluster's API server, with a deadline, and the discovery of where each kind lives.
+
+Why raw requests instead of the generated per-kind APIs or `DynamicClient`: the applier is generic (plans are
+data, with no per-kind writer), and `DynamicClient` discovers every API group of the cluster up front (dozens
+of requests with Istio, KEDA and prometheus-operator installed). Here discovery is lazy: one GET per API
+group-version actually used, cached per connection.
+
+Neighbours: `connection.ClusterConnection` supplies the client and the credential redactor; the applier
+and observer call `send` and `Discovery.locate`.
+
+Invariants: every request carries a timeout derived from the caller's `Deadline`; no exception text leaves
+this module without passing through the connection's redactor; an unreachable server raises `Unreachable`
+while any HTTP answer (including 4xx/5xx) is returned as a `Response` for the caller to judge.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from picchu.clusters.connection import ClusterConnection
+from picchu.clusters.desired import split_api_version
+
+APPLY_PATCH = "application/apply-patch+yaml"
+JSON_PATCH = "application/json-patch+json"
+_CONNECT_TIMEOUT = 5.0
+
+
+class RequestFailed(Exception):
+    """One request could not do its job; the message is redacted and says why."""
+
+
+class Unreachable(RequestFailed):
+    """The API server did not answer (refused, reset, TLS failure, timeout): later requests would fail too."""
+
+
+class DeadlineExceeded(Unreachable):
+    """The cluster's time budget for this pass ran out before the request was sent."""
+
+
+class Deadline:
+    """A point in time (monotonic) after which no more requests are sent to a cluster in this pass."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._end = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        return self._end - time.monotonic()
+
+    def request_timeout(self) -> tuple[float, float]:
+        left = self.remaining()
+        if left <= 0:
+            raise DeadlineExceeded(f"timed out: the {self.seconds:g}s budget for this cluster ran out")
+        return (min(_CONNECT_TIMEOUT, left), left)
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: Any
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    def reason(self) -> str:
+        """The API server's own explanation (Status.message), prefixed with the HTTP status."""
+        message = self.body.get("message") if isinstance(self.body, Mapping) else None
+        return f"HTTP {self.status}: {message or self.body or 'no message'}"
+
+
+def send(connection: ClusterConnection, method: str, path: str, deadline: Deadline, *,
+         query: Sequence[tuple[str, str]] = (), body: Any = None, content_type: str | None = None) -> Response:
+    """One HTTP request to the cluster; raises `Unreachable` when there is no HTTP answer."""
+    api = connection.api
+    headers = {"Accept": "application/json"}
+    if content_type:
+        headers["Content-Type"] = content_type
+    payload = json.dumps(body).encode() if body is not None and not isinstance(body, bytes) else body
+    try:
+        timeout = deadline.request_timeout()
+        request = api.param_serialize(method, path, query_params=list(query) or None, header_params=headers,
+                                      body=payload, auth_settings=["BearerToken"])
+        answer = api.call_api(*request, _request_timeout=timeout)
+        raw = answer.read()  # type: ignore[no-untyped-call]
+    except DeadlineExceeded:
+        raise
+    except Exception as error:  # urllib3, ssl, socket and exec-plugin errors all mean "no answer"
+        detail = connection.redact(str(error)) or type(error).__name__
+        raise Unreachable(f"cluster {connection.name} unreachable: {type(error).__name__}: {detail}") from None
+    try:
+        parsed = json.loads(raw) if raw else None
+    except ValueError:
+        parsed = connection.redact(raw[:200].decode(errors="replace"))
+    if isinstance(parsed, dict) and isinstance(parsed.get("message"), str):
+        parsed["message"] = connection.redact(parsed["message"])
+    return Response(answer.status, parsed)
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a kind lives: its URL path prefix, plural resource name and whether it is namespaced."""
+
+    base: str
+    plural: str
+    namespaced: bool
+
+    def collection(self, namespace: str) -> str:
+        scope = f"/namespaces/{namespace}" if self.namespaced and namespace else ""
+        return f"{self.base}{scope}/{self.plural}"
+
+    def item(self, namespace: str, name: str) -> str:
+        return f"{self.collection(namespace)}/{name}"
+
+
+class NotInstalled(RequestFailed):
+    """The cluster does not serve this apiVersion/kind (its CRD is not installed)."""
+
+
+class Discovery:
+    """Lazy, per-connection cache of `Location`s, filled with one GET per API group-version.
+
+    Missing group-versions are not cached, so a CRD installed later is found on the next pass.
+    """
+
+    def __init__(self) -> None:
+        self._found: dict[tuple[str, str], dict[str, Location]] = {}
+        self._lock = threading.Lock()
+
+    def locate(self, connection: ClusterConnection, api_version: str, kind: str,
+               deadline: Deadline) -> Location:
+        cache_key = (connection.identity, api_version)
+        with self._lock:
+            kinds = self._found.get(cache_key)
+        if kinds is None:
+            kinds = self._discover(connection, api_version, deadline)
+            with self._lock:
+                self._found[cache_key] = kinds
+        location = kinds.get(kind)
+        if location is None:
+            raise NotInstalled(f"kind {kind} is not served by {api_version} on cluster {connection.name}")
+        return location
+
+    def _discover(self, connection: ClusterConnection, api_version: str,
+                  deadline: Deadline) -> dict[str, Location]:
+        group, version = split_api_version(api_version)
+        base = f"/apis/{group}/{version}" if group else f"/api/{version}"
+        response = send(connection, "GET", base, deadline)
+        if response.status == 404:
+            raise NotInstalled(f"{api_version} is not served on cluster {connection.name} (CRD not installed?)")
+        if not response.ok:
+            raise RequestFailed(f"discovery of {api_version} on cluster {connection.name} failed: "
+                              f"{response.reason()}")
+        kinds: dict[str, Location] = {}
+        for resource in response.body.get("resources", []):
+            if "/" not in resource.get("name", ""):  # skip subresources such as replicasets/scale
+                kinds[resource["kind"]] = Location(base, resource["name"], bool(resource.get("namespaced")))
+        return kinds
+
+    def forget(self, identity: str) -> None:
+        """Drop what was learned through one connection (its client was rebuilt)."""
+        with self._lock:
+            for cache_key in [k for k in self._found if k[0] == identity]:
+                del self._found[cache_key]
