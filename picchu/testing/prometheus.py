@@ -238,11 +238,21 @@ class PrometheusServer:
             return ""
         return (self.workdir / "prometheus.log").read_text(errors="replace")
 
+    def pause(self) -> None:
+        """Freeze the process (SIGSTOP): it accepts connections but never answers, like a hung server."""
+        assert self._process is not None, "start the server first"
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self._process is not None, "start the server first"
+        self._process.send_signal(signal.SIGCONT)
+
     def _terminate(self) -> None:
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
             return
         process.terminate()
+        process.send_signal(signal.SIGCONT)  # a paused process handles SIGTERM only once continued
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
