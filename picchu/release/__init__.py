@@ -1,0 +1,75 @@
+"""The release engine: the pure decision core of the operator (spec §8–§10, §14, fixed per §17).
+
+One ReleaseManager pass is ``observe (I/O) → decide (here, pure) → apply (I/O) → report (one status
+write)``. The engine, ``picchu render``, ``picchu simulate`` and the tests all call the same function::
+
+    decision = decide(snapshot)
+
+Contract
+--------
+:class:`Snapshot` (input, frozen): ``app``, ``target``, ``fleet``, ``now`` (aware UTC), ``revisions``
+(defaulted :class:`~picchu.api.v1alpha1.revision.Revision` objects having a target named ``target``),
+``rm_status`` (``ReleaseManagerRevisionStatus`` entries as read), ``clusters`` (:class:`ClusterView`:
+name, live = enabled ∧ ¬hotStandby, scaling_factor, disable_event_driven; disabled clusters are left
+out), ``observation`` (:class:`Observation`: ``replicas[tag][cluster] = ReplicaCount(desired,
+available)`` summed over the ReplicaSets labelled with the tag, plus ``unreachable`` cluster names),
+``settings`` (:class:`Settings`: ``calendar`` — a :class:`ReleaseCalendar` built outside the core, e.g.
+``ReleaseCalendar(zone=ZoneInfo("America/Los_Angeles"), holidays=holidays.US(subdiv="CA"))`` —
+and ``humane_releases_enabled``), ``rm_name``; ``namespace`` is derived (``«app»-«target»``).
+
+:class:`Decision` (output, frozen):
+
+* ``rm_status`` — the new ``status.revisions`` (oldest first, deleted entries dropped, recommissioning of
+  spec §7.3 applied). **Persist it only if every plan of this Decision applied**; otherwise hold the pass
+  (that is how a state transition whose action failed is not taken, spec §9.2).
+* ``plans`` — one :class:`TagPlan` per tag: ``previous_state``/``state``, ``sync`` (apply SyncRevision +
+  ScaleRevision with ``clusters``: per cluster ReplicaSet replicas and autoscaler min/max, already ×
+  factor; and ``autoscaler``: CPU/memory/requests-rate targets scaled by targetScale), ``retire``,
+  ``delete``, ``sync_canary_rules``, ``delete_canary_rules``, ``delete_tagged_service_levels``,
+  ``routable``, ``current_percent``.
+* ``routes`` + ``sync_app`` — the weighted destinations (tag, weight, tag_routing_header, traffic_policy),
+  newest first; run SyncApp only when ``sync_app`` is true (spec §10.4 precondition, and holds).
+* ``deletable_tags`` (GC: label those Revisions deletable), ``delete_release_manager`` (no Revision left),
+  ``entered`` (state changes), ``latencies`` (histogram samples to observe once, spec §15), ``reasons``
+  (human-readable explanations and holds), ``held`` (nothing to do this pass).
+
+Holds ("unknown is an outcome"): no live cluster → ``held``; a live cluster unreachable → no readiness
+verdict, no timeout, no weight change; an unknown state name → that entry is kept untouched and weights
+are held. One observation per pass, taken before deciding (Picchu observed twice).
+
+Modules: ``snapshot`` (types), ``facts`` (incarnations, §8.3 facts), ``states`` (the 18 handlers),
+``ramp`` (linear/geometric), ``capacity`` (replicas, capacity gate), ``traffic`` (weights), ``schedule``
+(release windows), ``gc`` (what to delete), ``status`` (entries, latencies, recommissioning), ``decide``.
+"""
+
+from picchu.release.decide import decide
+from picchu.release.schedule import ReleaseCalendar
+from picchu.release.snapshot import (
+    AutoscalerTargets,
+    ClusterScale,
+    ClusterView,
+    Decision,
+    LatencyObservation,
+    Observation,
+    ReplicaCount,
+    Route,
+    Settings,
+    Snapshot,
+    TagPlan,
+)
+
+__all__ = [
+    "AutoscalerTargets",
+    "ClusterScale",
+    "ClusterView",
+    "Decision",
+    "LatencyObservation",
+    "Observation",
+    "ReleaseCalendar",
+    "ReplicaCount",
+    "Route",
+    "Settings",
+    "Snapshot",
+    "TagPlan",
+    "decide",
+]
