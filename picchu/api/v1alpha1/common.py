@@ -13,6 +13,7 @@ Neighbours: `durations` (Go duration grammar), the kind modules (`revision`, `re
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
 
@@ -83,15 +84,14 @@ def _check_duration(value: str) -> str:
     return value
 
 
+_FLOAT = re.compile(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?")
+
+
 def _check_float_string(value: str) -> str:
     if value == "":
         return value
-    try:
-        number = float(value)
-    except ValueError:
-        raise ValueError(f'{value!r} is not a number: write a decimal such as "1.0" or "0.5"') from None
-    if number != number or number in (float("inf"), float("-inf")):
-        raise ValueError(f'{value!r} is not a finite number: write a decimal such as "1.0"')
+    if not _FLOAT.fullmatch(value) or float(value) in (float("inf"), float("-inf")):
+        raise ValueError(f'{value!r} is not a number: write a decimal such as "1.0" or "0.5"')
     return value
 
 
@@ -120,8 +120,14 @@ Percent = Annotated[StrictInt, Field(ge=0, le=100, json_schema_extra={"format": 
 Duration = Annotated[
     StrictStr, AfterValidator(_check_duration), Field(json_schema_extra={"x-picchu-duration": True})
 ]
-FloatString = Annotated[StrictStr, AfterValidator(_check_float_string)]
-PercentString = Annotated[StrictStr, AfterValidator(_check_percent_string)]
+FloatString = Annotated[
+    StrictStr, AfterValidator(_check_float_string), Field(json_schema_extra={"x-picchu-float-string": True})
+]
+PercentString = Annotated[
+    StrictStr,
+    AfterValidator(_check_percent_string),
+    Field(json_schema_extra={"x-picchu-percent-string": True}),
+]
 Time = Annotated[
     AwareDatetime,
     AfterValidator(_to_utc),
