@@ -130,7 +130,9 @@ def divide_replicas(
     if state == "canarying":
         return controller_divide(count, canary_percent, live_clusters)
     if is_ramping:
-        return controller_divide(count, next_increment(policy, current_percent, policy.max_percent), live_clusters)
+        return controller_divide(
+            count, next_increment(policy, current_percent, policy.max_percent), live_clusters
+        )
     return controller_divide(count, current_percent, live_clusters)
 
 

@@ -52,11 +52,15 @@ def decide(snapshot: Snapshot) -> Decision:
         )
     incs = _build(s)
     if not any(i.has_revision for i in incs):
-        return Decision(delete_release_manager=True, reasons=("no Revision targets this app/target any more",))
+        return Decision(
+            delete_release_manager=True, reasons=("no Revision targets this app/target any more",)
+        )
     reasons: list[str] = []
     observed_all = not any(c.name in s.observation.unreachable for c in s.clusters)
     if not observed_all:
-        reasons.append("holding traffic: cluster(s) " + ", ".join(sorted(s.observation.unreachable)) + " unreachable")
+        reasons.append(
+            "holding traffic: cluster(s) " + ", ".join(sorted(s.observation.unreachable)) + " unreachable"
+        )
     _mark_ramping(incs)
     latencies: list[LatencyObservation] = []
     for i in incs:

@@ -86,7 +86,9 @@ def initialise(inc: Incarnation, now: datetime) -> None:
     if e.state in ("created", "deploying"):
         if inc.revision is not None:
             e.git_timestamp = inc.revision.git_timestamp
-            e.release_eligible = bool(inc.target.release.eligible) if inc.target and inc.target.release else False
+            e.release_eligible = (
+                bool(inc.target.release.eligible) if inc.target and inc.target.release else False
+            )
             e.ttl = release_ttl(inc.target)
         else:
             e.release_eligible = False
@@ -160,7 +162,12 @@ def assemble(
             continue
         if e.state in ("retired", "retiring"):
             latest_retired = inc
-        if e.state in _GOOD_STATES and inc.revision is not None and not inc.revision.is_failed and e.peak_percent > 0:
+        if (
+            e.state in _GOOD_STATES
+            and inc.revision is not None
+            and not inc.revision.is_failed
+            and e.peak_percent > 0
+        ):
             good = True
         kept.append(inc)
     recommissioned = None

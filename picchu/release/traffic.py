@@ -92,9 +92,7 @@ def allocate(contenders: Sequence[Contender], now: datetime) -> Allocation:
     return Allocation(percents, frozenset(ineligible), routable=True, leftover_to=recipient.tag)
 
 
-def _leftover_recipient(
-    contenders: Sequence[Contender], anchor: int | None
-) -> Contender | None:
+def _leftover_recipient(contenders: Sequence[Contender], anchor: int | None) -> Contender | None:
     """Who absorbs what is left: the anchor, else the first contender (spec), skipping any without pods.
 
     Receiving the leftover is growth, so the recipient needs ready pods.
