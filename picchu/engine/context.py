@@ -30,6 +30,8 @@ class EngineContext:
     alerts: Any  # picchu.monitoring AlertSource
     pool: Any = None  # picchu.clusters.pool.ClientPool: one client per target cluster
     applier: Any = None  # picchu.clusters applier (server-side apply, prune, skip unchanged)
+    observer: Any = None  # picchu.clusters observer (ReplicaSets per tag per cluster)
+    calendar: Any = None  # picchu.release.schedule.ReleaseCalendar (zone + holidays), built once
     notifier: Any = None  # picchu.notify Notifier
     clock: Callable[[], datetime] = field(default=utc_now)
     wake_release_manager: Callable[[str, str], None] = field(default=lambda namespace, name: None)

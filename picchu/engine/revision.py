@@ -20,6 +20,7 @@ from picchu.engine.context import EngineContext
 from picchu.engine.events import NORMAL, WARNING, ObjectRef
 from picchu.logs import fields
 from picchu.monitoring import AlertDecision, AlertVerdict
+from picchu.notify.events import EventKind, ReleaseEvent
 
 log = logging.getLogger(__name__)
 
@@ -212,11 +213,8 @@ def _fail(ctx: EngineContext, obj: dict[str, Any], revision: Revision, decision:
     ctx.events.emit(ref, WARNING, "RevisionFailed", message)
     log.warning(message, extra=fields(app=app, tag=tag, reason=decision.reason))
     if ctx.notifier is not None:
-        try:
-            ctx.notifier.revision_failed(app=app, tag=tag, target=decision.acceptance_target or "",
-                                         reason=decision.reason, alerts=list(decision.alerts))
-        except Exception:  # notifications are best effort
-            log.exception("notifier failed", extra=fields(app=app, tag=tag))
+        ctx.notifier.notify(ReleaseEvent(EventKind.REVISION_FAILED, app, tag, target=decision.acceptance_target or "",
+                                         namespace=meta["namespace"], alerts=decision.alerts, reason=decision.reason))
 
 
 def _record_triggered_alerts(ctx: EngineContext, namespace: str, rm_name: str, tag: str, alerts: list[str]) -> None:

@@ -1,0 +1,54 @@
+"""Build the process-wide EngineContext from settings: the one place that chooses implementations.
+
+Null implementations stand in for what is not configured (no Prometheus → no alert ever fires; no Slack
+token or Sentry DSN → no notification), so the rest of the engine never checks for None.
+"""
+
+from __future__ import annotations
+
+from kubernetes import client
+
+from picchu.clusters.applier import Applier
+from picchu.clusters.observer import Observer
+from picchu.clusters.pool import ClientPool
+from picchu.engine.calendar import build_calendar
+from picchu.engine.context import EngineContext
+from picchu.engine.delivery import DeliveryCluster
+from picchu.engine.events import EventRecorder
+from picchu.metrics import OperatorMetrics
+from picchu.monitoring import build_alert_source
+from picchu.notify.events import Fanout, Notifier
+from picchu.settings import Settings
+
+
+def build_notifier(settings: Settings) -> Notifier:
+    notifiers: list[Notifier] = []
+    if settings.slack_token and settings.slack_channel:
+        from picchu.notify.slack import SlackNotifier
+
+        notifiers.append(SlackNotifier(settings.slack_token, settings.slack_channel, base_url=settings.slack_base_url,
+                                       history_ttl_seconds=settings.slack_query_ttl_seconds))
+    if settings.sentry_dsn:
+        from picchu.notify.sentry import SentryNotifier
+
+        notifiers.append(SentryNotifier(settings.sentry_dsn))
+    return Fanout(notifiers)
+
+
+def build_context(settings: Settings, api: client.ApiClient) -> EngineContext:
+    timeout = settings.cluster_timeout_seconds
+    workers = settings.concurrent_release_managers + settings.concurrent_revisions
+    api.configuration.connection_pool_maxsize = max(api.configuration.connection_pool_maxsize or 0, workers)
+    return EngineContext(
+        settings=settings,
+        delivery=DeliveryCluster(api, timeout_seconds=timeout),
+        events=EventRecorder(api),
+        metrics=OperatorMetrics.create(),
+        alerts=build_alert_source(settings.alert_query_address, ttl_seconds=settings.prometheus_query_ttl_seconds,
+                                  timeout_seconds=min(timeout, settings.sync_period_seconds)),
+        pool=ClientPool(max_concurrency=settings.concurrent_release_managers),
+        applier=Applier(timeout=timeout * 3),
+        observer=Observer(timeout=timeout),
+        notifier=build_notifier(settings),
+        calendar=build_calendar(settings.release_timezone, settings.holiday_calendar),
+    )
