@@ -27,7 +27,13 @@ from rich.table import Table
 
 from picchu import keys
 from picchu.testing.controlplane import ControlPlane, ensure_binaries
-from picchu.testing.fleet import DELIVERY_NAMESPACE, OperatorProcess, cluster_manifests, ensure_namespace, kubectl_apply
+from picchu.testing.fleet import (
+    DELIVERY_NAMESPACE,
+    OperatorProcess,
+    cluster_manifests,
+    ensure_namespace,
+    kubectl_apply,
+)
 from picchu.testing.replicaset_controller import ReplicaSetReadiness
 from picchu.testing.upstream_crds import install_crds_from_dir, install_upstream_crds
 
