@@ -13,6 +13,7 @@ Config copies (`configSelector`) are read from the delivery cluster only for ren
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
@@ -35,6 +36,19 @@ RETIRED = {"retired", "failed"}
 MODES = {WritePolicy.APPLY: "apply", WritePolicy.CREATE_ONLY: "create-only", WritePolicy.SCALE_ONLY: "scale-only"}
 
 
+@dataclass(frozen=True)
+class GuardedScope(PruneScope):
+    """A prune scope that never matches the objects of `protected` tags (still draining, spec-less)."""
+
+    protected: tuple[str, ...] = ()
+
+    def label_selector(self) -> str:
+        base = super().label_selector()
+        if not self.protected:
+            return base
+        return f"{base},{keys.LABEL_TAG} notin ({','.join(sorted(self.protected))})"
+
+
 def cluster_plans(ctx: EngineContext, snapshot: Snapshot, decision: Decision, revisions: list[Revision],
                   members: list[FleetMember]) -> dict[str, ClusterPlan]:
     by_tag = {r.tag: r for r in revisions}
@@ -47,7 +61,7 @@ def cluster_plans(ctx: EngineContext, snapshot: Snapshot, decision: Decision, re
         rendered = render_cluster(app_input, cluster)
         plans[member.name] = ClusterPlan(
             tuple(DesiredObject(o.manifest, MODES[o.policy]) for o in rendered.objects),  # type: ignore[arg-type]
-            tuple(PruneScope((s.namespace,), s.kinds, s.selector, protected_tags=protected) for s in rendered.prune),
+            tuple(GuardedScope((s.namespace,), s.kinds, s.selector, protected) for s in rendered.prune),
         )
     return plans
 
