@@ -271,3 +271,58 @@ class PrometheusServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class SloAlerts:
+    """A real Prometheus scraping a `MetricsExporter`, with one alerting rule: make an alert fire on demand.
+
+    For e2e tests and the demo: point the operator's `--prometheus-query-address` at `.url`, then
+    `fire("echo", "v2")` to make `alert` fire for that app/tag (labels app, tag, slo="true", and
+    canary="true" when `canary=True`), `clear(...)` to stop it. Both wait until Prometheus agrees.
+    """
+
+    def __init__(self, alert: str = "echo_availability", canary: bool = False, wait_timeout: float = 60.0):
+        from picchu.testing.metrics_exporter import MetricsExporter, error_rule
+
+        self.alert = alert
+        self.wait_timeout = wait_timeout
+        self.exporter = MetricsExporter()
+        self._rule = error_rule(alert, canary=canary)
+        self.server: PrometheusServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None, "start first"
+        return self.server.url
+
+    def start(self) -> SloAlerts:
+        self.exporter.start()
+        try:
+            self.server = PrometheusServer(scrape_targets=[self.exporter.target]).start()
+            self.server.add_rules("slo-alerts", self._rule)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def fire(self, app: str, tag: str, wait: bool = True) -> None:
+        self.exporter.set(1.0, app=app, tag=tag)
+        if wait and self.server is not None:
+            self.server.wait_for_alert(self.alert, timeout=self.wait_timeout, app=app, tag=tag)
+
+    def clear(self, app: str, tag: str, wait: bool = True) -> None:
+        self.exporter.set(0.0, app=app, tag=tag)
+        if wait and self.server is not None:
+            self.server.wait_for_alert(self.alert, timeout=self.wait_timeout, firing=False, app=app, tag=tag)
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+        self.exporter.stop()
+
+    def __enter__(self) -> SloAlerts:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

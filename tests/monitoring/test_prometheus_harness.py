@@ -4,8 +4,9 @@ import os
 
 import pytest
 
+from picchu.monitoring import PrometheusAlertSource
 from picchu.testing import prometheus as harness
-from picchu.testing.prometheus import PrometheusServer, require_prometheus
+from picchu.testing.prometheus import PrometheusServer, SloAlerts, require_prometheus
 
 
 @pytest.fixture
@@ -48,3 +49,17 @@ def test_an_invalid_rule_file_is_reported_with_prometheus_own_message() -> None:
     with PrometheusServer() as server:
         with pytest.raises(RuntimeError, match="rejected the reload"):
             server.add_rules("broken", "groups:\n- name: x\n  rules:\n  - alert: a\n    expr: sum(\n")
+
+
+@pytest.mark.prometheus
+def test_slo_alerts_fire_and_clear_for_exactly_the_release_asked() -> None:
+    require_prometheus()
+    with SloAlerts(alert="demo_availability") as alerts:
+        source = PrometheusAlertSource(alerts.url, ttl_seconds=0)
+        alerts.fire("demo", "v2")
+        assert source.triggered_alerts("demo", "v2", canaries_only=False).alert_names == (
+            "demo_availability",
+        )
+        assert source.triggered_alerts("demo", "v1", canaries_only=False).is_clear
+        alerts.clear("demo", "v2")
+        assert source.triggered_alerts("demo", "v2", canaries_only=False).is_clear
