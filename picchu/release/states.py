@@ -228,7 +228,7 @@ def releasing(i: Incarnation, t: Tick) -> Step:
 
 def retiring(i: Incarnation, t: Tick) -> Step:
     if i.entry.current_percent > 0:
-        return _to("retiring", reason=f"{i.tag} drains before retiring ({i.entry.current_percent}%)")
+        return _to("retiring", reason=f"{i.tag} drains before retiring")
     if not i.has_revision:
         return _to("deleting")
     if i.marked_as_failed:
@@ -250,7 +250,7 @@ def retired(i: Incarnation, t: Tick) -> Step:
 
 def deleting(i: Incarnation, t: Tick) -> Step:
     if i.entry.current_percent > 0:
-        return _to("deleting", reason=f"{i.tag} drains before deletion ({i.entry.current_percent}%)")
+        return _to("deleting", reason=f"{i.tag} drains before deletion")
     if i.has_revision:
         return _to("deploying")
     return _to("deleted", DELETE_CANARY_RULES, DELETE_TAGGED_SERVICE_LEVELS, DELETE)
@@ -262,7 +262,7 @@ def deleted(i: Incarnation, t: Tick) -> Step:
 
 def failing(i: Incarnation, t: Tick) -> Step:
     if i.entry.current_percent > 0:
-        return _to("failing", reason=f"{i.tag} failed; draining its {i.entry.current_percent}%")
+        return _to("failing", reason=f"{i.tag} failed; its traffic drains before it is retired")
     if not i.has_revision:
         return _to("deleting")
     if not i.has_failed:
