@@ -78,10 +78,10 @@ def app_input_for(ctx: EngineContext, snapshot: Snapshot, decision: Decision,
         rev_target = revision.target(target) if revision is not None else None
         if plan.delete:
             continue
-        if revision is None or rev_target is None:
-            protected.append(plan.tag)
-            continue
         retired = plan.retire or plan.state in RETIRED
+        if revision is None or rev_target is None or (plan.share is None and not retired):
+            protected.append(plan.tag)  # no spec (draining) or an unknown state: leave its objects alone
+            continue
         tags.append(pi.TagInput(
             tag=plan.tag,
             image=revision.spec.app.image,

@@ -241,11 +241,13 @@ def _plan(
     acts = step.actions
     sync = states.SYNC in acts and i.target is not None
     clusters: tuple[ClusterScale, ...] = ()
+    share: ClusterScale | None = None
     autoscaler = AutoscalerTargets()
-    if sync:
-        # Size for the larger of the old and new percent: capacity before weight, shrink after traffic left.
+    if i.target is not None and not acts & {states.RETIRE, states.DELETE}:
+        # Every tag with a spec is sized (the engine renders the objects it must have right now), for the
+        # larger of the old and new percent: capacity before weight, shrink only after traffic left.
         percent = max(pre_percent[i.tag], i.entry.current_percent)
-        clusters, autoscaler = _size(s, i, previous, percent, others)
+        share, clusters, autoscaler = _size(s, i, previous, percent, others)
     return TagPlan(
         tag=i.tag,
         previous_state=previous,
@@ -259,6 +261,7 @@ def _plan(
         delete_canary_rules=states.DELETE_CANARY_RULES in acts,
         delete_tagged_service_levels=states.DELETE_TAGGED_SERVICE_LEVELS in acts,
         clusters=clusters,
+        share=share,
         autoscaler=autoscaler,
         current_percent=i.entry.current_percent,
     )
@@ -266,8 +269,9 @@ def _plan(
 
 def _size(
     s: Snapshot, i: Incarnation, state: str, percent: int, others: dict[str, ServingLoad]
-) -> tuple[tuple[ClusterScale, ...], AutoscalerTargets]:
-    """Spec §8.7 step 3 and §10.7, evaluated for the state the handler ran in."""
+) -> tuple[ClusterScale, tuple[ClusterScale, ...], AutoscalerTargets]:
+    """Spec §8.7 step 3 and §10.7, evaluated for the state the handler ran in: the per-cluster share before
+    any cluster's scaling factor, the same per cluster with its factor applied, and the scaled targets."""
     assert i.target is not None
     scale, bounds, policy = i.target.scale, i.bounds, i.policy
     live = len(s.live_clusters)
@@ -307,7 +311,8 @@ def _size(
     )
     ts = capacity.target_scale(policy, percent, i.is_ramping)
     cpu, mem = scale.target_cpu_utilization_percentage, scale.target_memory_utilization_percentage
-    return clusters, AutoscalerTargets(
+    share = ClusterScale(cluster="", replicas=replicas, autoscaler_min=low, autoscaler_max=high)
+    return share, clusters, AutoscalerTargets(
         cpu=math.floor(cpu * ts) if cpu is not None else None,
         memory=math.floor(mem * ts) if mem is not None else None,
         requests_rate=scale_quantity(scale.target_requests_rate, ts),

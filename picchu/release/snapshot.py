@@ -123,6 +123,9 @@ class TagPlan:
     delete_canary_rules: bool = False
     delete_tagged_service_levels: bool = False
     clusters: tuple[ClusterScale, ...] = ()
+    share: ClusterScale | None = None
+    """The per-cluster share before any cluster's scaling factor (renderers apply the factor); set for every
+    tag with a spec that is neither retired nor deleted this pass."""
     autoscaler: AutoscalerTargets = field(default_factory=AutoscalerTargets)
     current_percent: int = 0
 
