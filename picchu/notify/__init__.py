@@ -4,11 +4,12 @@ Notifiers are best-effort (they never raise); the engine builds one `ReleaseEven
 `notify`. Use `Fanout([...])` to send to several.
 """
 
-from picchu.notify.events import FAILURES, EventKind, Fanout, Notifier, NullNotifier, ReleaseEvent
+from picchu.notify.events import FAILURES, Background, EventKind, Fanout, Notifier, NullNotifier, ReleaseEvent
 from picchu.notify.sentry import SentryNotifier
 from picchu.notify.slack import SlackNotifier
 
 __all__ = [
+    "Background",
     "FAILURES",
     "EventKind",
     "Fanout",

@@ -3,7 +3,8 @@
 The engine emits one `ReleaseEvent` per noteworthy transition (rollout started, a ramp step, released,
 failed, rolled back) and hands it to a `Notifier`. Notifiers are best-effort by contract: `notify` never
 raises, whatever the backend does, because a Slack or Sentry outage must not stop a rollback. `Fanout`
-enforces that for a list of notifiers; `NullNotifier` is used when nothing is configured.
+enforces that for a list of notifiers, `Background` moves delivery off the
+reconcile thread; `NullNotifier` is used when nothing is configured.
 
 Neighbours: `picchu.notify.slack`, `picchu.notify.sentry`. No Picchu 1.6.0 code path sends anything
 (§13.3, §13.4); the Slack wording follows §13.3, with its hard-coded channel made a setting (§17 #25).
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import enum
 import logging
+import queue
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
@@ -84,3 +87,40 @@ class Fanout:
                     event.app,
                     event.tag,
                 )
+
+
+class Background:
+    """Runs another notifier on one worker thread so a slow Slack never stalls a reconcile.
+
+    Events queue up (bounded: beyond `max_pending` new events are dropped with a warning, since a
+    notification backlog that large means the backend is down). `close()` delivers what is queued, then stops.
+    """
+
+    def __init__(self, notifier: Notifier, max_pending: int = 1000):
+        self.notifier = notifier
+        self._queue: queue.Queue[ReleaseEvent | None] = queue.Queue(maxsize=max_pending)
+        self._worker = threading.Thread(target=self._deliver, name="picchu-notifier", daemon=True)
+        self._worker.start()
+
+    def notify(self, event: ReleaseEvent) -> None:
+        try:
+            self._queue.put_nowait(event)
+        except queue.Full:
+            log.warning("notification backlog full: dropping %s %s/%s", event.kind, event.app, event.tag)
+
+    def _deliver(self) -> None:
+        while (event := self._queue.get()) is not None:
+            try:
+                self.notifier.notify(event)
+            except Exception:
+                log.exception(
+                    "notifier %s failed for %s %s/%s",
+                    type(self.notifier).__name__,
+                    event.kind,
+                    event.app,
+                    event.tag,
+                )
+
+    def close(self, timeout_seconds: float = 10.0) -> None:
+        self._queue.put(None)
+        self._worker.join(timeout=timeout_seconds)
