@@ -95,7 +95,7 @@ def entry(
         "tag": tag,
         "state": {"current": state, "target": state, "lastUpdated": state_since or T0 - timedelta(minutes=1)},
         "currentPercent": percent,
-        "peakPercent": peak if peak is not None else percent,
+        "peakPercent": peak if peak is not None else (100 if state == "released" else percent),
         "releaseEligible": eligible,
         "lastUpdated": last_updated or T0 - timedelta(minutes=1),
         "scale": {"Current": current, "Desired": desired, "Peak": current},
