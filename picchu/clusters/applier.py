@@ -340,9 +340,16 @@ def _send_json_patch(connection: ClusterConnection, path: str, ops: list[dict[st
 
 
 def _failed_test(response: Response) -> bool:
-    """A JSON-patch ``test`` operation did not match (the API server answers 422 and says so)."""
-    message = str(response.body.get("message", "")) if isinstance(response.body, Mapping) else ""
-    return response.status == 422 and "test" in message.lower()
+    """A JSON-patch ``test`` operation did not match.
+
+    The API server answers 422 "the server rejected our request due to an error in our request" with no
+    causes; a patched object failing validation also answers 422 but names the object ("... is invalid")
+    and lists the causes, so the two are told apart.
+    """
+    if response.status != 422 or not isinstance(response.body, Mapping):
+        return False
+    details = response.body.get("details") or {}
+    return not details.get("causes") and "is invalid" not in str(response.body.get("message", ""))
 
 
 def _require(response: Response) -> None:

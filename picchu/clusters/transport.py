@@ -81,11 +81,10 @@ def send(connection: ClusterConnection, method: str, path: str, deadline: Deadli
     headers = {"Accept": "application/json"}
     if content_type:
         headers["Content-Type"] = content_type
-    payload = json.dumps(body).encode() if body is not None and not isinstance(body, bytes) else body
     try:
         timeout = deadline.request_timeout()
         request = api.param_serialize(method, path, query_params=list(query) or None, header_params=headers,
-                                      body=payload, auth_settings=["BearerToken"])
+                                      body=body, auth_settings=["BearerToken"])
         answer = api.call_api(*request, _request_timeout=timeout)
         raw = answer.read()  # type: ignore[no-untyped-call]
     except DeadlineExceeded:

@@ -1,0 +1,220 @@
+"""The applier against real API servers with the upstream CRDs: skips unchanged objects, isolates failing
+clusters, prunes only what it owns, keeps ReplicaSet templates and autoscaled counts, keeps create-only data."""
+
+from __future__ import annotations
+
+import base64
+import logging
+
+from kubernetes import client
+
+from picchu import keys
+from picchu.clusters import Applier, ClusterPlan, DesiredObject, ObjectKey, PruneScope
+
+MANAGED = {keys.LABEL_MANAGED_BY: keys.MANAGED_BY, keys.LABEL_APP: "echo"}
+WRITE_VERBS = {"POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION"}
+
+
+def configmap(namespace: str, name: str, data: str = "1", labels: dict | None = None) -> dict:
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels if labels is not None else MANAGED},
+            "data": {"value": data}}
+
+
+def replicaset(namespace: str, tag: str, replicas: int, *, image: str = "echo:1", autoscaler: str = "hpa") -> dict:
+    labels = {**MANAGED, keys.LABEL_TAG: tag}
+    return {"apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "metadata": {"name": tag, "namespace": namespace, "labels": labels,
+                         "annotations": {keys.ANNOTATION_AUTOSCALER: autoscaler}},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {keys.LABEL_TAG: tag}},
+                     "template": {"metadata": {"labels": labels},
+                                  "spec": {"containers": [{"name": "echo", "image": image}]}}}}
+
+
+def app_plan(namespace: str, *, replicas: int = 2) -> ClusterPlan:
+    """One app with one tag: the kinds of §11.17 that exercise core, apps, autoscaling and upstream CRDs."""
+    meta = {"namespace": namespace, "labels": MANAGED}
+    return ClusterPlan((
+        DesiredObject({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "echo", **meta}}),
+        DesiredObject({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                       "metadata": {"name": "service-account-token", **meta}}, mode="create-only"),
+        DesiredObject(configmap(namespace, "echo-config")),
+        DesiredObject({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "echo", **meta},
+                       "spec": {"ports": [{"name": "http", "port": 80, "targetPort": 8080}],
+                                "selector": {keys.LABEL_APP: "echo"}}}),
+        DesiredObject({"apiVersion": "networking.istio.io/v1alpha3", "kind": "VirtualService",
+                       "metadata": {"name": "echo", **meta},
+                       "spec": {"hosts": ["echo"], "http": [{"route": [{"destination": {"host": "echo"}}]}]}}),
+        DesiredObject({"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
+                       "metadata": {"name": "echo-canary-v1", **meta},
+                       "spec": {"groups": [{"name": "canary", "rules": [{"alert": "x", "expr": "up == 0"}]}]}}),
+        DesiredObject(replicaset(namespace, "v1", replicas), mode="scale-only"),
+        DesiredObject({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+                       "metadata": {"name": "v1", **meta},
+                       "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "v1"},
+                                "minReplicas": 1, "maxReplicas": 4}}),
+    ), prune=(PruneScope((namespace,), (("v1", "ConfigMap"), ("apps/v1", "ReplicaSet")), {keys.LABEL_APP: "echo"}),))
+
+
+def resource_versions(api: client.ApiClient, namespace: str) -> dict[str, str]:
+    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    found = {f"cm/{i.metadata.name}": i.metadata.resource_version for i in core.list_namespaced_config_map(namespace).items}
+    found |= {f"svc/{i.metadata.name}": i.metadata.resource_version for i in core.list_namespaced_service(namespace).items}
+    found |= {f"rs/{i.metadata.name}": i.metadata.resource_version for i in apps.list_namespaced_replica_set(namespace).items}
+    found |= {f"sa/{i.metadata.name}": i.metadata.resource_version
+              for i in core.list_namespaced_service_account(namespace).items}
+    return found
+
+
+def test_a_second_apply_of_an_unchanged_plan_sends_no_request_to_any_cluster(connections, counter, namespace):
+    applier = Applier(timeout=30)
+    plan = app_plan(namespace)
+    first = applier.apply([(c, plan) for c in connections])
+    assert all(r.ok and len(r.applied) == len(plan.objects) for r in first.values()), first
+    counter.start()
+    second = applier.apply([(c, plan) for c in connections])
+    assert counter.delta() == {"a": {}, "b": {}}
+    assert all(len(r.unchanged) == len(plan.objects) and not r.applied for r in second.values()), second
+
+
+def test_a_changed_object_is_the_only_one_written_again(connections, counter, namespace):
+    applier = Applier()
+    applier.apply([(c, app_plan(namespace)) for c in connections])
+    changed = ClusterPlan([*app_plan(namespace).objects[:2], DesiredObject(configmap(namespace, "echo-config", "2")),
+                           *app_plan(namespace).objects[3:]], app_plan(namespace).prune)
+    counter.start()
+    results = applier.apply([(c, changed) for c in connections])
+    assert [r.applied for r in results.values()] == [(ObjectKey("", "ConfigMap", namespace, "echo-config"),)] * 2
+    # one write per cluster; the prune scope is not listed again because the desired set did not change
+    assert counter.delta() == {"a": {"APPLY": 1}, "b": {"APPLY": 1}}
+
+
+def test_a_restarted_operator_reapplies_everything_once_without_changing_any_object(
+        connections, api_clients, namespace):
+    plan = app_plan(namespace)
+    Applier().apply([(c, plan) for c in connections])
+    before = resource_versions(api_clients["a"], namespace)
+    results = Applier().apply([(c, plan) for c in connections])  # a fresh process: no memory of past writes
+    assert all(r.ok for r in results.values()), results
+    assert resource_versions(api_clients["a"], namespace) == before
+
+
+def test_a_cluster_whose_apiserver_is_stopped_fails_alone_and_its_error_carries_no_credential(
+        connections, control_plane, api_clients, namespace, caplog):
+    caplog.set_level(logging.DEBUG)
+    plan = app_plan(namespace)
+    b = control_plane.clusters["b"]
+    b.stop_apiserver()
+    try:
+        results = Applier(timeout=10).apply([(c, plan) for c in connections])
+    finally:
+        b.start_apiserver()
+    assert results["a"].ok and len(results["a"].applied) == len(plan.objects)
+    assert not results["b"].ok and not results["b"].applied
+    assert len(results["b"].failed) == len(plan.objects)
+    assert all("unreachable" in f.reason for f in results["b"].failed)
+    assert b.token not in str(results["b"]) and b.token not in caplog.text
+    assert client.AppsV1Api(api_clients["a"]).read_namespaced_replica_set("v1", namespace).spec.replicas == 2
+
+
+def test_after_a_failed_pass_the_next_pass_writes_what_failed(connections, control_plane, namespace):
+    applier, plan = Applier(timeout=10), app_plan(namespace)
+    b = control_plane.clusters["b"]
+    b.stop_apiserver()
+    try:
+        applier.apply([(c, plan) for c in connections])
+    finally:
+        b.start_apiserver()
+    results = applier.apply([(c, plan) for c in connections])
+    assert results["b"].ok and len(results["b"].applied) == len(plan.objects)
+    assert not results["a"].applied
+
+
+def test_wrong_credentials_fail_with_the_servers_reason_and_without_the_token(connect, control_plane, namespace, caplog):
+    caplog.set_level(logging.DEBUG)
+    a = control_plane.clusters["a"]
+    bad_token = "wrong-token-" + "x" * 20
+    connection = connect(a, token=bad_token)
+    result = Applier().apply([(connection, app_plan(namespace))])["a"]
+    assert not result.ok and "HTTP 401" in str(result.failed[0])
+    assert bad_token not in str(result) and bad_token not in caplog.text
+
+
+def test_pruning_removes_an_owned_object_no_longer_desired_and_never_an_unowned_lookalike(
+        connections, api_clients, namespace):
+    core = client.CoreV1Api(api_clients["a"])
+    lookalike = {keys.LABEL_APP: "echo"}  # same app label, but not managed by picchu
+    core.create_namespaced_config_map(namespace, configmap(namespace, "hand-made", labels=lookalike))
+    applier = Applier()
+    scope = PruneScope((namespace,), (("v1", "ConfigMap"),), {keys.LABEL_APP: "echo"})
+    both = ClusterPlan([DesiredObject(configmap(namespace, "keep")), DesiredObject(configmap(namespace, "old"))],
+                       [scope])
+    applier.apply([(connections[0], both)])
+    result = applier.apply([(connections[0], ClusterPlan([both.objects[0]], [scope]))])["a"]
+    assert result.pruned == (ObjectKey("", "ConfigMap", namespace, "old"),)
+    names = {i.metadata.name for i in core.list_namespaced_config_map(namespace).items}
+    assert {"keep", "hand-made"} <= names and "old" not in names
+
+
+def test_pruning_a_kind_whose_crd_is_not_installed_is_not_an_error(connections, namespace):
+    scope = PruneScope((namespace,), (("example.com/v1", "Nothing"), ("v1", "ConfigMap")))
+    result = Applier().apply([(connections[0], ClusterPlan([DesiredObject(configmap(namespace, "c"))], [scope]))])
+    assert result["a"].ok and result["a"].applied
+
+
+def test_an_object_of_a_kind_that_is_not_installed_fails_alone_and_names_the_kind(connections, namespace):
+    missing = {"apiVersion": "example.com/v1", "kind": "Nothing", "metadata": {"name": "x", "namespace": namespace}}
+    plan = ClusterPlan([DesiredObject(missing), DesiredObject(configmap(namespace, "c"))])
+    result = Applier().apply([(connections[0], plan)])["a"]
+    assert [f.key.kind for f in result.failed] == ["Nothing"] and "example.com/v1" in result.failed[0].reason
+    assert result.applied == (ObjectKey("", "ConfigMap", namespace, "c"),)
+
+
+def test_a_replicaset_template_is_written_once_and_an_autoscaled_count_is_kept(connections, api_clients, namespace):
+    apps = client.AppsV1Api(api_clients["a"])
+    applier = Applier()
+
+    def apply(replicas: int, image: str = "echo:1") -> None:
+        plan = ClusterPlan([DesiredObject(replicaset(namespace, "v1", replicas, image=image), mode="scale-only")])
+        assert applier.apply([(connections[0], plan)])["a"].ok
+
+    apply(3)
+    assert apps.read_namespaced_replica_set("v1", namespace).spec.replicas == 3
+    apps.patch_namespaced_replica_set_scale("v1", namespace, {"spec": {"replicas": 5}})  # the HPA scales up
+    apply(4, image="echo:2")
+    rs = apps.read_namespaced_replica_set("v1", namespace)
+    assert rs.spec.replicas == 5 and rs.spec.template.spec.containers[0].image == "echo:1"
+    apply(0)  # retired
+    assert apps.read_namespaced_replica_set("v1", namespace).spec.replicas == 0
+    apply(4)  # revived from zero
+    assert apps.read_namespaced_replica_set("v1", namespace).spec.replicas == 4
+
+
+def test_a_wpa_replicaset_gets_its_computed_count_on_create_and_is_never_rescaled(connections, api_clients, namespace):
+    apps = client.AppsV1Api(api_clients["a"])
+    applier = Applier()
+    for replicas in (3, 0):
+        plan = ClusterPlan([DesiredObject(replicaset(namespace, "w", replicas, autoscaler="wpa"), mode="scale-only")])
+        assert applier.apply([(connections[0], plan)])["a"].ok
+        assert apps.read_namespaced_replica_set("w", namespace).spec.replicas == 3
+
+
+def test_a_create_only_secret_keeps_the_data_someone_else_filled_in(connections, api_clients, namespace):
+    core = client.CoreV1Api(api_clients["a"])
+    plan = app_plan(namespace)
+    Applier().apply([(connections[0], plan)])
+    filled = {"token": base64.b64encode(b"issued-by-the-token-controller").decode()}
+    core.patch_namespaced_secret("service-account-token", namespace, {"data": filled})
+    result = Applier().apply([(connections[0], plan)])["a"]  # a restart re-sends everything once
+    assert ObjectKey("", "Secret", namespace, "service-account-token") in result.unchanged
+    assert core.read_namespaced_secret("service-account-token", namespace).data == filled
+
+
+def test_rotated_credentials_rebuild_the_client_and_the_next_pass_writes_again(connect, pool, control_plane, namespace):
+    a, applier = control_plane.clusters["a"], Applier()
+    plan = ClusterPlan([DesiredObject(configmap(namespace, "c"))])
+    first = connect(a, version="1")
+    applier.apply([(first, plan)])
+    rotated = connect(a, version="2")
+    assert rotated.api is not first.api and len(pool) == 1
+    assert applier.apply([(rotated, plan)])["a"].applied == (ObjectKey("", "ConfigMap", namespace, "c"),)
