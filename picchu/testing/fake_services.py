@@ -226,3 +226,58 @@ def parse_envelope(body: bytes) -> list[dict[str, Any]]:
         if item_header.get("type") == "event":
             events.append(json.loads(payload))
     return events
+
+
+class FakeDatadog(RecordingServer):
+    """Datadog's Events API v2 list endpoint (`GET /api/v2/events`), with just enough query matching for
+    Picchu's canary query: `*-«app»-canary-monitor AND status:«status» AND version:«tag»`."""
+
+    def __init__(self, api_key: str = "dd-api-key", app_key: str = "dd-app-key") -> None:
+        super().__init__()
+        self.api_key, self.app_key = api_key, app_key
+        self.monitor_events: list[dict[str, str]] = []
+        self.fail_with = 0  # an HTTP status to answer with instead (e.g. 500)
+
+    @property
+    def host(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def add_monitor_event(self, monitor: str, version: str, status: str = "error") -> None:
+        with self.lock:
+            self.monitor_events.append({"monitor": monitor, "version": version, "status": status})
+
+    def answer(self, request: RecordedRequest) -> _Answer:
+        if request.path != "/api/v2/events" or request.method != "GET":
+            return super().answer(request)
+        if self.fail_with:
+            return _Answer(self.fail_with, {"errors": ["fake failure"]})
+        if (request.headers.get("dd-api-key"), request.headers.get("dd-application-key")) != (
+            self.api_key,
+            self.app_key,
+        ):
+            return _Answer(403, {"errors": ["Forbidden"]})
+        terms: dict[str, str] = {}
+        for term in request.query.get("filter[query]", "").split(" AND "):
+            key, _, value = term.partition(":") if ":" in term else ("monitor", ":", term.lstrip("*"))
+            terms[key] = value
+        limit = int(request.query.get("page[limit]", "10"))
+        found = [
+            event
+            for event in self.monitor_events
+            if event["monitor"].endswith(terms.get("monitor", ""))
+            and event["status"] == terms.get("status", event["status"])
+            and event["version"] == terms.get("version", event["version"])
+        ][:limit]
+        data = [
+            {
+                "id": str(number),
+                "type": "event",
+                "attributes": {
+                    "attributes": {"monitor": {"name": event["monitor"]}, "status": event["status"]},
+                    "message": f"{event['monitor']} triggered",
+                    "tags": [f"version:{event['version']}"],
+                },
+            }
+            for number, event in enumerate(found, start=1)
+        ]
+        return _Answer(body={"data": data, "meta": {"page": {}}})
