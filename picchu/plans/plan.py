@@ -21,6 +21,7 @@ objects that must stay).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 from picchu import keys
@@ -144,5 +145,6 @@ def _unique(ordered: list[DesiredObject]) -> tuple[DesiredObject, ...]:
         identity = (item.kind, item.namespace, item.name)
         if identity not in seen:
             seen.add(identity)
-            unique.append(item)
+            # A private deep copy: renderers may share sub-dicts (e.g. one authority regex across matches).
+            unique.append(DesiredObject(copy.deepcopy(item.manifest), item.policy))
     return tuple(unique)
