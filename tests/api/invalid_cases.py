@@ -205,7 +205,7 @@ CASES = [
         _set([*T1, "replicas"], 3),
         "spec.targets[1].replicas",
         "unknown field 'replicas'",
-        False,
+        True,
     ),
     Case(
         "missing required spec.failed",

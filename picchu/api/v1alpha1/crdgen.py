@@ -46,7 +46,8 @@ __all__ = ["render_crds", "write_crds", "main"]
 
 Schema = dict[str, Any]
 
-_DURATION_PATTERN = r"^[-+]?(0|(([0-9]+\.?[0-9]*|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$"
+_GO_DURATION = r"[-+]?(0|(([0-9]+\.?[0-9]*|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)"
+_DURATION_PATTERN = f"^{_GO_DURATION}$"
 _FLOAT_PATTERN = r"^([-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?)?$"
 _TYPE_BOUNDS = (-(2**31), 2**31 - 1, 2**32 - 1, -(2**63), 2**63 - 1)
 _PRESERVE: Schema = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
@@ -71,7 +72,9 @@ _MODEL_RULES: dict[type[BaseModel], list[Schema]] = {
     ],
     ScaleInfo: [
         _rule(
-            "has(self.min)", "scale.min is required: set the minimum replicas across the fleet, e.g. min: 1"
+            "has(self.min)",
+            "scale.min is required: set the minimum replicas across the fleet, e.g. min: 1",
+            ".min",
         )
     ],
     Canary: [
@@ -85,6 +88,7 @@ _MODEL_RULES: dict[type[BaseModel], list[Schema]] = {
         _rule(
             "has(self.portSelector) && has(self.portSelector.number)",
             "portSelector.number is required: set the service port the fault applies to, e.g. 80",
+            ".portSelector",
         )
     ],
 }
@@ -99,9 +103,7 @@ _FIELD_EXTRAS: dict[tuple[type[BaseModel], str], Schema] = {
     (ReleaseInfo, "scaling_strategy"): {"enum": ["", "linear", "geometric"]},
     (ReleaseInfo, "ttl"): {"minimum": 0},
     (PortInfo, "mode"): {"enum": ["", "public", "private", "local"]},
-    (RevisionTarget, "karpenter_do_not_disrupt"): {
-        "pattern": r"^(|true|[-+]?(0|(([0-9]+\.?[0-9]*|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+))$"
-    },
+    (RevisionTarget, "karpenter_do_not_disrupt"): {"pattern": f"^(|true|{_GO_DURATION})$"},
     (RevisionTarget, "pod_disruption_budget"): {
         "properties": {
             "maxUnavailable": {"x-kubernetes-int-or-string": True},
@@ -288,6 +290,7 @@ def _metadata_schema(metadata: Sequence[Any], extra: object = None) -> Schema:
     if isinstance(extra, dict):
         if "format" in extra:
             schema["format"] = extra["format"]
+        # Formats are OpenAPI patterns, not CEL `matches`: patterns cost nothing in the CEL budget.
         if extra.get("x-picchu-duration"):
             schema["pattern"] = _DURATION_PATTERN
         if extra.get("x-picchu-float-string"):
@@ -297,7 +300,7 @@ def _metadata_schema(metadata: Sequence[Any], extra: object = None) -> Schema:
             schema["x-kubernetes-validations"] = [
                 _rule(
                     "self == '' || (double(self) >= 0.0 && double(self) <= 100.0)",
-                    'must be a percentage between 0 and 100, e.g. "99.9"',
+                    'must be a percentage: a number between 0 and 100, e.g. "99.9"',
                 )
             ]
     return schema
