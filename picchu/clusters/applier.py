@@ -105,10 +105,13 @@ class Applier:
         self._discovery = Discovery()
         self._lock = threading.Lock()
 
-    def apply(self, targets: Iterable[tuple[ClusterConnection, ClusterPlan]], *,
+    def apply(self, targets: Iterable[tuple[ClusterConnection, Any]], *,
               timeout: float | None = None) -> dict[str, ClusterApplyResult]:
-        """Write each plan to its cluster, all clusters at once; one result per cluster name."""
-        plans = {connection.name: (connection, plan) for connection, plan in targets}
+        """Write each plan to its cluster, all clusters at once; one result per cluster name.
+
+        A plan is a `ClusterPlan` or anything `ClusterPlan.adapt` accepts (e.g. `picchu.plans.RenderedPlan`).
+        """
+        plans = {connection.name: (connection, ClusterPlan.adapt(plan)) for connection, plan in targets}
         budget = self.timeout if timeout is None else timeout
         outcomes = fan_out([c for c, _ in plans.values()],
                            lambda c, deadline: self._apply_one(c, plans[c.name][1], deadline), budget)

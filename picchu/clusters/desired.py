@@ -123,6 +123,20 @@ class ClusterPlan:
     prune: Sequence[PruneScope] = ()
 
     @classmethod
+    def adapt(cls, plan: Any) -> ClusterPlan:
+        """Accept any plan-shaped value, notably `picchu.plans.RenderedPlan` (not imported: same layer).
+
+        It needs ``.objects`` (items with ``.manifest`` and ``.mode``, or ``.policy`` whose ``.value`` is a
+        `WriteMode`) and ``.prune`` (items with ``.kinds``, ``.selector`` and ``.namespaces`` or ``.namespace``).
+        """
+        if isinstance(plan, ClusterPlan):
+            return plan
+        objects = tuple(DesiredObject(item.manifest, _mode_of(item)) for item in plan.objects)
+        scopes = tuple(PruneScope(_namespaces_of(scope), tuple(tuple(k) for k in scope.kinds),
+                                  dict(scope.selector or {})) for scope in getattr(plan, "prune", ()))
+        return cls(objects, scopes)
+
+    @classmethod
     def of(cls, manifests: Sequence[Mapping[str, Any]], *, create_only: Sequence[ObjectKey] = (),
            scale_only: Sequence[ObjectKey] = (), prune: Sequence[PruneScope] = ()) -> ClusterPlan:
         """Build a plan from plain manifests plus the keys of the objects written with a special mode."""
@@ -130,3 +144,18 @@ class ClusterPlan:
         modes.update({key: "scale-only" for key in scale_only})
         return cls(tuple(DesiredObject(m, modes.get(ObjectKey.of(m), "apply")) for m in manifests),
                    tuple(prune))
+
+
+def _mode_of(item: Any) -> WriteMode:
+    mode = getattr(item, "mode", None)
+    if mode is None:
+        policy = getattr(item, "policy", "apply")
+        mode = getattr(policy, "value", policy)
+    return mode  # type: ignore[return-value]  # checked by DesiredObject.problems()
+
+
+def _namespaces_of(scope: Any) -> tuple[str, ...]:
+    namespaces = getattr(scope, "namespaces", None)
+    if namespaces is None:
+        namespaces = (scope.namespace,)
+    return tuple(namespaces)

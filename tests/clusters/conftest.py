@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import base64
 import json
-from collections import Counter
 from collections.abc import Iterator
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from picchu.clusters import ClientPool, ClusterConnection
-
-# The API server's own background writes (its identity lease heartbeat) are not ours.
-_BACKGROUND_RESOURCES = {"leases"}
+from picchu.testing import requests
 
 
 def cluster_object(cluster, *, hot_standby: bool = False) -> dict:
@@ -27,40 +23,26 @@ def cluster_object(cluster, *, hot_standby: bool = False) -> dict:
 
 
 def secret_object(cluster, *, token: str | None = None, version: str = "1") -> dict:
-    """Its credentials Secret: key auth-info holds a JSON kubeconfig user object."""
+    """Its credentials Secret as read back from the delivery cluster: auth-info is a JSON kubeconfig user."""
     auth = json.dumps({"token": token if token is not None else cluster.token}).encode()
     return {"apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": cluster.name, "namespace": "picchu", "resourceVersion": version},
             "data": {"auth-info": base64.b64encode(auth).decode()}}
 
 
-def requests_by_verb(cluster) -> Counter[str]:
-    """Total requests the API server has served so far, by verb (APPLY is server-side apply)."""
-    status, body = cluster.get("/metrics")
-    assert status == 200, body[:200]
-    counts: Counter[str] = Counter()
-    for family in text_string_to_metric_families(body.decode()):
-        if family.name != "apiserver_request":
-            continue
-        for sample in family.samples:
-            if sample.name == "apiserver_request_total" and sample.labels.get("resource") \
-                    and sample.labels["resource"] not in _BACKGROUND_RESOURCES:
-                counts[sample.labels["verb"]] += int(sample.value)
-    return counts
-
-
 class RequestCounter:
-    """Requests made between `start()` and `delta()`, by verb, per cluster."""
+    """Requests served between `start()` and `delta()` by each cluster, by verb, housekeeping excluded."""
 
     def __init__(self, clusters) -> None:
-        self.clusters = clusters
-        self._before: dict[str, Counter[str]] = {}
+        self.counters = {c.name: requests.RequestCounter(c) for c in clusters}
+        self._before: dict[str, requests.RequestCounts] = {}
 
     def start(self) -> None:
-        self._before = {c.name: requests_by_verb(c) for c in self.clusters}
+        self._before = {name: counter.snapshot() for name, counter in self.counters.items()}
 
-    def delta(self) -> dict[str, Counter[str]]:
-        return {c.name: +(requests_by_verb(c) - self._before[c.name]) for c in self.clusters}
+    def delta(self) -> dict[str, dict[str, int]]:
+        return {name: requests.delta(self._before[name], counter.snapshot())
+                .without(*requests.HOUSEKEEPING).by_verb() for name, counter in self.counters.items()}
 
 
 @pytest.fixture
