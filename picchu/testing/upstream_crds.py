@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from picchu.testing.controlplane import Cluster, ControlPlane, ControlPlaneUnavailable
+from picchu.testing.controlplane import Cluster, ControlPlane, ControlPlaneUnavailable, KubectlError
 from picchu.testing.controlplane.binaries import cache_root, go_executable, repo_root
 
 FIELD_MANAGER = "picchu-testing"
@@ -122,8 +122,9 @@ def install_crd_documents(cluster: Cluster, documents: Iterable[dict[str, Any]],
     if not crds:
         return []
     names = [crd["metadata"]["name"] for crd in crds]
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", dir=cluster.workdir, delete=False) as manifest:
-        yaml.safe_dump_all(crds, manifest, sort_keys=False)
+    # JSON, not YAML: Go's YAML 1.1 parser would read values such as `y` or `no` as booleans.
+    with tempfile.NamedTemporaryFile("w", suffix=".json", dir=cluster.workdir, delete=False) as manifest:
+        json.dump({"apiVersion": "v1", "kind": "List", "items": crds}, manifest)
     try:
         cluster.kubectl("apply", "--server-side", "--force-conflicts", f"--field-manager={FIELD_MANAGER}",
                         "-f", manifest.name, timeout=timeout)
@@ -143,7 +144,12 @@ def install_test_environment_crds(control_plane: ControlPlane, *, delivery: str 
     def prepare(cluster: Cluster) -> None:
         install_crd_documents(cluster, upstream)
         if cluster.name == delivery and crd_dir.is_dir():
-            install_crds_from_dir(cluster, crd_dir)
+            try:
+                install_crds_from_dir(cluster, crd_dir)
+            except KubectlError as error:
+                raise KubectlError(error.returncode, error.cmd, error.stdout,
+                                   f"picchu's own CRDs in {crd_dir} were rejected by the apiserver of "
+                                   f"cluster {cluster.name!r}; fix their generator:\n{error.stderr}") from None
 
     with ThreadPoolExecutor(max_workers=max(1, len(control_plane.clusters))) as pool:
         list(pool.map(prepare, control_plane.clusters.values()))

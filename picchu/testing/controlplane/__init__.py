@@ -31,7 +31,7 @@ from picchu.testing.controlplane.binaries import (
     ensure_binaries,
     pinned_kubernetes_version,
 )
-from picchu.testing.controlplane.cluster import Cluster, ClusterStartError
+from picchu.testing.controlplane.cluster import Cluster, ClusterStartError, KubectlError
 from picchu.testing.controlplane.plane import ControlPlane
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "ClusterStartError",
     "ControlPlane",
     "ControlPlaneUnavailable",
+    "KubectlError",
     "build_binaries",
     "cached_binaries",
     "ensure_binaries",

@@ -42,6 +42,8 @@ def _up(args: argparse.Namespace) -> int:
         for cluster in control_plane.clusters.values():
             print(f"  {cluster.name:<12} {cluster.server}  KUBECONFIG={cluster.kubeconfig_path}")
         print(f"all contexts: KUBECONFIG={control_plane.kubeconfig_path}  (kubectl: {binaries.kubectl})")
+        for process, pid in control_plane.pids().items():
+            print(f"  {process} pid {pid}")
         print("Press Ctrl-C to stop.", flush=True)
         try:
             threading.Event().wait()

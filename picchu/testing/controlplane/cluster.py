@@ -18,6 +18,7 @@ Invariants:
 from __future__ import annotations
 
 import base64
+import json
 import os
 import secrets
 import ssl
@@ -28,8 +29,6 @@ import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from picchu.testing.controlplane.binaries import Binaries
 from picchu.testing.controlplane.processes import ManagedProcess, free_port, port_in_use_error
 
@@ -37,6 +36,13 @@ if TYPE_CHECKING:
     from kubernetes.client import ApiClient
 
 _PORT_ATTEMPTS = 5
+
+
+class KubectlError(subprocess.CalledProcessError):
+    """kubectl failed; `str()` includes its stderr so test failures explain themselves."""
+
+    def __str__(self) -> str:
+        return f"{super().__str__()}\nstderr: {(self.stderr or '').strip()}"
 
 
 class ClusterStartError(RuntimeError):
@@ -57,6 +63,8 @@ class Cluster:
         self._service_account_key = service_account_key
         self._process: ManagedProcess | None = None
         self._ca_data: bytes | None = None
+        self._keep_port = False
+        self._attempt = 1
 
     # --- connection details -------------------------------------------------------------------
     @property
@@ -114,13 +122,13 @@ class Cluster:
 
     def kubectl(self, *args: str, input: str | None = None, check: bool = True,
                 timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
-        """Run the built kubectl against this cluster; raises CalledProcessError (with stderr) if asked."""
+        """Run the built kubectl against this cluster; with `check`, a failure raises `KubectlError`."""
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig_path),
                "KUBECACHEDIR": str(self.workdir / "kubectl-cache")}
         result = subprocess.run([str(self.binaries.kubectl), *args], input=input, env=env,
                                 capture_output=True, text=True, timeout=timeout)
         if check and result.returncode != 0:
-            raise subprocess.CalledProcessError(result.returncode, result.args, result.stdout, result.stderr)
+            raise KubectlError(result.returncode, result.args, result.stdout, result.stderr)
         return result
 
     def get(self, path: str, *, timeout: float = 10.0) -> tuple[int, bytes]:
@@ -134,28 +142,43 @@ class Cluster:
 
     # --- lifecycle -----------------------------------------------------------------------------
     def start_apiserver(self, *, timeout: float = 180.0) -> None:
-        """Start the apiserver (on its previous port after a stop) and wait for `/readyz`."""
+        """Start the apiserver (on its previous port after a stop) and wait for it to be ready."""
+        self.launch_apiserver()
+        self.await_apiserver(timeout=timeout)
+
+    def launch_apiserver(self) -> None:
+        """Start the process without waiting (`await_apiserver` waits). Call from the main thread:
+        children started there die with the Python process even when it is SIGKILLed."""
         if self.running:
             return
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._write_token_file()
-        keep_port = self.port != 0
-        for attempt in range(1, _PORT_ATTEMPTS + 1):
-            if not keep_port:
-                self.port = free_port()
-            self._process = ManagedProcess(f"kube-apiserver[{self.name}]", self._argv(), self.log_path)
-            self._process.start()
+        self._keep_port = self.port != 0
+        self._attempt = 1
+        self._launch()
+
+    def await_apiserver(self, *, timeout: float = 180.0) -> None:
+        """Wait for `/readyz`; on a port collision start again (on a new port, unless restarting)."""
+        assert self._process is not None, "launch_apiserver() first"
+        while True:
             try:
                 self._wait_ready(timeout)
+                break
             except ClusterStartError:
                 collided = port_in_use_error(self._process.current_log())
                 self._process.stop()
-                if collided and attempt < _PORT_ATTEMPTS:
-                    time.sleep(1.0 if keep_port else 0.0)  # same port: give its holder time to let go
-                    continue
-                raise
-            self._write_kubeconfig()
-            return
+                if not collided or self._attempt >= _PORT_ATTEMPTS:
+                    raise
+                self._attempt += 1
+                time.sleep(1.0 if self._keep_port else 0.0)  # same port: give its holder time to let go
+                self._launch()
+        self._write_kubeconfig()
+
+    def _launch(self) -> None:
+        if not self._keep_port:
+            self.port = free_port()
+        self._process = ManagedProcess(f"kube-apiserver[{self.name}]", self._argv(), self.log_path)
+        self._process.start()
 
     def stop_apiserver(self) -> None:
         """Stop this cluster's apiserver only; its data stays in etcd and its port is kept."""
@@ -188,7 +211,8 @@ class Cluster:
 
     def _write_kubeconfig(self) -> None:
         self._ca_data = None  # re-read: a fresh cert dir means a fresh CA
-        self.kubeconfig_path.write_text(yaml.safe_dump(self.kubeconfig_dict(), sort_keys=False))
+        # JSON is YAML that Go's YAML 1.1 parser cannot misread (a cluster named `y` is not a bool).
+        self.kubeconfig_path.write_text(json.dumps(self.kubeconfig_dict(), indent=2))
 
     def _wait_ready(self, timeout: float) -> None:
         assert self._process is not None
@@ -204,8 +228,11 @@ class Cluster:
                     self._ca_data = None
                     status, body = self.get("/readyz", timeout=5)
                     if status == 200:
-                        return
-                    last = f"/readyz answered {status}: {body[-300:].decode(errors='replace')}"
+                        # Ready also means usable: the bootstrap creates `default` just after /readyz.
+                        status, body = self.get("/api/v1/namespaces/default", timeout=5)
+                        if status == 200:
+                            return
+                    last = f"answered {status}: {body[-300:].decode(errors='replace')}"
                 except (OSError, ssl.SSLError) as error:
                     last = str(error)
             time.sleep(0.25)

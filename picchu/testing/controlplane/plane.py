@@ -15,6 +15,7 @@ Invariants:
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -23,11 +24,8 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
-
-import yaml
 
 from picchu.testing.controlplane.binaries import Binaries, ensure_binaries
 from picchu.testing.controlplane.cluster import Cluster, ClusterStartError
@@ -65,15 +63,18 @@ class ControlPlane:
 
     # --- lifecycle -----------------------------------------------------------------------------
     def start(self) -> ControlPlane:
-        """Start etcd and every cluster's apiserver (in parallel) and wait until all are ready."""
+        """Start etcd and every cluster's apiserver (concurrently) and wait until all are ready."""
         try:
             self.workdir.mkdir(parents=True, exist_ok=True)
             self._start_etcd()
             self._generate_service_account_key()
             for name in self._names:
                 self.clusters[name] = self._new_cluster(name)
-            with ThreadPoolExecutor(max_workers=max(1, len(self.clusters))) as pool:
-                list(pool.map(lambda cluster: cluster.start_apiserver(), self.clusters.values()))
+            # Launch all from this thread (see Cluster.launch_apiserver), then wait for each.
+            for cluster in self.clusters.values():
+                cluster.launch_apiserver()
+            for cluster in self.clusters.values():
+                cluster.await_apiserver()
             self._write_combined_kubeconfig()
         except BaseException:
             self.stop()
@@ -186,7 +187,7 @@ class ControlPlane:
                 merged[key] += single[key]
         if self.clusters:
             merged["current-context"] = next(iter(self.clusters))
-        self.kubeconfig_path.write_text(yaml.safe_dump(merged, sort_keys=False))
+        self.kubeconfig_path.write_text(json.dumps(merged, indent=2))
 
 
 def _check_name(name: str) -> None:
