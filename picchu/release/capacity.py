@@ -10,7 +10,9 @@ Invariants:
 * floating-point evaluation order follows the spec (factor first, then count / clusters) so results are
   bit-for-bit those of Picchu (e.g. ``0.81 × 5`` → ceil 5);
 * a missing ``scale.min`` is treated as 0 (spec §17.2), so the first release of a revision without a
-  minimum still ramps.
+  minimum still ramps;
+* the gate never requires more pods than the revision can ever get: ``scale.max`` (spec) and, for a
+  revision without autoscaler, its fixed ``scale.default`` (our fix of a rollback deadlock).
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ class ScaleBounds:
     max: int
     has_autoscaler: bool
     worker: bool = False  # worker or kedaWorker: autoscaled by queue length, not by load
+    fixed: int | None = None
+    """``scale.default`` of a revision without autoscaler: the replicas it will ever have (None: unknown)."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,10 @@ def required_replicas(
     required = math.ceil(CAPACITY_THRESHOLD * expected_total_replicas(base, desired, live_factors))
     if bounds.max > 0:
         required = min(required, expected_total_replicas(bounds.max, 100, live_factors))
+    if not bounds.has_autoscaler and bounds.fixed is not None:
+        # Never ask a fixed-size revision for more pods than its own plan creates at 100 %: Picchu could
+        # deadlock here (e.g. a rollback waiting forever for pods nobody will start).
+        required = min(required, expected_total_replicas(bounds.fixed, 100, live_factors))
     return required
 
 

@@ -312,11 +312,15 @@ def _size(
     ts = capacity.target_scale(policy, percent, i.is_ramping)
     cpu, mem = scale.target_cpu_utilization_percentage, scale.target_memory_utilization_percentage
     share = ClusterScale(cluster="", replicas=replicas, autoscaler_min=low, autoscaler_max=high)
-    return share, clusters, AutoscalerTargets(
-        cpu=math.floor(cpu * ts) if cpu is not None else None,
-        memory=math.floor(mem * ts) if mem is not None else None,
-        requests_rate=scale_quantity(scale.target_requests_rate, ts),
-        scale=ts,
+    return (
+        share,
+        clusters,
+        AutoscalerTargets(
+            cpu=math.floor(cpu * ts) if cpu is not None else None,
+            memory=math.floor(mem * ts) if mem is not None else None,
+            requests_rate=scale_quantity(scale.target_requests_rate, ts),
+            scale=ts,
+        ),
     )
 
 

@@ -182,3 +182,12 @@ def test_proactive_minimum_is_capped_by_the_per_cluster_maximum() -> None:
 )
 def test_proactive_minimum_is_zero_outside_an_autoscaled_ramp(overrides: dict[str, object]) -> None:
     assert _proactive(**overrides) == 0
+
+
+def test_capacity_gate_never_asks_a_fixed_size_revision_for_more_pods_than_it_will_ever_have() -> None:
+    # The old revision serves 60 % with 2 pods: "3.3 pods at 100 %". A revision fixed at 2 replicas can
+    # never show 4; Picchu's gate waited forever (a rollback stuck half-way). We cap at its fixed size.
+    others = [ServingLoad(current_percent=60, available=2, peak_percent=80)]
+    fixed = ScaleBounds(min=2, max=6, has_autoscaler=False, fixed=2)
+    assert required_replicas(60, others, fixed, [1.0, 1.0]) == 2
+    assert required_replicas(60, others, ScaleBounds(min=2, max=6, has_autoscaler=False), [1.0, 1.0]) == 4
