@@ -9,6 +9,7 @@ available pod in every live cluster, and those pods are kept until it is routed.
 from __future__ import annotations
 
 from datetime import timedelta
+from itertools import pairwise
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -158,7 +159,7 @@ def test_simulated_rollouts_keep_the_ramp_monotonic_and_drain_a_failing_tag(
     frames = simulate(revs, events, start=T0, duration=timedelta(minutes=45), ready_delay=ready_delay)
     victim = next(e.subject for e in events if e.verb == "fail")
     fail_at = next(e.at for e in events if e.verb == "fail")
-    for prev, cur in zip(frames, frames[1:]):
+    for prev, cur in pairwise(frames):
         for tag, f in cur.tags.items():
             if tag in prev.tags and f.percent > prev.tags[tag].percent:
                 assert sum(ready for ready, _ in f.pods.values()) > 0, (
