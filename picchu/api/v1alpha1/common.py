@@ -21,6 +21,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -102,6 +103,15 @@ def _check_percent_string(value: str) -> str:
     return value
 
 
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def _require_rfc3339(value: object) -> object:
+    if isinstance(value, datetime) or (isinstance(value, str) and _RFC3339.fullmatch(value)):
+        return value
+    raise ValueError(f"{value!r} is not an RFC3339 timestamp: write e.g. 2020-05-29T14:46:42Z")
+
+
 def _to_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
@@ -130,6 +140,7 @@ PercentString = Annotated[
 ]
 Time = Annotated[
     AwareDatetime,
+    BeforeValidator(_require_rfc3339),
     AfterValidator(_to_utc),
     PlainSerializer(_format_time, return_type=str, when_used="json"),
     Field(json_schema_extra={"format": "date-time"}),

@@ -1,0 +1,160 @@
+"""Property tests: whatever a user writes, loading either succeeds or raises InvalidSpec, never anything else."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from api_samples import all_manifests, manifest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from picchu.api.v1alpha1 import KINDS, InvalidSpec, load, to_wire
+
+MODELS = {kind.KIND: kind for kind in KINDS}
+SAMPLES = {name: manifest(name) for name in all_manifests()}
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False, allow_infinity=False),  # JSON has no NaN or infinity
+    st.text(max_size=12),
+    st.sampled_from(
+        ["", "0", "10s", "1h", "true", "public", "private", "local", "linear", "99.9", "1.0", "-1"]
+    ),
+)
+json_values = st.recursive(
+    scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(
+            st.one_of(
+                st.text(max_size=8), st.sampled_from(["name", "min", "percent", "ttl", "mode", "spec"])
+            ),
+            children,
+            max_size=4,
+        ),
+    ),
+    max_leaves=20,
+)
+
+
+def paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix] if prefix else []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found.extend(paths(value, (*prefix, key)))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found.extend(paths(value, (*prefix, index)))
+    return found
+
+
+def replaced(obj: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
+    result = copy.deepcopy(obj)
+    node: Any = result
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return result
+
+
+def assert_loads_or_invalid(obj: Any) -> None:
+    try:
+        loaded = load(obj)
+    except InvalidSpec as error:
+        assert error.errors and all(isinstance(path, str) and message for path, message in error.errors)
+        return
+    again = load(to_wire(loaded))
+    assert to_wire(again) == to_wire(loaded), "loading a loaded object must change nothing"
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(kind=st.sampled_from(sorted(MODELS)), spec=json_values, metadata=json_values)
+def test_arbitrary_json_never_raises_anything_but_invalid_spec(kind: str, spec: Any, metadata: Any) -> None:
+    assert_loads_or_invalid({"kind": kind, "metadata": metadata, "spec": spec})
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_replacing_any_field_of_a_valid_sample_gives_a_valid_object_or_invalid_spec(
+    data: st.DataObject,
+) -> None:
+    name = data.draw(st.sampled_from(sorted(SAMPLES)))
+    sample = SAMPLES[name]
+    path = data.draw(st.sampled_from(paths(sample)))
+    obj = replaced(sample, path, data.draw(json_values))
+    assert_loads_or_invalid(obj)
+    try:
+        model = MODELS[sample["kind"]].model_validate(obj)
+    except ValueError:
+        return
+    assert model.model_dump(by_alias=True, exclude_unset=True, mode="json") == obj
+
+
+ports = st.fixed_dictionaries(
+    {"name": st.sampled_from(["http", "grpc", "status", "admin"])},
+    optional={
+        "mode": st.sampled_from(["", "public", "private", "local"]),
+        "default": st.booleans(),
+        "ingresses": st.lists(st.sampled_from(["public", "private"]), max_size=2, unique=True),
+        "port": st.integers(min_value=0, max_value=65535),
+    },
+)
+targets = st.fixed_dictionaries(
+    {
+        "name": st.sampled_from(["production", "staging", "dev"]),
+        "fleet": st.sampled_from(["production", "staging"]),
+        "scale": st.fixed_dictionaries(
+            {}, optional={"min": st.integers(-2, 5), "max": st.integers(0, 9), "default": st.integers(0, 9)}
+        ),
+    },
+    optional={
+        "ports": st.lists(ports, max_size=4),
+        "defaultIngressPorts": st.dictionaries(
+            st.sampled_from(["public", "private", "local"]),
+            st.sampled_from(["http", "grpc", "x"]),
+            max_size=2,
+        ),
+        "canary": st.fixed_dictionaries({"percent": st.integers(0, 120), "ttl": st.integers(-1, 900)}),
+        "release": st.fixed_dictionaries(
+            {},
+            optional={
+                "max": st.integers(0, 100),
+                "scalingStrategy": st.sampled_from(["", "linear", "geometric", "none"]),
+                "ttl": st.integers(-1, 10**6),
+                "linearScaling": st.fixed_dictionaries(
+                    {}, optional={"delay": st.sampled_from(["0s", "1m", "x"])}
+                ),
+            },
+        ),
+        "karpenterDoNotDisrupt": st.sampled_from(["", "true", "30m", "never"]),
+        "podDisruptionBudget": st.fixed_dictionaries(
+            {}, optional={"maxUnavailable": st.just("10%"), "minAvailable": st.just(1)}
+        ),
+    },
+)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(targets=st.lists(targets, max_size=3))
+def test_generated_revisions_load_or_fail_with_paths_inside_the_targets(
+    targets: list[dict[str, Any]],
+) -> None:
+    obj = {
+        "kind": "Revision",
+        "metadata": {"name": "r"},
+        "spec": {
+            "app": {"name": "a", "ref": "r", "tag": "t", "image": "i"},
+            "failed": False,
+            "targets": targets,
+        },
+    }
+    try:
+        revision = load(obj)
+    except InvalidSpec as error:
+        assert all(path.startswith("spec.targets") for path, _ in error.errors), error.errors
+        return
+    for target in revision.spec.targets:  # type: ignore[attr-defined]
+        assert target.scale.min is not None and target.release.max >= target.canary_percent
