@@ -90,10 +90,11 @@ def render_autoscalers(
     metrics = _hpa_metrics(tag, str(scale.get("requestsRateMetric") or "istio_requests_rate"))
     if not metrics:
         return []
+    low_hpa = max(1, bounds[0])  # autoscaling/v2 rejects 0 (no scale-to-zero gate); KEDA/WPA accept it
     spec = {
         "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": name},
-        "minReplicas": bounds[0],
-        "maxReplicas": bounds[1],
+        "minReplicas": low_hpa,
+        "maxReplicas": max(low_hpa, bounds[1]),
         "metrics": metrics,
     }
     return [new_object("autoscaling/v2", "HorizontalPodAutoscaler", name, namespace, tag_labels, spec=spec)]

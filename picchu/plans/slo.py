@@ -22,6 +22,7 @@ from picchu.plans.wire import Manifest, RenderError, as_wire, objects, strings
 PROMETHEUS_API = "monitoring.coreos.com/v1"
 SLOTH_API = "sloth.slok.dev/v1"
 _NOT_ALNUM = re.compile(r"[^A-Za-z0-9]+")
+_NO_ALERTS = {"pageAlert": {"disable": True}, "ticketAlert": {"disable": True}}
 
 
 def sanitize(name: str) -> str:
@@ -92,8 +93,9 @@ def render_service_levels(inputs: AppInput) -> list[Manifest]:
             }},
         }  # fmt: skip
         alerting = slo.get("alerting") or {}
-        if alerting.get("name"):
-            entry["alerting"] = alerting
+        # Picchu emits alerting only when it has a name; Sloth's CRD requires the key, so "no alerting"
+        # is written as both alerts disabled.
+        entry["alerting"] = alerting if alerting.get("name") else _NO_ALERTS
         rendered_slos.append(entry)
     psl_labels = {keys.LABEL_APP: inputs.app, keys.LABEL_TARGET: inputs.target, **labels.managed(inputs.app)}
     return [

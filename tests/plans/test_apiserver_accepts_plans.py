@@ -61,6 +61,9 @@ def rich_inputs(namespace: str) -> AppInput:
         "name": "TestAppAvailability", "labels": {"team": "a"},
         "pageAlert": {"disable": True}, "ticketAlert": {"labels": {"severity": "ticket"}},
     }  # fmt: skip
+    silent = copy.deepcopy(target["serviceLevelObjectives"][0])
+    silent.update(name="test-app-latency", alerting={})
+    target["serviceLevelObjectives"].append(silent)
     keda = copy.deepcopy(target)
     keda["scale"]["kedaWorker"] = {"cooldownPeriod": 30, "idleReplicaCount": 0, "triggers": [
         {"type": "datadog", "metadata": {"query": "avg:queue.depth{*}", "queryValue": "10"}},

@@ -140,7 +140,8 @@ def test_the_shared_service_level_matches_the_go_fixture() -> None:
         },
     }  # fmt: skip
     assert psl["spec"]["slos"][0]["objective"] == 99.999
-    assert "alerting" not in psl["spec"]["slos"][0]
+    # Sloth's CRD requires `alerting`; Picchu's "no alerting" is rendered as both alerts disabled
+    assert psl["spec"]["slos"][0]["alerting"] == {"pageAlert": {"disable": True}, "ticketAlert": {"disable": True}}
 
 
 def test_no_service_levels_namespace_means_no_service_level() -> None:

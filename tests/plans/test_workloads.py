@@ -327,3 +327,10 @@ def test_max_below_min_is_raised_to_min() -> None:
 def test_an_unparseable_scaling_factor_is_reported_for_that_cluster() -> None:
     with pytest.raises(RenderError, match="scalingFactorString"):
         scaling.scaling_factor(scenarios.cluster("bad", factor="half"), scenarios.tag("t", {}))
+
+
+def test_an_hpa_never_gets_zero_bounds_which_the_api_server_rejects() -> None:
+    tag = TagInput(tag="testtag", image="i", target={"scale": {}},
+                   scale=TagScale(replicas=0, min_replicas=0, max_replicas=0, cpu_target=50))  # fmt: skip
+    [hpa] = scaling.render_autoscalers(app(tag), HALF, tag, 0.5)
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (1, 1)
