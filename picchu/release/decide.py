@@ -46,6 +46,8 @@ DRAINING_STATES = frozenset({"retiring", "deleting", "failing"})
 def decide(snapshot: Snapshot) -> Decision:
     """Decide one pass. The engine persists ``Decision.rm_status`` only if every plan applied."""
     s = snapshot
+    if s.now.tzinfo is None:
+        raise ValueError("Snapshot.now must be timezone-aware (UTC): pass datetime.now(UTC), not utcnow()")
     if not s.live_clusters:
         return Decision(
             rm_status=s.rm_status, held=True, reasons=(f"holding: no live cluster in fleet {s.fleet}",)
@@ -56,11 +58,10 @@ def decide(snapshot: Snapshot) -> Decision:
             delete_release_manager=True, reasons=("no Revision targets this app/target any more",)
         )
     reasons: list[str] = []
-    observed_all = not any(c.name in s.observation.unreachable for c in s.clusters)
-    if not observed_all:
-        reasons.append(
-            "holding traffic: cluster(s) " + ", ".join(sorted(s.observation.unreachable)) + " unreachable"
-        )
+    lost = sorted(c.name for c in s.live_clusters if c.name in s.observation.unreachable)
+    observed_all = not lost
+    if lost:
+        reasons.append("holding traffic: live cluster(s) " + ", ".join(lost) + " unreachable")
     _mark_ramping(incs)
     latencies: list[LatencyObservation] = []
     for i in incs:
@@ -297,7 +298,7 @@ def _size(
         low = high = 0
     elif percent == 0:
         low = high
-    elif bounds.worker and bounds.min == 0:
+    elif bounds.worker and not bounds.min:
         low = 0
     high = max(high, low)
     clusters = tuple(

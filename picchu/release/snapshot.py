@@ -53,7 +53,10 @@ class Observation:
 
 @dataclass(frozen=True)
 class Settings:
-    """Operator-wide knobs the core reads (flags of spec §4.1)."""
+    """Operator-wide knobs the core reads (flags of spec §4.1).
+
+    The default calendar (UTC, no holidays) is for tests; the engine passes the configured one.
+    """
 
     calendar: ReleaseCalendar = field(default_factory=lambda: ReleaseCalendar(zone=UTC))
     humane_releases_enabled: bool = True

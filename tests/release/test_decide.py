@@ -131,7 +131,7 @@ def test_an_unreachable_cluster_holds_weights_readiness_and_timeouts() -> None:
     d = decide(snapshot([v1, v2, v3], start, observation=obs, clusters=[ClusterView("a"), ClusterView("b")]))
     assert states_of(d) == {"v1": ("released", 80), "v2": ("releasing", 20), "v3": ("deploying", 0)}
     assert not d.sync_app
-    assert "holding traffic: cluster(s) b unreachable" in d.reasons
+    assert "holding traffic: live cluster(s) b unreachable" in d.reasons
 
 
 def test_an_unknown_state_is_kept_reported_and_holds_the_weights() -> None:
@@ -251,3 +251,20 @@ def test_the_decision_is_a_pure_function_of_the_snapshot() -> None:
     before = [r.model_dump() for r in s.revisions], [e.model_dump() for e in s.rm_status]
     assert decide(s) == decide(s)
     assert ([r.model_dump() for r in s.revisions], [e.model_dump() for e in s.rm_status]) == before
+
+
+def test_an_unreachable_standby_cluster_does_not_hold_the_release() -> None:
+    v1, v2 = revision("v1", git=T0 - timedelta(days=1)), revision("v2")
+    start = [entry("v1", "released", 80, current=1), entry("v2", "releasing", 20, current=1)]
+    obs = Observation(replicas=ready({"v1": 1, "v2": 1}).replicas, unreachable=frozenset({"s"}))
+    d = decide(
+        snapshot([v1, v2], start, observation=obs, clusters=[ClusterView("a"), ClusterView("s", live=False)])
+    )
+    assert d.sync_app and states_of(d)["v2"] == ("releasing", 40)
+
+
+def test_a_naive_now_is_refused_with_a_fix() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="timezone-aware"):
+        decide(snapshot([revision("v1")], now=T0.replace(tzinfo=None)))
