@@ -10,6 +10,11 @@ Order inside a pass (the same as Picchu's, with a single observation):
 6. size every synced tag per cluster (``capacity.py``);
 7. garbage-collect (``gc.py``) and assemble the status with recommissioning (``status.py``).
 
+The capacity gate's "other incarnations" are the status entries at the start of the pass refreshed by this
+pass's observation (Picchu used the previous pass's scale numbers). Sync plans are sized for the state the
+handler ran in (as Picchu does) and for the larger of the old and new percent: capacity before weight on
+the way up, replicas shrink only after the traffic has left.
+
 Neighbours: everything in ``picchu.release``; the engine calls :func:`decide` and applies the Decision.
 Invariant: pure. No clock (``snapshot.now``), no I/O, input models untouched.
 """

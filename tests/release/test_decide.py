@@ -268,3 +268,34 @@ def test_a_naive_now_is_refused_with_a_fix() -> None:
 
     with pytest.raises(ValueError, match="timezone-aware"):
         decide(snapshot([revision("v1")], now=T0.replace(tzinfo=None)))
+
+
+def test_the_end_to_end_timeline_of_spec_section_20() -> None:
+    scale = {"min": 2, "default": 2, "max": 10, "targetCPUUtilizationPercentage": 60}
+    r1 = revision("t1", git=T0 - timedelta(days=1), scale=scale)
+    r2 = revision("t2", scale=scale)
+    status: Sequence[ReleaseManagerRevisionStatus] = [entry("t1", "released", 100, current=2, desired=2)]
+    rows = []
+    for n in range(12):
+        pods = {"t1": 2, "t2": 2} if n >= 2 else {"t1": 2}
+        d = decide(snapshot([r1, r2], status, observation=ready(pods), now=T0 + PERIOD * n))
+        status = d.rm_status
+        rows.append((states_of(d)["t2"], states_of(d)["t1"], d.plan("t2")))
+    assert [r[0] for r in rows[:9]] == [
+        ("deploying", 0),
+        ("deploying", 0),
+        ("deployed", 0),
+        ("pendingrelease", 0),
+        ("releasing", 10),
+        ("releasing", 20),
+        ("releasing", 40),
+        ("releasing", 80),
+        ("releasing", 100),
+    ]
+    assert [r[1][1] for r in rows[:9]] == [100, 100, 100, 100, 90, 80, 60, 20, 0]
+    assert rows[9][:2] == (("released", 100), ("retiring", 0))
+    assert rows[10][1] == ("retired", 0)
+    second = rows[1][2]
+    assert second is not None and not rows[0][2].sync and second.sync  # type: ignore[union-attr]
+    # deploying: one pod per cluster, HPA pinned at its full share while the revision has no traffic
+    assert [(c.replicas, c.autoscaler_min, c.autoscaler_max) for c in second.clusters] == [(1, 1, 1)]
