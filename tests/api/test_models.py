@@ -210,3 +210,16 @@ def test_load_rejects_an_object_of_another_kind(cluster_obj: dict[str, Any]) -> 
         load_revision(cluster_obj)
     with pytest.raises(InvalidSpec, match="not a picchu kind"):
         load({"kind": "Pod"})
+
+
+def test_read_only_mapping_views_like_kopf_bodies_load_like_dicts(revision_obj: dict[str, Any]) -> None:
+    from types import MappingProxyType
+
+    def frozen(value: Any) -> Any:
+        if isinstance(value, dict):
+            return MappingProxyType({key: frozen(item) for key, item in value.items()})
+        if isinstance(value, list):
+            return [frozen(item) for item in value]
+        return value
+
+    assert to_wire(load_revision(frozen(revision_obj))) == to_wire(load_revision(revision_obj))

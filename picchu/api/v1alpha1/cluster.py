@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import Field
 
 from picchu.api.v1alpha1.common import (
+    WIRE_REQUIRED,
     FloatString,
     OpenModel,
     Resource,
@@ -32,6 +33,8 @@ class ClusterConfig(WireModel):
 
 
 class IngressInfo(WireModel):
+    """An Istio ingress gateway and the domains that generate default hostnames."""
+
     dns_name: StrictStr
     gateway: StrictStr | None = None
     default_domains: list[StrictStr]
@@ -43,6 +46,8 @@ class ClusterIngresses(WireModel):
 
 
 class ClusterSpec(WireModel):
+    """A target cluster: API server, ingress gateways and replica scaling factor."""
+
     enabled: StrictBool
     hot_standby: StrictBool | None = None
     config: ClusterConfig | None = None
@@ -54,8 +59,8 @@ class ClusterSpec(WireModel):
 
 
 class ClusterKubernetesStatus(OpenModel):
-    version: StrictStr = ""
-    ready: StrictBool = False
+    version: StrictStr = Field(default="", json_schema_extra=WIRE_REQUIRED)
+    ready: StrictBool = Field(default=False, json_schema_extra=WIRE_REQUIRED)
 
 
 class ClusterStatus(OpenModel):
@@ -63,6 +68,8 @@ class ClusterStatus(OpenModel):
 
 
 class Cluster(Resource):
+    """A target cluster Picchu deploys to; fleet membership is the picchu.medium.engineering/fleet label."""
+
     KIND = "Cluster"
     PLURAL = "clusters"
 

@@ -88,7 +88,7 @@ def _load(
     if not isinstance(obj, Mapping):
         raise InvalidSpec(model.KIND, "", [("", f"expected a {model.KIND} object, got {type(obj).__name__}")])
     try:
-        parsed = model.model_validate(dict(obj))
+        parsed = model.model_validate(_plain(obj))
     except ValidationError as error:
         raise InvalidSpec(model.KIND, name, field_errors(error)) from None
     if apply_defaults is not None:
@@ -97,6 +97,15 @@ def _load(
     if errors:
         raise InvalidSpec(model.KIND, name, errors)
     return parsed
+
+
+def _plain(value: Any) -> Any:
+    """Plain dicts and lists all the way down (kopf hands over Mapping views, not dicts)."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
 
 
 def _object_name(obj: object) -> str:

@@ -47,6 +47,8 @@ class ClusterSecretsStatus(OpenModel):
 
 
 class ClusterSecrets(Resource):
+    """Copies Secrets from a delivery-cluster namespace into target clusters."""
+
     KIND = "ClusterSecrets"
     PLURAL = "clustersecrets"
 
@@ -73,6 +75,8 @@ class MirrorStatus(OpenModel):
 
 
 class Mirror(Resource):
+    """Mirrors Revisions and their config into another cluster."""
+
     KIND = "Mirror"
     PLURAL = "mirrors"
 
@@ -87,6 +91,8 @@ class PortSelector(WireModel):
 
 
 class HTTPPortFault(WireModel):
+    """An Istio HTTPFaultInjection applied to routes of the selected service port."""
+
     port_selector: PortSelector | None = None
     fault: Passthrough | None = None
 
@@ -100,6 +106,8 @@ class FaultInjectorStatus(OpenModel):
 
 
 class FaultInjector(Resource):
+    """Injects Istio HTTP faults into the routes of one app/target."""
+
     KIND = "FaultInjector"
     PLURAL = "faultinjectors"
 

@@ -39,6 +39,8 @@ class Variant(WireModel):
 
 
 class ReleaseManagerSpec(WireModel):
+    """The app/target pair this ReleaseManager rolls out (created by the Revision reconciler)."""
+
     fleet: StrictStr
     app: StrictStr
     target: StrictStr
@@ -74,6 +76,8 @@ class ReleaseManagerRevisionScaleStatus(OpenModel):
 
 
 class ReleaseManagerRevisionStatus(OpenModel):
+    """Rollout state of one tag (an incarnation) on this app/target."""
+
     tag: StrictStr
     state: ReleaseManagerRevisionState = Field(
         default_factory=ReleaseManagerRevisionState, json_schema_extra=WIRE_REQUIRED
@@ -111,6 +115,8 @@ class ReleaseManagerRevisionStatus(OpenModel):
 
 
 class ReleaseManagerStatus(OpenModel):
+    """Per-tag rollout state, written by the ReleaseManager reconciler."""
+
     last_updated: Time | None = Field(default=None, json_schema_extra=WIRE_REQUIRED)
     revisions: list[ReleaseManagerRevisionStatus] | None = None
 
@@ -120,6 +126,8 @@ class ReleaseManagerStatus(OpenModel):
 
 
 class ReleaseManager(Resource):
+    """Rolls out every Revision of one app to one target across its fleet (Picchu ReleaseManager)."""
+
     KIND = "ReleaseManager"
     PLURAL = "releasemanagers"
 

@@ -54,6 +54,8 @@ SCHEDULE_ALWAYS = "always"
 
 # ---- spec.app -------------------------------------------------------------------------------------------
 class RevisionApp(WireModel):
+    """The application and the build this Revision deploys."""
+
     name: StrictStr
     ref: StrictStr
     tag: StrictStr
@@ -66,6 +68,8 @@ class SentryInfo(WireModel):
 
 # ---- scale ----------------------------------------------------------------------------------------------
 class WorkerScaleInfo(WireModel):
+    """WorkerPodAutoscaler settings (queue-driven workers)."""
+
     queue_uri: StrictStr
     target_messages_per_worker: Int32
     seconds_to_process_one_job_string: StrictStr | None = None
@@ -73,6 +77,8 @@ class WorkerScaleInfo(WireModel):
 
 
 class KedaScaleInfo(WireModel):
+    """KEDA ScaledObject settings; min/max replicas come from scale.min/max."""
+
     cooldown_period: Int32 | None = None
     idle_replica_count: Int32 | None = None
     min_replica_count: Int32 | None = None
@@ -84,6 +90,8 @@ class KedaScaleInfo(WireModel):
 
 
 class ScaleInfo(WireModel):
+    """Replica counts (fleet-wide) and autoscaling targets."""
+
     min: Int32 | None = None
     default: Int32 | None = None
     max: Int32 | None = None
@@ -102,17 +110,23 @@ class ScaleInfo(WireModel):
 
 # ---- release --------------------------------------------------------------------------------------------
 class GeometricScaling(WireModel):
+    """Geometric ramp: start percent, multiplied by factor every delay."""
+
     start: Percent | None = None
     factor: UInt32 | None = None
     delay: Duration | None = None
 
 
 class LinearScaling(WireModel):
+    """Linear ramp: increment percent every delay."""
+
     increment: Percent | None = None
     delay: Duration | None = None
 
 
 class ReleaseInfo(WireModel):
+    """How traffic ramps to this revision once it may be released."""
+
     eligible: StrictBool | None = None
     max: Percent | None = None
     scaling_strategy: StrictStr | None = None
@@ -123,11 +137,15 @@ class ReleaseInfo(WireModel):
 
 
 class Canary(WireModel):
+    """Canary phase: percent of traffic for ttl seconds (percent 0 = no canary)."""
+
     percent: Percent
     ttl: Int64
 
 
 class ExternalTest(WireModel):
+    """External test gate, written by a test runner."""
+
     enabled: StrictBool
     started: StrictBool
     completed: StrictBool
@@ -157,6 +175,8 @@ class PortIstio(WireModel):
 
 
 class PortInfo(WireModel):
+    """A port exposed by the app; routing uses ingresses (derived from mode when empty)."""
+
     name: StrictStr
     hosts: list[StrictStr] | None = None
     ingress_port: Int32 | None = None
@@ -206,6 +226,8 @@ class SlothAlerting(WireModel):
 
 
 class SlothServiceLevelObjective(WireModel):
+    """An SLO: recording rules, canary alert and Sloth service level."""
+
     name: StrictStr | None = None
     description: StrictStr | None = None
     enabled: StrictBool
@@ -216,6 +238,8 @@ class SlothServiceLevelObjective(WireModel):
 
 
 class ServiceMonitor(WireModel):
+    """A prometheus-operator ServiceMonitor to create for the app."""
+
     name: StrictStr
     slo_regex: StrictBool
     annotations: StringMap | None = None
@@ -250,6 +274,8 @@ class WaypointHPA(WireModel):
 
 
 class RevisionTarget(WireModel):
+    """Where and how the revision is rolled out: one ReleaseManager per target."""
+
     name: StrictStr
     fleet: StrictStr
     scale: ScaleInfo
@@ -318,6 +344,8 @@ class RevisionTarget(WireModel):
 
 
 class RevisionSpec(WireModel):
+    """A deployable tag of an app and its rollout targets."""
+
     app: RevisionApp
     targets: list[RevisionTarget]
     failed: StrictBool
@@ -348,12 +376,22 @@ class RevisionTargetStatus(OpenModel):
     state: StrictStr = ""
 
 
+class RevisionStatusSentry(OpenModel):
+    release: StrictBool = Field(default=False, json_schema_extra=WIRE_REQUIRED)
+
+
 class RevisionStatus(OpenModel):
-    sentry: SentryInfo = Field(default_factory=SentryInfo, json_schema_extra=WIRE_REQUIRED)
+    """Rebuilt by the Revision reconciler from each target's ReleaseManager entry for this tag."""
+
+    sentry: RevisionStatusSentry = Field(
+        default_factory=RevisionStatusSentry, json_schema_extra=WIRE_REQUIRED
+    )
     targets: list[RevisionTargetStatus] = Field(default_factory=list, json_schema_extra=WIRE_REQUIRED)
 
 
 class Revision(Resource):
+    """A deployable tag of an app and how to roll it out to each target (Picchu Revision)."""
+
     KIND = "Revision"
     PLURAL = "revisions"
 
