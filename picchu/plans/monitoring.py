@@ -13,9 +13,11 @@ Neighbours: `slo.py` (the recordings these rules read), `promql.py`, `labels.py`
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from picchu import keys
+from picchu.api.v1alpha1.durations import parse_duration
 from picchu.plans import labels
 from picchu.plans.desired import new_object
 from picchu.plans.inputs import AppInput, TagInput
@@ -77,7 +79,7 @@ def render_canary_rules(inputs: AppInput, tag: TagInput) -> list[Manifest]:
     slo_labels = target.get("serviceLevelObjectiveLabels") or {}
     app = sanitize(inputs.app)
     groups = []
-    for slo in slos:
+    for index, slo in enumerate(slos):
         canary = indicator(slo).get("canary") or {}
         if not canary.get("enabled"):
             continue
@@ -90,7 +92,7 @@ def render_canary_rules(inputs: AppInput, tag: TagInput) -> list[Manifest]:
         )
         rule: dict[str, Any] = {"alert": f"{name}_canary", "expr": expr}
         if canary.get("failAfter"):
-            rule["for"] = canary["failAfter"]
+            rule["for"] = prometheus_duration(str(canary["failAfter"]), f"serviceLevelObjectives[{index}]")
         rule["labels"] = {
             "app": inputs.app,
             "tag": tag.tag,
@@ -117,6 +119,20 @@ def render_canary_rules(inputs: AppInput, tag: TagInput) -> list[Manifest]:
             PROMETHEUS_API, "PrometheusRule", name, inputs.namespace, rule_labels, spec={"groups": groups}
         )
     ]
+
+
+def prometheus_duration(text: str, where: str) -> str:
+    """A Go duration ("90s", "1.5m", "2h0m0s") in the form Prometheus rules accept ("1m30s", "2h")."""
+    try:
+        millis = parse_duration(text) // timedelta(milliseconds=1)
+    except ValueError as error:
+        raise RenderError([(f"{where}.serviceLevelIndicator.canary.failAfter", str(error))]) from None
+    parts = []
+    for unit, size in (("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)):
+        count, millis = divmod(millis, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
 
 
 def _allowance(canary: dict[str, Any]) -> float:

@@ -208,3 +208,11 @@ def test_the_metric_name_reader_never_fails_with_anything_but_a_promql_error(que
         metric_names(query)
     except PromQLError:
         pass
+
+
+@pytest.mark.parametrize(("go", "prometheus"), [("1m", "1m"), ("90s", "1m30s"), ("1.5h", "1h30m"), ("2h0m0s", "2h"), ("0", "0s")])
+def test_canary_fail_after_is_written_as_a_prometheus_duration(go: str, prometheus: str) -> None:
+    target = copy.deepcopy(scenarios.SLO_TARGET)
+    target["serviceLevelObjectives"][0]["serviceLevelIndicator"]["canary"]["failAfter"] = go
+    [rule] = monitoring.render_canary_rules(app(target), canary_tag(target))
+    assert rule["spec"]["groups"][0]["rules"][0]["for"] == prometheus

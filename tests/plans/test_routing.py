@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 import plan_scenarios as scenarios
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from picchu.plans import routing
+from picchu.plans import hosts, routing
 from picchu.plans.hosts import quote_meta
 from picchu.plans.inputs import AppInput, RouteRevision, RoutingInput, Settings
 from picchu.plans.plan import render_cluster
@@ -243,3 +246,19 @@ def test_a_bad_retry_timeout_is_reported_with_its_field_path() -> None:
     with pytest.raises(RenderError) as error:
         render_cluster(inputs, scenarios.sync_new_app_cluster())
     assert error.value.errors[0][0] == "ports[http].istio.http.timeout"
+
+
+@given(st.text(max_size=30))
+def test_a_go_quoted_string_is_a_regex_matching_exactly_itself(text: str) -> None:
+    assert re.fullmatch(quote_meta(text), text, flags=re.DOTALL)
+
+
+@given(st.lists(st.from_regex(r"[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?(\.[a-z0-9]{1,6}){1,3}", fullmatch=True),
+                min_size=1, max_size=5, unique=True))  # fmt: skip
+def test_the_authority_regex_matches_its_hosts_with_or_without_a_port_and_nothing_else(names: list[str]) -> None:
+    regex = re.compile(hosts.authority_regex(names))
+    for name in names:
+        assert regex.fullmatch(name) and regex.fullmatch(f"{name}:8443")
+        assert not regex.fullmatch(f"-{name}")
+        unquoted_dot = name.replace(".", "x", 1)  # matches only if "." was left unescaped
+        assert unquoted_dot in names or not regex.fullmatch(unquoted_dot)
