@@ -11,8 +11,8 @@ Order inside a pass (the same as Picchu's, with a single observation):
 7. garbage-collect (``gc.py``) and assemble the status with recommissioning (``status.py``).
 
 The capacity gate's "other incarnations" are the status entries at the start of the pass refreshed by this
-pass's observation (Picchu used the previous pass's scale numbers). Sync plans are sized for the state the
-handler ran in (as Picchu does) and for the larger of the old and new percent: capacity before weight on
+pass's observation (Picchu used the previous pass's scale numbers). Every tag with a spec is sized for the
+larger of its handler's state and its new state, and of its old and new percent: capacity before weight on
 the way up, replicas shrink only after the traffic has left.
 
 Neighbours: everything in ``picchu.release``; the engine calls :func:`decide` and applies the Decision.
@@ -274,12 +274,51 @@ def _plan(
 
 
 def _size(
-    s: Snapshot, i: Incarnation, state: str, percent: int, others: dict[str, ServingLoad]
+    s: Snapshot, i: Incarnation, handler_state: str, percent: int, others: dict[str, ServingLoad]
 ) -> tuple[ClusterScale, tuple[ClusterScale, ...], AutoscalerTargets]:
-    """Spec §8.7 step 3 and §10.7, evaluated for the state the handler ran in: the per-cluster share before
-    any cluster's scaling factor, the same per cluster with its factor applied, and the scaled targets."""
+    """Spec §8.7 step 3 and §10.7: the per-cluster share before any cluster's scaling factor, the same per
+    cluster with its factor applied, and the scaled autoscaler targets.
+
+    Picchu sized a tag only in the handler's state (a sync action). The engine renders every tag every pass,
+    so a tag is sized for both the state its handler ran in and the state it enters, taking the larger:
+    a revision entering ``releasing`` from ``pendingrelease`` (not routable, 0 replicas) keeps the pods it
+    is about to receive traffic on, and one entering ``canaried`` keeps its canary pods until the next pass.
+    """
     assert i.target is not None
-    scale, bounds, policy = i.target.scale, i.bounds, i.policy
+    shares = [_share(s, i, state, percent, others) for state in {handler_state, i.entry.state}]
+    share = ClusterScale(
+        cluster="",
+        replicas=max(x.replicas for x in shares),
+        autoscaler_min=max(x.autoscaler_min for x in shares),
+        autoscaler_max=max(x.autoscaler_max for x in shares),
+    )
+    clusters = tuple(
+        ClusterScale(
+            cluster=c.name,
+            replicas=math.ceil(share.replicas * _factor(c, i)),
+            autoscaler_min=math.ceil(share.autoscaler_min * _factor(c, i)),
+            autoscaler_max=math.ceil(share.autoscaler_max * _factor(c, i)),
+        )
+        for c in s.clusters
+    )
+    scale = i.target.scale
+    ts = capacity.target_scale(i.policy, percent, i.is_ramping)
+    cpu, mem = scale.target_cpu_utilization_percentage, scale.target_memory_utilization_percentage
+    targets = AutoscalerTargets(
+        cpu=math.floor(cpu * ts) if cpu is not None else None,
+        memory=math.floor(mem * ts) if mem is not None else None,
+        requests_rate=scale_quantity(scale.target_requests_rate, ts),
+        scale=ts,
+    )
+    return share, clusters, targets
+
+
+def _share(
+    s: Snapshot, i: Incarnation, state: str, percent: int, others: dict[str, ServingLoad]
+) -> ClusterScale:
+    """Per-cluster ReplicaSet replicas and autoscaler bounds for ``i`` in ``state`` (before factors)."""
+    assert i.target is not None
+    bounds, policy = i.bounds, i.policy
     live = len(s.live_clusters)
     routable = state not in ("canaried", "pendingrelease")
 
@@ -289,7 +328,7 @@ def _size(
             canary_percent=i.canary_percent, policy=policy, live_clusters=live,
         )  # fmt: skip
 
-    default = scale.default or 1
+    default = i.target.scale.default or 1
     replicas = divide(default) if bounds.has_autoscaler else capacity.controller_divide(default, 100, live)
     replicas = replicas if routable else 0
     low, high = divide(bounds.min or 0), divide(bounds.max)
@@ -305,29 +344,7 @@ def _size(
         low = high
     elif bounds.worker and not bounds.min:
         low = 0
-    high = max(high, low)
-    clusters = tuple(
-        ClusterScale(
-            cluster=c.name,
-            replicas=math.ceil(replicas * _factor(c, i)),
-            autoscaler_min=math.ceil(low * _factor(c, i)),
-            autoscaler_max=math.ceil(high * _factor(c, i)),
-        )
-        for c in s.clusters
-    )
-    ts = capacity.target_scale(policy, percent, i.is_ramping)
-    cpu, mem = scale.target_cpu_utilization_percentage, scale.target_memory_utilization_percentage
-    share = ClusterScale(cluster="", replicas=replicas, autoscaler_min=low, autoscaler_max=high)
-    return (
-        share,
-        clusters,
-        AutoscalerTargets(
-            cpu=math.floor(cpu * ts) if cpu is not None else None,
-            memory=math.floor(mem * ts) if mem is not None else None,
-            requests_rate=scale_quantity(scale.target_requests_rate, ts),
-            scale=ts,
-        ),
-    )
+    return ClusterScale(cluster="", replicas=replicas, autoscaler_min=low, autoscaler_max=max(high, low))
 
 
 _SUFFIX = {"m": Decimal("0.001"), "": Decimal(1), "k": Decimal(10**3), "M": Decimal(10**6),

@@ -118,9 +118,9 @@ class TagPlan:
     state: str
     has_revision: bool
     routable: bool
-    """In the *new* state: whether the tag gets a tagged route (canaried/pendingrelease do not). The
-    ReplicaSet replicas in ``clusters`` were computed for the state the handler ran in (0 if that state was
-    not routable), as Picchu's sync does."""
+    """In the *new* state: whether the tag gets a tagged route (canaried/pendingrelease do not). Replicas in
+    ``share``/``clusters`` are the larger of those for the handler's state and for the new state (0 only when
+    neither is routable)."""
     sync: bool = False
     """Apply SyncRevision + ScaleRevision (spec §8.7) with ``clusters`` and ``autoscaler``."""
     retire: bool = False

@@ -299,3 +299,31 @@ def test_the_end_to_end_timeline_of_spec_section_20() -> None:
     assert second is not None and not rows[0][2].sync and second.sync  # type: ignore[union-attr]
     # deploying: one pod per cluster, HPA pinned at its full share while the revision has no traffic
     assert [(c.replicas, c.autoscaler_min, c.autoscaler_max) for c in second.clusters] == [(1, 1, 1)]
+
+
+def test_a_revision_entering_releasing_keeps_the_pods_it_is_about_to_serve_on() -> None:
+    # pendingrelease is not routable (0 replicas), but the tag leaves it this pass and gets traffic.
+    d = decide(snapshot([revision("v1")], [entry("v1", "pendingrelease")], observation=ready({"v1": 1})))
+    plan = d.plan("v1")
+    assert plan is not None and (plan.previous_state, plan.state, plan.current_percent) == (
+        "pendingrelease",
+        "releasing",
+        100,
+    )
+    assert plan.share is not None and plan.share.replicas == 1
+    assert [c.replicas for c in plan.clusters] == [1]
+
+
+def test_a_pending_release_waiting_for_its_window_is_scaled_to_zero() -> None:
+    saturday = T0 + timedelta(days=3)
+    v1 = revision("v1", created=saturday, git=saturday, release={"schedule": "humane"})
+    from zoneinfo import ZoneInfo
+
+    from picchu.release import ReleaseCalendar, Settings
+
+    la = Settings(calendar=ReleaseCalendar(zone=ZoneInfo("America/Los_Angeles")))
+    d = decide(snapshot([v1], [entry("v1", "pendingrelease")], observation=ready({"v1": 1}), now=saturday,
+                        settings=la))  # fmt: skip
+    plan = d.plan("v1")
+    assert plan is not None and plan.state == "pendingrelease" and plan.sync
+    assert [c.replicas for c in plan.clusters] == [0]
