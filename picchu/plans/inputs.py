@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from picchu.plans.wire import Wire
+from picchu.plans.wire import Wire, as_wire, objects
 
 
 @dataclass(frozen=True)
@@ -128,8 +128,6 @@ class RoutingInput:
         alert_rules: tuple[Wire, ...] = (),
     ) -> RoutingInput:
         """Build from the targets of the deployed-then-deploying incarnations, newest first (§11.9)."""
-        from picchu.plans.wire import as_wire, objects
-
         ports: dict[str, Wire] = {}
         for target in targets:
             for port in objects(as_wire(target).get("ports")):

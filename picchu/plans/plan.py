@@ -83,6 +83,10 @@ class RenderedPlan:
         """The rendered object of that kind and name, if any (first match)."""
         return next((item for item in self.objects if item.kind == kind and item.name == name), None)
 
+    def manifests(self) -> list[Manifest]:
+        """The desired objects' manifests, in apply order (e.g. for `picchu render`)."""
+        return [copy.deepcopy(item.manifest) for item in self.objects]
+
     def __str__(self) -> str:
         lines = [f"plan for cluster {self.cluster}:"]
         lines += [f"  {item}" for item in self.objects]

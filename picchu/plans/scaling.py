@@ -148,8 +148,9 @@ def _worker(namespace: str, name: str, tag_labels: dict[str, str], worker: dict[
         "maxReplicas": bounds[1],
         "queueURI": worker.get("queueUri", ""),
         "targetMessagesPerWorker": worker.get("targetMessagesPerWorker", 0),
-        "maxDisruption": worker.get("maxDisruption"),
     }
+    if worker.get("maxDisruption") is not None:
+        spec["maxDisruption"] = worker["maxDisruption"]
     seconds = worker.get("secondsToProcessOneJobString")
     try:
         if seconds:

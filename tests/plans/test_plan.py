@@ -241,3 +241,12 @@ def test_release_weights_are_rendered_exactly_as_decided(weights: list[int]) -> 
     assert {d["destination"]["subset"]: d["weight"] for d in release["route"]} == {
         f"t{index}": weight for index, weight in enumerate(weights) if weight > 0
     }
+
+
+def test_the_plan_dumps_to_plain_yaml_without_shared_references() -> None:
+    """Renderers reuse sub-dicts (one authority regex for several matches); the plan must not leak that."""
+    import yaml
+
+    text = yaml.safe_dump_all(render_cluster(rich_app(), CLUSTER).manifests())
+    assert "&id" not in text and "*id" not in text
+    assert "kind: VirtualService" in text
