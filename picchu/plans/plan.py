@@ -21,14 +21,13 @@ objects that must stay).
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 
 from picchu import keys
 from picchu.plans import configs, monitoring, namespace, routing, scaling, slo, waypoint, workloads
 from picchu.plans.desired import DesiredObject, WritePolicy
 from picchu.plans.inputs import AppInput, ClusterInput
-from picchu.plans.wire import Manifest
+from picchu.plans.wire import Manifest, plain
 
 APP_NAMESPACE_KINDS: tuple[tuple[str, str], ...] = (
     ("v1", "Secret"),
@@ -85,7 +84,7 @@ class RenderedPlan:
 
     def manifests(self) -> list[Manifest]:
         """The desired objects' manifests, in apply order (e.g. for `picchu render`)."""
-        return [copy.deepcopy(item.manifest) for item in self.objects]
+        return [plain(item.manifest) for item in self.objects]
 
     def __str__(self) -> str:
         lines = [f"plan for cluster {self.cluster}:"]
@@ -149,6 +148,7 @@ def _unique(ordered: list[DesiredObject]) -> tuple[DesiredObject, ...]:
         identity = (item.kind, item.namespace, item.name)
         if identity not in seen:
             seen.add(identity)
-            # A private deep copy: renderers may share sub-dicts (e.g. one authority regex across matches).
-            unique.append(DesiredObject(copy.deepcopy(item.manifest), item.policy))
+            # A private tree copy: renderers share sub-dicts (one authority regex across matches), and
+            # deepcopy would keep that sharing.
+            unique.append(DesiredObject(plain(item.manifest), item.policy))
     return tuple(unique)
