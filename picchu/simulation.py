@@ -12,7 +12,8 @@ duration from the start (``90s``, ``12m``, ``1h30m``) and the verb is one of
 * ``fail TAG``       the Revision is failed (``spec.failed`` + failed-at annotation, as on an SLO alert);
 * ``recover TAG``    ``spec.failed`` is cleared again;
 * ``delete TAG``     the Revision is deleted;
-* ``unreachable C``  cluster ``C`` stops answering (not observed, nothing applied to it);
+* ``unreachable C``  cluster ``C`` stops answering: like the operator, passes then apply and persist
+  nothing until it answers again;
 * ``reachable C``    cluster ``C`` answers again.
 
 Clusters (``--clusters``): comma separated ``name[=scalingFactor][:standby]``, default ``a,b``.
@@ -254,15 +255,21 @@ def simulate(
         if decision.delete_release_manager:
             frames.append(Frame(at, {}, decision.reasons, tuple(fired)))
             break
-        fleet.apply(decision, now)
-        if not decision.held:
+        reasons = decision.reasons
+        if (
+            fleet.unreachable
+        ):  # like the engine: a pass with an unreachable cluster applies and persists nothing
+            lost = ", ".join(sorted(fleet.unreachable))
+            reasons = (f"pass held: cluster(s) {lost} unreachable, nothing applied or persisted", *reasons)
+        elif not decision.held:
+            fleet.apply(decision, now)
             status = decision.rm_status
+            present -= set(decision.deletable_tags)
         for entry in status:  # the Revision controller's part (spec §6.6, §6.4)
             if entry.state.current == "timingout" and entry.tag in present:
                 pool[entry.tag] = _failed(pool[entry.tag], now, True)
-        present -= set(decision.deletable_tags)
         tags = {e.tag: TagFrame(e.state.current, e.current_percent, fleet.pods(e.tag, now)) for e in status}
-        frames.append(Frame(at, tags, decision.reasons, tuple(fired)))
+        frames.append(Frame(at, tags, reasons, tuple(fired)))
     return frames
 
 
