@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 import pytest
-from api_samples import all_manifests, manifest
+from api_samples import INVALID_SAMPLES, all_manifests, invalid_manifest, manifest
 from invalid_cases import CASES, Case
 
 from picchu.api.v1alpha1 import KINDS, load, load_revision, to_wire
@@ -183,3 +183,14 @@ def test_kubectl_get_clusters_shows_the_fleet_label_and_get_picchu_lists_every_k
     assert sorted(entry.split("/")[0] for entry in listed) == sorted(
         f"{kind.KIND.lower()}.picchu.medium.engineering" for kind in KINDS
     )
+
+
+@pytest.mark.parametrize("name", sorted(INVALID_SAMPLES))
+def test_the_api_server_rejects_the_documented_invalid_samples(
+    control_plane: ControlPlane, namespace: str, name: str
+) -> None:
+    obj = invalid_manifest(name)
+    obj["metadata"]["namespace"] = namespace
+    result = kubectl(control_plane, "create", "-f", "-", body=obj, check=False)
+    assert result.returncode != 0, f"accepted: {result.stdout}"
+    assert "Required value" in result.stderr or 'unknown field "spec.foo"' in result.stderr, result.stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from api_samples import manifest
+from api_samples import INVALID_SAMPLES, invalid_manifest, manifest
 from invalid_cases import CASES, Case
 
 from picchu.api.v1alpha1 import InvalidSpec, load, load_revision
@@ -97,3 +97,10 @@ def test_invalid_spec_is_a_value_error_with_structured_errors() -> None:
     assert raised.value.errors == [
         ("spec.targets", "no targets: add at least one target (name, fleet, scale.min)")
     ]
+
+
+@pytest.mark.parametrize("name", sorted(INVALID_SAMPLES))
+def test_documented_invalid_samples_are_rejected_naming_every_bad_field(name: str) -> None:
+    with pytest.raises(InvalidSpec) as raised:
+        load(invalid_manifest(name))
+    assert {path for path, _ in raised.value.errors} == INVALID_SAMPLES[name]
