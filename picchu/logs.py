@@ -12,7 +12,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-CONTEXT_KEYS = ("app", "target", "tag", "cluster", "kind", "name", "namespace", "state", "reason")
+CONTEXT_KEYS = ("app", "target", "tag", "cluster", "kind", "object", "namespace", "state", "reason")
 
 
 def fields(**values: Any) -> dict[str, Any]:

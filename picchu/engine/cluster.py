@@ -135,7 +135,7 @@ def reconcile_cluster_secrets(ctx: EngineContext, namespace: str, name: str) -> 
         except Exception as exc:
             reason = str(exc)[:300] if isinstance(exc, ClusterConfigError) else type(exc).__name__
             errors.append(f"{cname}: {reason}")
-            log.warning("copying cluster secrets failed", extra=fields(cluster=cname, name=name, reason=reason))
+            log.warning("copying cluster secrets failed", extra=fields(cluster=cname, object=name, reason=reason))
     if deleting:
         if not errors:
             _remove_finalizer(ctx, "ClusterSecrets", obj, keys.FINALIZER_CLUSTER_SECRETS)

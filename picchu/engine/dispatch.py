@@ -31,5 +31,5 @@ def reconcile_key(ctx: EngineContext, key: Hashable) -> float | None:
         return PASSES[kind](ctx, namespace, name)
     except Exception:
         ctx.metrics.reconcile_errors.labels(kind).inc()
-        log.exception("%s pass failed", kind, extra=fields(kind=kind, namespace=namespace, name=name))
+        log.exception("%s pass failed", kind, extra=fields(kind=kind, namespace=namespace, object=name))
         raise

@@ -178,16 +178,16 @@ def _report(ctx: EngineContext, obj: dict[str, Any], ref: ObjectRef, decision: D
 
 
 def _revision_ref(revision: Revision) -> ObjectRef:
-    meta = revision.metadata
-    return ObjectRef(keys.API_VERSION, "Revision", meta.namespace or "", meta.name or "", meta.uid or "")
+    return ObjectRef(keys.API_VERSION, "Revision", revision.namespace, revision.name,
+                     str(revision.metadata.get("uid") or ""))
 
 
 def _mark_garbage(ctx: EngineContext, namespace: str, target: str, revisions: list[Revision],
                   tags: tuple[str, ...]) -> None:
     label = keys.target_deletable_label(target)
     for revision in revisions:
-        if revision.tag in tags and revision.metadata.labels.get(label) != "true":
-            ctx.delivery.patch("Revision", namespace, revision.metadata.name or "",
+        if revision.tag in tags and revision.labels.get(label) != "true":
+            ctx.delivery.patch("Revision", namespace, revision.name,
                                {"metadata": {"labels": {label: "true"}}})
 
 

@@ -169,7 +169,7 @@ def _configs(ctx: EngineContext, revision: Revision, target: Any) -> tuple[pi.Co
     selector = _selector_string(target.config_selector)
     if selector is None:
         return ()
-    namespace = revision.metadata.namespace or ""
+    namespace = revision.namespace
     found: list[pi.ConfigCopy] = []
     for kind in ("Secret", "ConfigMap"):
         for obj in ctx.delivery.list_core(kind, namespace, selector or None):
@@ -186,7 +186,7 @@ def _external_secrets(ctx: EngineContext, revision: Revision, target: Any) -> tu
 
     try:
         result = client.CustomObjectsApi(ctx.delivery.api_client).list_namespaced_custom_object(
-            "external-secrets.io", "v1", revision.metadata.namespace or "", "externalsecrets",
+            "external-secrets.io", "v1", revision.namespace, "externalsecrets",
             label_selector=selector or None, _request_timeout=ctx.settings.cluster_timeout_seconds)
     except ApiException as exc:
         if exc.status == 404:  # External Secrets is not installed in the delivery cluster
@@ -213,7 +213,7 @@ def _mesh(snapshot: Snapshot, decision: Decision, by_tag: dict[str, Revision], t
 
 
 def _faults(ctx: EngineContext, snapshot: Snapshot) -> tuple[Any, ...]:
-    namespace = snapshot.revisions[0].metadata.namespace if snapshot.revisions else ""
+    namespace = snapshot.revisions[0].namespace if snapshot.revisions else ""
     if not namespace:
         return ()
     faults: list[Any] = []

@@ -94,7 +94,7 @@ def _report_invalid(ctx: EngineContext, obj: dict[str, Any], ref: ObjectRef, exc
     if merged != old.get("conditions"):
         ctx.delivery.patch_status("Revision", ref.namespace, ref.name, {"conditions": merged})
     ctx.events.emit(ref, WARNING, "InvalidSpec", message)
-    log.warning(message, extra=fields(kind="Revision", name=ref.name, namespace=ref.namespace))
+    log.warning(message, extra=fields(kind="Revision", object=ref.name, namespace=ref.namespace))
 
 
 def _ensure_labels(ctx: EngineContext, obj: dict[str, Any], revision: Revision) -> bool:
@@ -141,12 +141,12 @@ def _sync_release_managers(ctx: EngineContext, namespace: str, revision: Revisio
                 "spec": spec,
             })
             ctx.events.emit(ObjectRef.of(rm), NORMAL, "Created", f"ReleaseManager for {app} on target {target.name}")
+            ctx.wake_release_manager(namespace, name)
         else:
             current = rm.get("metadata", {}).get("labels") or {}
             wrong = {k: v for k, v in labels.items() if current.get(k) != v}
             if wrong or {k: rm.get("spec", {}).get(k) for k in spec} != spec:
                 rm = ctx.delivery.patch("ReleaseManager", namespace, name, {"metadata": {"labels": labels}, "spec": spec})
-        ctx.wake_release_manager(namespace, name)
         entries[target.name] = next(
             (e for e in (rm.get("status") or {}).get("revisions") or [] if e.get("tag") == tag), None
         )

@@ -30,9 +30,9 @@ def acquire_leadership(api_client: client.ApiClient, lease_name: str, namespace:
         onstarted_leading=lambda: None, onstopped_leading=lambda: None,
     )
     election = leaderelection.LeaderElection(config)
-    log.info("waiting to lead", extra={"name": lease_name, "namespace": namespace})
+    log.info("waiting to lead", extra={"object": lease_name, "namespace": namespace})
     election.acquire()
-    log.info("leading", extra={"name": lease_name, "namespace": namespace})
+    log.info("leading", extra={"object": lease_name, "namespace": namespace})
 
     def renew() -> None:
         election.renew_loop()

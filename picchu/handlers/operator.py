@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import threading
 from collections.abc import Hashable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -64,6 +63,11 @@ def build_registry(ctx: EngineContext, queues: dict[str, WorkQueue], health: Hea
     registry = kopf.OperatorRegistry()
     group = keys.GROUP
 
+    # An explicit registry has none of kopf's default login handlers: watch with the engine's credentials.
+    @kopf.on.login(registry=registry)
+    def login(**_: Any) -> kopf.ConnectionInfo:
+        return connection_info(ctx.delivery.api_client)
+
     @kopf.on.startup(registry=registry)
     async def start_queues(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
         settings.posting.enabled = False  # our own EventRecorder writes the events users read
@@ -83,6 +87,8 @@ def build_registry(ctx: EngineContext, queues: dict[str, WorkQueue], health: Hea
     def revision_event(body: kopf.Body, type: str | None, **_: Any) -> None:
         ns, name = body.metadata.namespace, body.metadata.name
         queues["revisions"].add(("Revision", ns, name))
+        if type == "MODIFIED" and not _generation_changed(body):
+            return  # a status or label write (often our own): the ReleaseManagers have nothing new to read
         app = (body.spec.get("app") or {}).get("name")
         for target in body.spec.get("targets") or []:
             if app and isinstance(target, dict) and target.get("name"):
@@ -93,11 +99,8 @@ def build_registry(ctx: EngineContext, queues: dict[str, WorkQueue], health: Hea
         # Our own status writes must not retrigger a pass (Picchu's lastUpdated filter, §4.2): only creation,
         # deletion, the initial listing and spec/metadata changes (generation, deletionTimestamp) wake it.
         meta = body.metadata
-        if type == "MODIFIED" and not meta.get("deletionTimestamp"):
-            seen = _generations.get((meta.namespace, meta.name))
-            if seen == meta.get("generation"):
-                return
-        _generations[(meta.namespace, meta.name)] = meta.get("generation")
+        if type == "MODIFIED" and not meta.get("deletionTimestamp") and not _generation_changed(body):
+            return
         queues["releasemanagers"].add(("ReleaseManager", meta.namespace, meta.name))
 
     @kopf.on.event(group, "v1alpha1", "clusters", registry=registry)
@@ -115,7 +118,28 @@ def build_registry(ctx: EngineContext, queues: dict[str, WorkQueue], health: Hea
     return registry
 
 
-_generations: dict[tuple[str, str], Any] = {}
+_generations: dict[tuple[str, str, str], Any] = {}
+
+
+def _generation_changed(body: kopf.Body) -> bool:
+    """Whether the object's spec changed since the last event we saw for it (status writes keep it)."""
+    meta = body.metadata
+    key = (str(body.get("kind")), meta.namespace or "", meta.name or "")
+    generation = meta.get("generation")
+    changed = _generations.get(key) != generation
+    _generations[key] = generation
+    return changed
+
+
+def connection_info(api: client.ApiClient) -> kopf.ConnectionInfo:
+    """kopf's credentials, taken from the kubernetes client configuration the engine uses."""
+    cfg = api.configuration
+    header = cfg.get_api_key_with_prefix("BearerToken") or cfg.get_api_key_with_prefix("authorization") or ""
+    scheme, _, token = header.partition(" ") if " " in header else ("Bearer", "", header)
+    return kopf.ConnectionInfo(
+        server=cfg.host, ca_path=cfg.ssl_ca_cert, insecure=not cfg.verify_ssl, scheme=scheme or None,
+        token=token or None, certificate_path=cfg.cert_file, private_key_path=cfg.key_file,
+    )
 
 
 def ctx_release_managers(ctx: EngineContext, namespace: str, fleet: str | None) -> list[Hashable]:
@@ -162,8 +186,6 @@ def delivery_client(kubeconfig: Path | None) -> client.ApiClient:
 
 def run_operator(settings: Settings, kubeconfig: Path | None = None) -> None:
     logs.configure(settings.log_level)
-    if kubeconfig is not None:
-        os.environ["KUBECONFIG"] = str(kubeconfig)  # kopf's own login reads it
     api = delivery_client(kubeconfig)
     health = Health()
     health.serve(settings.health_addr)
