@@ -83,6 +83,8 @@ def rich_inputs(namespace: str) -> AppInput:
                  }),)),
         TagInput(tag="v2", image="img:v2", target=worker, scale=rate),
         TagInput(tag="v1", image="img:v1", target=target, scale=rate),
+        TagInput(tag="v0", image="img:v0", target={**target, "ambientMesh": True}, scale=rate),
+        TagInput(tag="old", image="img:old", target=target, scale=TagScale(replicas=0, autoscaled=False)),
     )  # fmt: skip
     revisions = (
         RouteRevision("v3", 10, "TEST-TAG", target["istio"]["trafficPolicy"]),
@@ -100,7 +102,7 @@ def rich_inputs(namespace: str) -> AppInput:
         mesh=MeshFacts(ambient_replicas=True, sidecar_replicas=True, newest_ambient=True),
         faults=faults,
         settings=Settings(service_levels_namespace=f"{namespace}-sl", dev_routes_service_host="dev.svc",
-                          dev_routes_service_port=80),
+                          dev_routes_service_port=80, cluster_prometheus_address="http://prometheus:9090"),
     )  # fmt: skip
 
 
@@ -160,6 +162,8 @@ def test_every_rendered_object_is_accepted_by_the_real_schemas(
         "DatadogMetric", "ExternalSecret", "Service", "Sidecar", "DestinationRule", "VirtualService", "Gateway",
         "PrometheusRule", "ServiceMonitor", "PrometheusServiceLevel",
     }  # fmt: skip
+    scaled_objects = [item for item in plan.objects if item.kind == "ScaledObject"]
+    assert {item.name for item in scaled_objects} == {"v3", "v0"}  # KEDA worker and ambient KEDA
     assert _apply_plan(plan, api_clients["a"], tmp_path / "discovery.json") == []
 
 
