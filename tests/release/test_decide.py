@@ -327,3 +327,62 @@ def test_a_pending_release_waiting_for_its_window_is_scaled_to_zero() -> None:
     plan = d.plan("v1")
     assert plan is not None and plan.state == "pendingrelease" and plan.sync
     assert [c.replicas for c in plan.clusters] == [0]
+
+
+def test_a_canary_holds_its_share_for_its_ttl_from_first_traffic_then_releases() -> None:
+    v1 = revision("v1", git=T0 - timedelta(days=1))
+    v2 = revision("v2", canary={"percent": 10, "ttl": 60}, slos=True)
+    status: Sequence[ReleaseManagerRevisionStatus] = [
+        entry("v1", "released", 100, current=1),
+        entry("v2", "deployed"),
+    ]
+    seen = []
+    for n in range(12):
+        d = decide(snapshot([v1, v2], status, observation=ready({"v1": 1, "v2": 1}), now=T0 + PERIOD * n))
+        status = d.rm_status
+        seen.append(states_of(d)["v2"])
+    assert seen[:7] == [
+        ("canarying", 10),  # first traffic; the TTL clock starts on the next tick
+        ("canarying", 10),
+        ("canarying", 10),
+        ("canarying", 10),
+        ("canarying", 10),
+        ("canaried", 0),  # 60 s after the first tick with traffic
+        ("pendingrelease", 0),
+    ]
+    assert seen[7] == ("releasing", 10)  # ramps again from 0; peak 10 is not above the canary share
+    v2_entry = next(e for e in status if e.tag == "v2")
+    assert v2_entry.canary_start_timestamp == T0 + PERIOD
+    assert v2_entry.pending_release_start_timestamp == T0 + PERIOD * 6
+
+
+def test_an_external_test_gates_the_release_until_it_succeeds() -> None:
+    pending = {"enabled": True, "started": False, "completed": False}
+    passed = {"enabled": True, "started": True, "completed": True, "succeeded": True}
+    status: Sequence[ReleaseManagerRevisionStatus] = [entry("v1", "deployed", current=1, desired=1)]
+    d = decide(snapshot([revision("v1", external_test=pending)], status, observation=ready({"v1": 1})))
+    assert states_of(d)["v1"] == ("pendingtest", 0)
+    d = decide(snapshot([revision("v1", external_test=passed)], d.rm_status, observation=ready({"v1": 1})))
+    assert states_of(d)["v1"] == ("tested", 0)
+    d = decide(snapshot([revision("v1", external_test=passed)], d.rm_status, observation=ready({"v1": 1})))
+    assert states_of(d)["v1"] == ("pendingrelease", 0)
+
+
+def test_nothing_is_recommissioned_while_a_healthy_release_serves() -> None:
+    start = [entry("v1", "retired", 0, eligible=False, peak=100), entry("v2", "released", 100, current=1)]
+    d = decide(snapshot([revision("v1", git=T0 - timedelta(days=1)), revision("v2")], start,
+                        observation=ready({"v2": 1})))  # fmt: skip
+    v1 = next(e for e in d.rm_status if e.tag == "v1")
+    assert not v1.release_eligible and v1.state.current == "retired"
+
+
+def test_status_fields_the_core_does_not_manage_are_kept() -> None:
+    start = [entry("v1", "released", 100, current=1, triggeredAlerts=["slo_burn"], futureField={"x": 1})]
+    d = decide(snapshot([revision("v1")], start, observation=ready({"v1": 1})))
+    wire = d.rm_status[0].model_dump(by_alias=True, exclude_none=True)
+    assert wire["triggeredAlerts"] == ["slo_burn"] and wire["futureField"] == {"x": 1}
+    assert wire["state"] == {
+        "current": "released",
+        "target": "released",
+        "lastUpdated": T0 - timedelta(minutes=1),
+    }
