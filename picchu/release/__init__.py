@@ -22,11 +22,14 @@ and ``humane_releases_enabled``), ``rm_name``; ``namespace`` is derived (``«app
 * ``rm_status`` — the new ``status.revisions`` (oldest first, deleted entries dropped, recommissioning of
   spec §7.3 applied). **Persist it only if every plan of this Decision applied**; otherwise hold the pass
   (that is how a state transition whose action failed is not taken, spec §9.2).
-* ``plans`` — one :class:`TagPlan` per tag: ``previous_state``/``state``, ``sync`` (apply SyncRevision +
-  ScaleRevision with ``clusters``: per cluster ReplicaSet replicas and autoscaler min/max, already ×
-  factor; and ``autoscaler``: CPU/memory/requests-rate targets scaled by targetScale), ``retire``,
-  ``delete``, ``sync_canary_rules``, ``delete_canary_rules``, ``delete_tagged_service_levels``,
-  ``routable``, ``current_percent``.
+* ``plans`` — one :class:`TagPlan` per tag: ``previous_state``/``state``, the handler's actions
+  (``sync`` = SyncRevision + ScaleRevision, ``retire``, ``delete``, ``sync_canary_rules``,
+  ``delete_canary_rules``, ``delete_tagged_service_levels``), ``routable``, ``current_percent``, and for
+  every tag with a spec that is not retired/deleted this pass its size: ``share`` (per-cluster ReplicaSet
+  replicas and autoscaler min/max before cluster factors), ``clusters`` (the same × each cluster's factor,
+  0 for event-driven revisions on ``disableEventDriven`` clusters; standby clusters included) and
+  ``autoscaler`` (CPU/memory/requests-rate targets × targetScale, computed on copies). A tag is sized for
+  the larger of its handler's state and its new state and of its old and new percent.
 * ``routes`` + ``sync_app`` — the weighted destinations (tag, weight, tag_routing_header, traffic_policy),
   newest first; run SyncApp only when ``sync_app`` is true (spec §10.4 precondition, and holds).
 * ``deletable_tags`` (GC: label those Revisions deletable), ``delete_release_manager`` (no Revision left),
