@@ -69,8 +69,14 @@ def counter(targets) -> RequestCounter:
 
 @pytest.fixture
 def connect(pool):
-    """`connect(cluster, token=None, version="1")`: a pooled connection from a Cluster + Secret pair."""
-    def build(cluster, *, token: str | None = None, version: str = "1", hot_standby: bool = False):
-        return pool.connect(cluster_object(cluster, hot_standby=hot_standby),
-                            secret_object(cluster, token=token, version=version))
+    """`connect(cluster, token=None, version="1", ...)`: a pooled connection from a Cluster + Secret pair."""
+    def build(cluster, *, token: str | None = None, version: str = "1", hot_standby: bool = False,
+              name: str | None = None, server: str | None = None):
+        cluster_obj = cluster_object(cluster, hot_standby=hot_standby)
+        secret_obj = secret_object(cluster, token=token, version=version)
+        if name:
+            cluster_obj["metadata"]["name"] = secret_obj["metadata"]["name"] = name
+        if server:
+            cluster_obj["spec"]["config"]["server"] = server
+        return pool.connect(cluster_obj, secret_obj)
     return build

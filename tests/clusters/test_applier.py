@@ -12,7 +12,6 @@ from picchu import keys
 from picchu.clusters import Applier, ClusterPlan, DesiredObject, ObjectKey, PruneScope
 
 MANAGED = {keys.LABEL_MANAGED_BY: keys.MANAGED_BY, keys.LABEL_APP: "echo"}
-WRITE_VERBS = {"POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION"}
 
 
 def configmap(namespace: str, name: str, data: str = "1", labels: dict | None = None) -> dict:
@@ -218,3 +217,20 @@ def test_rotated_credentials_rebuild_the_client_and_the_next_pass_writes_again(c
     rotated = connect(a, version="2")
     assert rotated.api is not first.api and len(pool) == 1
     assert applier.apply([(rotated, plan)])["a"].applied == (ObjectKey("", "ConfigMap", namespace, "c"),)
+
+
+def test_a_cluster_that_accepts_connections_but_never_answers_fails_within_its_budget(
+        connect, control_plane, connections, namespace):
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # the kernel completes TCP handshakes; nobody ever speaks TLS back
+    try:
+        hanging = connect(control_plane.clusters["a"], name="silent",
+                          server=f"https://127.0.0.1:{silent.getsockname()[1]}")
+        results = Applier(timeout=2).apply([(hanging, app_plan(namespace)), (connections[1], app_plan(namespace))])
+    finally:
+        silent.close()
+    assert results["b"].ok
+    assert not results["silent"].ok and not results["silent"].applied
