@@ -7,7 +7,7 @@ per-cluster share before the cluster's own scaling factor (spec §10.2 `divideRe
 request-rate targets are already multiplied by `targetScale`, and traffic weights come from §10.4. The
 renderers only multiply by the cluster's scaling factor (§11.7 step 5) and lay out objects.
 
-Passthrough values (`target`, `cluster_spec`, ports, traffic policies, ...) are API model objects (e.g. a
+Passthrough values (`TagInput.target`, `ClusterInput.spec`, ports, traffic policies, faults, ...) are API model objects (e.g. a
 `RevisionTarget`, a `ClusterSpec`) or the equivalent wire mappings; see `wire.py`.
 
 Invariant: these values are never mutated; every renderer reads copies.
