@@ -24,6 +24,7 @@ from picchu.api.v1alpha1.validation import (
     FieldError,
     InvalidSpec,
     validate_cluster,
+    validate_cluster_secrets,
     validate_fault_injector,
     validate_revision,
 )
@@ -46,7 +47,7 @@ def load_release_manager(obj: Mapping[str, Any]) -> ReleaseManager:
 
 
 def load_cluster_secrets(obj: Mapping[str, Any]) -> ClusterSecrets:
-    return _load(ClusterSecrets, obj, None, None)
+    return _load(ClusterSecrets, obj, None, validate_cluster_secrets)
 
 
 def load_mirror(obj: Mapping[str, Any]) -> Mirror:

@@ -8,7 +8,16 @@ defaulted view. Each function returns a list of `(path, message)`; `loading` rai
 Rules also enforced by the API server (CEL in `crdgen`) are marked [CEL]; the others are model-only because
 they need defaulting or cross-list logic the CEL cost budget cannot afford.
 
-Neighbours: `defaults` (runs first; `ingress_buckets` is shared), `loading`. Pure.
+Decisions (beyond Picchu's webhook, each a case where Picchu crashed or silently misbehaved):
+- `scale.min` is required (Picchu dereferenced nil and crashed, and CanRampTo was always false); we do
+  not guess 0, because an HPA with minReplicas 0 is rejected and a silent 0 hides the mistake.
+- `release.ttl` 0 is defaulted (Picchu's own behaviour); a negative ttl is an error. A canary with a
+  percent needs a positive ttl.
+- Target names are unique (one ReleaseManager per target); a FaultInjector entry needs portSelector.number.
+- `geometricScaling.factor` 1 (geometric strategy) is an error: the ramp would never pass its first step.
+- Unknown RM state names are NOT errors here: the release engine maps or reports them.
+
+Neighbours: `defaults` (runs first; `ingress_buckets` is shared), `selectors`, `loading`. Pure.
 """
 
 from __future__ import annotations
@@ -18,8 +27,15 @@ from collections import Counter
 from picchu.api.v1alpha1.cluster import Cluster
 from picchu.api.v1alpha1.defaults import ingress_buckets
 from picchu.api.v1alpha1.durations import is_duration
-from picchu.api.v1alpha1.others import FaultInjector
-from picchu.api.v1alpha1.revision import PORT_MODES, SCALING_STRATEGIES, Revision, RevisionTarget
+from picchu.api.v1alpha1.others import ClusterSecrets, FaultInjector
+from picchu.api.v1alpha1.revision import (
+    PORT_MODES,
+    SCALING_GEOMETRIC,
+    SCALING_STRATEGIES,
+    Revision,
+    RevisionTarget,
+)
+from picchu.api.v1alpha1.selectors import field_selector_error, label_selector_error
 from picchu.keys import ANNOTATION_KARPENTER_DO_NOT_DISRUPT
 
 FieldError = tuple[str, str]
@@ -73,6 +89,14 @@ def _validate_target(path: str, target: RevisionTarget) -> list[FieldError]:
                 (
                     f"{path}.release.scalingStrategy",
                     f'unknown strategy {release.scaling_strategy!r}: use "linear" or "geometric"',
+                )
+            )
+        geometric = release.geometric_scaling
+        if release.scaling_strategy == SCALING_GEOMETRIC and geometric is not None and geometric.factor == 1:
+            errors.append(  # model-only: a CEL rule on targets[] exceeds the apiserver's cost budget
+                (
+                    f"{path}.release.geometricScaling.factor",
+                    "is 1, so traffic would never grow past the first step: use 2 or more (default 2)",
                 )
             )
         if release.ttl is not None and release.ttl < 0:  # [CEL]
@@ -213,4 +237,15 @@ def validate_fault_injector(injector: FaultInjector) -> list[FieldError]:
                     "missing: set portSelector.number to the service port the fault applies to, e.g. 80",
                 )
             )
+    return errors
+
+
+def validate_cluster_secrets(secrets: ClusterSecrets) -> list[FieldError]:
+    """Selector strings must parse (Picchu crashed on any non-empty one, §17 #12; we pass them on)."""
+    errors: list[FieldError] = []
+    for section, spec in (("source", secrets.spec.source), ("target", secrets.spec.target)):
+        if spec.label_selector and (problem := label_selector_error(spec.label_selector)):
+            errors.append((f"spec.{section}.labelSelector", problem))
+        if spec.field_selector and (problem := field_selector_error(spec.field_selector)):
+            errors.append((f"spec.{section}.fieldSelector", problem))
     return errors
