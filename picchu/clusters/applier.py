@@ -35,6 +35,7 @@ from picchu.clusters.fanout import fan_out
 from picchu.clusters.transport import (
     APPLY_PATCH,
     JSON_PATCH,
+    METADATA_ONLY,
     Deadline,
     Discovery,
     Location,
@@ -104,6 +105,7 @@ class Applier:
         self._identity: dict[str, str] = {}
         self._discovery = Discovery()
         self._lock = threading.Lock()
+        self._swept = time.monotonic()
 
     def apply(self, targets: Iterable[tuple[ClusterConnection, Any]], *,
               timeout: float | None = None) -> dict[str, ClusterApplyResult]:
@@ -112,6 +114,7 @@ class Applier:
         A plan is a `ClusterPlan` or anything `ClusterPlan.adapt` accepts (e.g. `picchu.plans.RenderedPlan`).
         """
         plans = {connection.name: (connection, ClusterPlan.adapt(plan)) for connection, plan in targets}
+        self._sweep()
         budget = self.timeout if timeout is None else timeout
         outcomes = fan_out([c for c, _ in plans.values()],
                            lambda c, deadline: self._apply_one(c, plans[c.name][1], deadline), budget)
@@ -129,6 +132,20 @@ class Applier:
         with self._lock:
             identities = set(self._identity.values()) if cluster is None else {self._identity.get(cluster)}
             self._drop(identities)
+
+    def _sweep(self) -> None:
+        """Forget writes older than ``remember_for`` (at most once per that period), so memory stays bounded
+        by what was written recently, even for apps whose namespace was deleted without a plan."""
+        now = time.monotonic()
+        with self._lock:
+            if now - self._swept < self.remember_for:
+                return
+            self._swept = now
+            stores: tuple[dict[Any, tuple[str, float]], ...] = (self._written, self._pruned)
+            for store in stores:
+                for memory_key in [k for k, (_, at) in store.items() if now - at >= self.remember_for]:
+                    del store[memory_key]
+                    self._labels.pop(memory_key, None)
 
     def _drop(self, identities: set[str] | set[str | None]) -> None:
         stores: tuple[dict[Any, Any], ...] = (self._written, self._labels, self._pruned)
@@ -214,7 +231,14 @@ class Applier:
         created = self._create(connection, desired, location, deadline)
         if created or desired.mode == "create-only":
             return created
-        return self._rescale(connection, desired, location, deadline)
+        try:
+            return self._rescale(connection, desired, location, deadline)
+        except RequestFailed as error:
+            if error.status != 404:
+                raise
+            # Deleted behind our back since we last wrote it: create it again, template and all.
+            self._forget_object((connection.identity, desired.key))
+            return self._create(connection, desired, location, deadline)
 
     def _create(self, connection: ClusterConnection, desired: DesiredObject, location: Location,
                 deadline: Deadline) -> bool:
@@ -302,7 +326,7 @@ class Applier:
                           tally: _Tally) -> bool:
         try:
             listing = send(connection, "GET", location.collection(namespace), deadline,
-                           query=(("labelSelector", scope.label_selector()),))
+                           query=(("labelSelector", scope.label_selector()),), accept=METADATA_ONLY)
             _require(listing)
         except RequestFailed as error:
             tally.failed.append(Failure(None, f"prune {kind[1]} in {namespace or 'cluster'}: {error}"))
@@ -356,5 +380,4 @@ def _failed_test(response: Response) -> bool:
 
 
 def _require(response: Response) -> None:
-    if not response.ok:
-        raise RequestFailed(response.reason())
+    response.require()

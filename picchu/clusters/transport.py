@@ -27,11 +27,20 @@ from picchu.clusters.desired import split_api_version
 
 APPLY_PATCH = "application/apply-patch+yaml"
 JSON_PATCH = "application/json-patch+json"
+# Lists of metadata only: what pruning needs, without pulling Secret data or pod templates over the wire.
+METADATA_ONLY = "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json"
 _CONNECT_TIMEOUT = 5.0
 
 
 class RequestFailed(Exception):
-    """One request could not do its job; the message is redacted and says why."""
+    """One request could not do its job; the message is redacted and says why.
+
+    ``status`` is the HTTP status when the API server answered (None when it did not).
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class Unreachable(RequestFailed):
@@ -68,6 +77,12 @@ class Response:
     def ok(self) -> bool:
         return 200 <= self.status < 300
 
+    def require(self) -> Response:
+        """This response, or `RequestFailed` carrying the API server's reason when it is not a success."""
+        if not self.ok:
+            raise RequestFailed(self.reason(), self.status)
+        return self
+
     def reason(self) -> str:
         """The API server's own explanation (Status.message), prefixed with the HTTP status."""
         message = self.body.get("message") if isinstance(self.body, Mapping) else None
@@ -75,10 +90,11 @@ class Response:
 
 
 def send(connection: ClusterConnection, method: str, path: str, deadline: Deadline, *,
-         query: Sequence[tuple[str, str]] = (), body: Any = None, content_type: str | None = None) -> Response:
+         query: Sequence[tuple[str, str]] = (), body: Any = None, content_type: str | None = None,
+         accept: str = "application/json") -> Response:
     """One HTTP request to the cluster; raises `Unreachable` when there is no HTTP answer."""
     api = connection.api
-    headers = {"Accept": "application/json"}
+    headers = {"Accept": accept}
     if content_type:
         headers["Content-Type"] = content_type
     try:
@@ -136,7 +152,7 @@ class Discovery:
         cache_key = (connection.identity, api_version)
         with self._lock:
             kinds = self._found.get(cache_key)
-        if kinds is None:
+        if kinds is None or kind not in kinds:  # a cached listing may predate a CRD's installation
             kinds = self._discover(connection, api_version, deadline)
             with self._lock:
                 self._found[cache_key] = kinds
@@ -154,7 +170,7 @@ class Discovery:
             raise NotInstalled(f"{api_version} is not served on cluster {connection.name} (CRD not installed?)")
         if not response.ok:
             raise RequestFailed(f"discovery of {api_version} on cluster {connection.name} failed: "
-                              f"{response.reason()}")
+                                f"{response.reason()}", response.status)
         kinds: dict[str, Location] = {}
         for resource in response.body.get("resources", []):
             if "/" not in resource.get("name", ""):  # skip subresources such as replicasets/scale

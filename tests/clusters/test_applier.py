@@ -4,6 +4,7 @@ clusters, prunes only what it owns, keeps ReplicaSet templates and autoscaled co
 from __future__ import annotations
 
 import base64
+import json
 import logging
 
 from kubernetes import client
@@ -35,8 +36,10 @@ def app_plan(namespace: str, *, replicas: int = 2) -> ClusterPlan:
     meta = {"namespace": namespace, "labels": MANAGED}
     return ClusterPlan((
         DesiredObject({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "echo", **meta}}),
-        DesiredObject({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                       "metadata": {"name": "service-account-token", **meta}}, mode="create-only"),
+        DesiredObject({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
+                       "metadata": {"name": "service-account-token", **meta,
+                                    "annotations": {keys.ANNOTATION_SERVICE_ACCOUNT_NAME: "echo"}}},
+                      mode="create-only"),
         DesiredObject(configmap(namespace, "echo-config")),
         DesiredObject({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "echo", **meta},
                        "spec": {"ports": [{"name": "http", "port": 80, "targetPort": 8080}],
@@ -55,13 +58,12 @@ def app_plan(namespace: str, *, replicas: int = 2) -> ClusterPlan:
     ), prune=(PruneScope((namespace,), (("v1", "ConfigMap"), ("apps/v1", "ReplicaSet")), {keys.LABEL_APP: "echo"}),))
 
 
-def resource_versions(api: client.ApiClient, namespace: str) -> dict[str, str]:
-    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
-    found = {f"cm/{i.metadata.name}": i.metadata.resource_version for i in core.list_namespaced_config_map(namespace).items}
-    found |= {f"svc/{i.metadata.name}": i.metadata.resource_version for i in core.list_namespaced_service(namespace).items}
-    found |= {f"rs/{i.metadata.name}": i.metadata.resource_version for i in apps.list_namespaced_replica_set(namespace).items}
-    found |= {f"sa/{i.metadata.name}": i.metadata.resource_version
-              for i in core.list_namespaced_service_account(namespace).items}
+def resource_versions(cluster, namespace: str, plan: ClusterPlan) -> dict[str, str]:
+    """resourceVersion of every object of the plan, read with kubectl."""
+    kinds = ",".join(sorted({f"{o.key.kind.lower()}.{o.key.group}".rstrip(".") for o in plan.objects}))
+    listing = json.loads(cluster.kubectl("get", kinds, "-n", namespace, "-o", "json").stdout)
+    found = {f"{i['kind']}/{i['metadata']['name']}": i["metadata"]["resourceVersion"] for i in listing["items"]}
+    assert len(found) >= len(plan.objects), found
     return found
 
 
@@ -89,13 +91,13 @@ def test_a_changed_object_is_the_only_one_written_again(connections, counter, na
 
 
 def test_a_restarted_operator_reapplies_everything_once_without_changing_any_object(
-        connections, api_clients, namespace):
+        connections, control_plane, namespace):
     plan = app_plan(namespace)
     Applier().apply([(c, plan) for c in connections])
-    before = resource_versions(api_clients["a"], namespace)
+    before = resource_versions(control_plane.clusters["a"], namespace, plan)
     results = Applier().apply([(c, plan) for c in connections])  # a fresh process: no memory of past writes
     assert all(r.ok for r in results.values()), results
-    assert resource_versions(api_clients["a"], namespace) == before
+    assert resource_versions(control_plane.clusters["a"], namespace, plan) == before
 
 
 def test_a_cluster_whose_apiserver_is_stopped_fails_alone_and_its_error_carries_no_credential(
@@ -234,3 +236,27 @@ def test_a_cluster_that_accepts_connections_but_never_answers_fails_within_its_b
         silent.close()
     assert results["b"].ok
     assert not results["silent"].ok and not results["silent"].applied
+
+
+def test_an_object_deleted_by_hand_is_restored_once_the_memory_of_writing_it_has_expired(
+        connections, api_clients, namespace):
+    core = client.CoreV1Api(api_clients["a"])
+    plan = ClusterPlan([DesiredObject(configmap(namespace, "c"))])
+    applier = Applier(remember_for=0)  # every pass distrusts its past writes
+    applier.apply([(connections[0], plan)])
+    core.delete_namespaced_config_map("c", namespace)
+    assert applier.apply([(connections[0], plan)])["a"].applied
+    assert core.read_namespaced_config_map("c", namespace).data == {"value": "1"}
+
+
+def test_a_scale_only_replicaset_deleted_by_hand_is_created_again_on_the_next_change(
+        connections, api_clients, namespace):
+    apps = client.AppsV1Api(api_clients["a"])
+    applier = Applier()
+    for replicas in (3, 4):
+        plan = ClusterPlan([DesiredObject(replicaset(namespace, "v1", replicas), mode="scale-only")])
+        result = applier.apply([(connections[0], plan)])["a"]
+        assert result.ok, [str(f) for f in result.failed]
+        if replicas == 3:
+            apps.delete_namespaced_replica_set("v1", namespace)
+    assert apps.read_namespaced_replica_set("v1", namespace).spec.replicas == 4
