@@ -131,6 +131,10 @@ def unique_namespace_name(test_name: str) -> str:
     return f"t-{stem}-{secrets.token_hex(4)}" if stem else f"t-{secrets.token_hex(4)}"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "controlplane: needs the local kube-apiserver + etcd control plane")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "control_plane" in getattr(item, "fixturenames", ()):
