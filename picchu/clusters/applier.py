@@ -11,7 +11,9 @@ Invariants:
   sends no request at all. Memory of a write is dropped when the write fails, when the cluster's client is
   rebuilt, and after ``remember_for`` seconds (so hand edits and deletions are healed eventually).
 - Only objects labelled ``app.kubernetes.io/managed-by: picchu`` are ever pruned; pruning lists the scope
-  only on the first pass or when the set of desired objects in the scope changed.
+  only on the first pass, when the set of desired objects in the scope changed, or when that memory expired.
+  That listing happens before the writes, and objects found labelled ``picchu.medium.engineering/ignore``
+  are then neither written nor pruned until a later listing finds the label gone (§11.1).
 - ``scale-only`` ReplicaSets follow §11.1 / §17 #29 (see `desired.WriteMode`); the "existing == 0" check is
   a JSON-patch ``test`` operation, so it needs no read either.
 - Results are data: every object ends up applied, unchanged, pruned or failed (with a redacted reason); a
@@ -30,7 +32,7 @@ from typing import Any
 
 from picchu import keys
 from picchu.clusters.connection import ClusterConnection
-from picchu.clusters.desired import ClusterPlan, DesiredObject, ObjectKey, PruneScope, split_api_version
+from picchu.clusters.desired import ClusterPlan, DesiredObject, ObjectKey, split_api_version
 from picchu.clusters.fanout import fan_out
 from picchu.clusters.transport import (
     APPLY_PATCH,
@@ -102,6 +104,7 @@ class Applier:
         self._written: dict[tuple[str, ObjectKey], tuple[str, float]] = {}
         self._labels: dict[tuple[str, ObjectKey], str] = {}
         self._pruned: dict[tuple[str, str], tuple[str, float]] = {}
+        self._ignored: dict[tuple[str, str], frozenset[ObjectKey]] = {}
         self._identity: dict[str, str] = {}
         self._discovery = Discovery()
         self._lock = threading.Lock()
@@ -148,7 +151,7 @@ class Applier:
                     self._labels.pop(memory_key, None)
 
     def _drop(self, identities: set[str] | set[str | None]) -> None:
-        stores: tuple[dict[Any, Any], ...] = (self._written, self._labels, self._pruned)
+        stores: tuple[dict[Any, Any], ...] = (self._written, self._labels, self._pruned, self._ignored)
         for store in stores:
             for memory_key in [k for k in store if k[0] in identities]:
                 del store[memory_key]
@@ -174,6 +177,12 @@ class Applier:
         self._adopt(connection)
         tally = _Tally()
         unreachable: str | None = None
+        surveys: list[_Survey] = []
+        try:
+            surveys = self._survey(connection, plan, deadline, tally)
+        except Unreachable as error:
+            unreachable = str(error)
+        ignored = self._ignored_keys(connection, plan)
         for desired in plan.objects:
             key = desired.key
             memory_key = (connection.identity, key)
@@ -182,7 +191,7 @@ class Applier:
                 tally.failed.append(Failure(key, "; ".join(problems)))
                 continue
             digest = desired.digest()
-            if self._remembered(self._written, memory_key, digest):
+            if key in ignored or self._remembered(self._written, memory_key, digest):
                 tally.unchanged.append(key)
                 continue
             try:
@@ -198,9 +207,7 @@ class Applier:
                 self._written[memory_key] = (digest, time.monotonic())
             (tally.applied if wrote else tally.unchanged).append(key)
         if unreachable is None:
-            desired_keys = {d.key for d in plan.objects}
-            for scope in plan.prune:
-                self._prune(connection, scope, desired_keys, deadline, tally)
+            self._delete_undesired(connection, surveys, {d.key for d in plan.objects}, deadline, tally)
         return tally.result(connection.name)
 
     def _forget_object(self, memory_key: tuple[str, ObjectKey]) -> None:
@@ -296,61 +303,92 @@ class Applier:
 
     # -- pruning ---------------------------------------------------------------------------------------
 
-    def _prune(self, connection: ClusterConnection, scope: PruneScope, desired_keys: set[ObjectKey],
-               deadline: Deadline, tally: _Tally) -> None:
-        kinds = {(split_api_version(api_version)[0], kind) for api_version, kind in scope.kinds}
-        in_scope = sorted(str(k) for k in desired_keys if (k.group, k.kind) in kinds)
-        memory_key = (connection.identity, scope.fingerprint())
-        digest = _digest(in_scope)
-        if self._remembered(self._pruned, memory_key, digest):
-            return
-        complete = True
-        for api_version, kind in scope.kinds:
-            try:
-                location = self._discovery.locate(connection, api_version, kind, deadline)
-            except NotInstalled:
-                continue  # nothing of a kind the cluster does not serve can exist there
-            except RequestFailed as error:
-                tally.failed.append(Failure(None, f"prune {kind}: {connection.redact(str(error))}"))
-                complete = False
-                continue
-            for namespace in scope.namespaces if location.namespaced else ("",):
-                complete &= self._prune_collection(connection, location, (api_version, kind), namespace,
-                                                   scope, desired_keys, deadline, tally)
-        if complete:
-            with self._lock:
-                self._pruned[memory_key] = (digest, time.monotonic())
+    def _survey(self, connection: ClusterConnection, plan: ClusterPlan, deadline: Deadline,
+                tally: _Tally) -> list[_Survey]:
+        """List the prune scopes that are due (first pass, desired set changed, or memory expired).
 
-    def _prune_collection(self, connection: ClusterConnection, location: Location, kind: tuple[str, str],
-                          namespace: str, scope: PruneScope, desired_keys: set[ObjectKey], deadline: Deadline,
-                          tally: _Tally) -> bool:
-        try:
-            listing = send(connection, "GET", location.collection(namespace), deadline,
-                           query=(("labelSelector", scope.label_selector()),), accept=METADATA_ONLY)
-            _require(listing)
-        except RequestFailed as error:
-            tally.failed.append(Failure(None, f"prune {kind[1]} in {namespace or 'cluster'}: {error}"))
-            return False
-        complete = True
-        for item in listing.body.get("items") or []:
-            metadata = item.get("metadata") or {}
-            if (metadata.get("labels") or {}).get(keys.LABEL_MANAGED_BY) != keys.MANAGED_BY:
-                continue  # never touch what picchu does not own (the selector already ensures it)
-            key = ObjectKey.of({"apiVersion": kind[0], "kind": kind[1], "metadata": metadata})
-            if key in desired_keys:
+        Runs before writing so that objects a human marked `picchu.medium.engineering/ignore` are learned
+        and left alone by this pass's writes too (§11.1); the deletions happen after the writes.
+        """
+        desired_keys = {d.key for d in plan.objects}
+        surveys = []
+        for scope in plan.prune:
+            kinds = {(split_api_version(api_version)[0], kind) for api_version, kind in scope.kinds}
+            digest = _digest(sorted(str(k) for k in desired_keys if (k.group, k.kind) in kinds))
+            memory_key = (connection.identity, scope.fingerprint())
+            if self._remembered(self._pruned, memory_key, digest):
                 continue
-            body = {"propagationPolicy": "Background", "preconditions": {"uid": metadata.get("uid")}}
-            try:
-                response = send(connection, "DELETE", location.item(key.namespace, key.name), deadline,
-                                body=body, content_type="application/json")
-                if response.status not in (404, 409):  # gone already / replaced by a new object meanwhile
-                    _require(response)
-                    tally.pruned.append(key)
-            except RequestFailed as error:
-                tally.failed.append(Failure(key, f"prune: {connection.redact(str(error))}"))
-                complete = False
-            self._forget_object((connection.identity, key))
-        return complete
+            survey = _Survey(memory_key, digest)
+            for api_version, kind in scope.kinds:
+                try:
+                    location = self._discovery.locate(connection, api_version, kind, deadline)
+                except NotInstalled:
+                    continue  # nothing of a kind the cluster does not serve can exist there
+                for namespace in scope.namespaces if location.namespaced else ("",):
+                    try:
+                        listing = send(connection, "GET", location.collection(namespace), deadline,
+                                       query=(("labelSelector", scope.label_selector()),), accept=METADATA_ONLY)
+                        _require(listing)
+                    except Unreachable:
+                        raise
+                    except RequestFailed as error:
+                        tally.failed.append(Failure(None, f"prune {kind} in {namespace or 'cluster'}: {error}"))
+                        survey.complete = False
+                        continue
+                    survey.add(location, api_version, kind, listing.body.get("items") or [])
+            with self._lock:
+                self._ignored[memory_key] = frozenset(survey.ignored)
+            surveys.append(survey)
+        return surveys
+
+    def _ignored_keys(self, connection: ClusterConnection, plan: ClusterPlan) -> set[ObjectKey]:
+        with self._lock:
+            return {key for scope in plan.prune
+                    for key in self._ignored.get((connection.identity, scope.fingerprint()), ())}
+
+    def _delete_undesired(self, connection: ClusterConnection, surveys: list[_Survey],
+                          desired_keys: set[ObjectKey], deadline: Deadline, tally: _Tally) -> None:
+        for survey in surveys:
+            for key, location, uid in survey.owned:
+                if key in desired_keys or key in survey.ignored:
+                    continue
+                body = {"propagationPolicy": "Background", "preconditions": {"uid": uid}}
+                try:
+                    response = send(connection, "DELETE", location.item(key.namespace, key.name), deadline,
+                                    body=body, content_type="application/json")
+                    if response.status not in (404, 409):  # gone already / replaced by a new object meanwhile
+                        _require(response)
+                        tally.pruned.append(key)
+                except RequestFailed as error:
+                    tally.failed.append(Failure(key, f"prune: {connection.redact(str(error))}"))
+                    survey.complete = False
+                self._forget_object((connection.identity, key))
+            if survey.complete:
+                with self._lock:
+                    self._pruned[survey.memory_key] = (survey.digest, time.monotonic())
+
+
+@dataclass
+class _Survey:
+    """What one due prune scope holds on one cluster: objects picchu owns there, and the ignored ones."""
+
+    memory_key: tuple[str, str]
+    digest: str
+    complete: bool = True
+    owned: list[tuple[ObjectKey, Location, str]] = field(default_factory=list)
+    ignored: set[ObjectKey] = field(default_factory=set)
+
+    def add(self, location: Location, api_version: str, kind: str, items: list[dict[str, Any]]) -> None:
+        for item in items:
+            metadata = item.get("metadata") or {}
+            labels = metadata.get("labels") or {}
+            if labels.get(keys.LABEL_MANAGED_BY) != keys.MANAGED_BY:
+                continue  # never touch what picchu does not own (the selector already ensures it)
+            key = ObjectKey.of({"apiVersion": api_version, "kind": kind, "metadata": metadata})
+            if keys.LABEL_IGNORE in labels:
+                self.ignored.add(key)
+            else:
+                self.owned.append((key, location, str(metadata.get("uid", ""))))
 
 
 def _labels_of(manifest: Mapping[str, Any]) -> dict[str, str]:

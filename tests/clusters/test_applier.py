@@ -260,3 +260,17 @@ def test_a_scale_only_replicaset_deleted_by_hand_is_created_again_on_the_next_ch
         if replicas == 3:
             apps.delete_namespaced_replica_set("v1", namespace)
     assert apps.read_namespaced_replica_set("v1", namespace).spec.replicas == 4
+
+
+def test_an_object_a_human_marked_ignore_is_neither_rewritten_nor_pruned(connections, api_clients, namespace):
+    core = client.CoreV1Api(api_clients["a"])
+    scope = PruneScope((namespace,), (("v1", "ConfigMap"),), {keys.LABEL_APP: "echo"})
+    Applier().apply([(connections[0], ClusterPlan([DesiredObject(configmap(namespace, "c"))], [scope]))])
+    core.patch_namespaced_config_map("c", namespace, {"metadata": {"labels": {keys.LABEL_IGNORE: "true"}},
+                                                      "data": {"value": "hand-tuned"}})
+    restarted = Applier()
+    changed = restarted.apply([(connections[0], ClusterPlan([DesiredObject(configmap(namespace, "c", "2"))], [scope]))])
+    assert changed["a"].ok and not changed["a"].applied
+    dropped = restarted.apply([(connections[0], ClusterPlan([], [scope]))])
+    assert dropped["a"].ok and not dropped["a"].pruned
+    assert core.read_namespaced_config_map("c", namespace).data == {"value": "hand-tuned"}
