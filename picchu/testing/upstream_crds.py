@@ -11,8 +11,8 @@ Nothing is hand-written or copied into the repository.
 Neighbours: takes a `picchu.testing.controlplane.Cluster`; `picchu.testing.fixtures` installs these into
 every cluster. `install_crds_from_dir` installs picchu's own generated CRDs (`config/crd/`) the same way.
 
-Invariants: CRDs are applied with `kubectl apply --server-side` (field manager `picchu-testing`), and
-the install functions return only after every CRD reports the `Established` condition.
+Invariants: CRDs are server-side applied (field manager `picchu-testing`, conflicts forced), and the
+install functions return only after every CRD reports the `Established` condition.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from typing import Any
 
 import yaml
 
-from picchu.testing.controlplane import Cluster, ControlPlane, ControlPlaneUnavailable, KubectlError
+from picchu.testing.controlplane import Cluster, ControlPlane, ControlPlaneUnavailable
 from picchu.testing.controlplane.binaries import cache_root, go_executable, repo_root
 
 FIELD_MANAGER = "picchu-testing"
@@ -115,24 +116,58 @@ def install_crds_from_dir(cluster: Cluster, path: Path | str, *, timeout: float 
     return install_crd_documents(cluster, [doc for f in files for doc in _crds_in(f)], timeout=timeout)
 
 
+class CrdInstallError(RuntimeError):
+    """The apiserver rejected a CRD or did not establish it; the message is the apiserver's."""
+
+
 def install_crd_documents(cluster: Cluster, documents: Iterable[dict[str, Any]], *,
                           timeout: float = 120.0) -> list[str]:
-    """Server-side apply CRD documents with kubectl, then wait until each is Established."""
+    """Server-side apply CRD documents, then wait until each is Established; returns their names.
+
+    Uses the apiserver directly (one apply PATCH per CRD) rather than kubectl: same request, several
+    times faster than `kubectl apply --server-side` + `kubectl wait`.
+    """
     crds = list(documents)
-    if not crds:
-        return []
     names = [crd["metadata"]["name"] for crd in crds]
-    # JSON, not YAML: Go's YAML 1.1 parser would read values such as `y` or `no` as booleans.
-    with tempfile.NamedTemporaryFile("w", suffix=".json", dir=cluster.workdir, delete=False) as manifest:
-        json.dump({"apiVersion": "v1", "kind": "List", "items": crds}, manifest)
-    try:
-        cluster.kubectl("apply", "--server-side", "--force-conflicts", f"--field-manager={FIELD_MANAGER}",
-                        "-f", manifest.name, timeout=timeout)
-    finally:
-        os.unlink(manifest.name)
-    cluster.kubectl("wait", "--for=condition=Established", f"--timeout={int(timeout)}s",
-                    *(f"customresourcedefinition/{name}" for name in names), timeout=timeout + 10)
+    rejected = []
+    for name, crd in zip(names, crds, strict=True):
+        status, body = cluster.request(
+            "PATCH", f"{_CRDS_PATH}/{name}?fieldManager={FIELD_MANAGER}&force=true",
+            body=json.dumps(crd).encode(), content_type="application/apply-patch+yaml", timeout=timeout)
+        if status not in (200, 201):
+            rejected.append(f"{name}: {_status_message(status, body)}")
+    if rejected:
+        raise CrdInstallError(f"cluster {cluster.name!r} rejected CRDs:\n" + "\n".join(rejected))
+    _wait_established(cluster, names, timeout)
     return names
+
+
+_CRDS_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+
+
+def _wait_established(cluster: Cluster, names: list[str], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    pending = set(names)
+    while pending:
+        status, body = cluster.get(_CRDS_PATH, timeout=timeout)
+        if status == 200:
+            for item in json.loads(body)["items"]:
+                conditions = item.get("status", {}).get("conditions") or []
+                if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
+                    pending.discard(item["metadata"]["name"])
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            raise CrdInstallError(f"CRDs not Established in cluster {cluster.name!r} after {timeout:.0f}s: "
+                                  f"{sorted(pending)}")
+        time.sleep(0.1)
+
+
+def _status_message(status: int, body: bytes) -> str:
+    try:
+        return f"{status} {json.loads(body).get('message', '')}"
+    except (ValueError, AttributeError):
+        return f"{status} {body[:500].decode(errors='replace')}"
 
 
 def install_test_environment_crds(control_plane: ControlPlane, *, delivery: str = "delivery",
@@ -146,10 +181,9 @@ def install_test_environment_crds(control_plane: ControlPlane, *, delivery: str 
         if cluster.name == delivery and crd_dir.is_dir():
             try:
                 install_crds_from_dir(cluster, crd_dir)
-            except KubectlError as error:
-                raise KubectlError(error.returncode, error.cmd, error.stdout,
-                                   f"picchu's own CRDs in {crd_dir} were rejected by the apiserver of "
-                                   f"cluster {cluster.name!r}; fix their generator:\n{error.stderr}") from None
+            except CrdInstallError as error:
+                raise CrdInstallError(f"picchu's own CRDs in {crd_dir} are invalid; fix their generator. "
+                                      f"{error}") from None
 
     with ThreadPoolExecutor(max_workers=max(1, len(control_plane.clusters))) as pool:
         list(pool.map(prepare, control_plane.clusters.values()))

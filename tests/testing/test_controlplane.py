@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -16,7 +17,12 @@ from kubernetes import client, dynamic, watch
 
 from picchu.testing.controlplane import ControlPlane
 from picchu.testing.requests import HOUSEKEEPING, RequestCounter, delta
-from picchu.testing.upstream_crds import install_crds_from_dir, load_pins, upstream_crd_documents
+from picchu.testing.upstream_crds import (
+    CrdInstallError,
+    install_crds_from_dir,
+    load_pins,
+    upstream_crd_documents,
+)
 
 ISTIO = ("networking.istio.io", "v1alpha3", "virtualservices")
 KEDA = ("keda.sh", "v1alpha1", "scaledobjects")
@@ -188,6 +194,21 @@ def test_crds_from_a_directory_are_installed_and_served(namespace, control_plane
     applied = cluster.kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(
         {"apiVersion": "test.picchu.dev/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"size": 3}}))
     assert "widget.test.picchu.dev/w created" in applied.stdout
+
+
+def test_a_crd_the_apiserver_rejects_is_reported_with_its_name_and_reason(control_plane, tmp_path):
+    broken = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+              "metadata": {"name": "gadgets.test.picchu.dev"},
+              "spec": {"group": "test.picchu.dev", "scope": "Namespaced",
+                       "names": {"plural": "gadgets", "kind": "Gadget"},
+                       "versions": [{"name": "v1", "served": True, "storage": True}]}}
+    (tmp_path / "gadgets.json").write_text(json.dumps(broken))
+
+    with pytest.raises(CrdInstallError) as rejected:
+        install_crds_from_dir(control_plane.clusters["a"], tmp_path)
+
+    assert "gadgets.test.picchu.dev" in str(rejected.value)
+    assert "schema" in str(rejected.value)
 
 
 def test_a_control_plane_stops_every_process_it_started(tmp_path):

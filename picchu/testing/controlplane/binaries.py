@@ -17,6 +17,7 @@ Invariants:
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
@@ -138,7 +139,11 @@ def ensure_binaries(*, log: TextIO | None = None) -> Binaries:
         raise ControlPlaneUnavailable(
             f"PICCHU_CONTROLPLANE_BIN={os.environ['PICCHU_CONTROLPLANE_BIN']} lacks one of {BINARY_NAMES}"
         )
-    return build_binaries(log=log)
+    lock_dir = cache_root() / "controlplane"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with open(lock_dir / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a concurrent build of the same cache: wait for it, then reuse
+        return cached_binaries() or build_binaries(log=log)
 
 
 def build_binaries(*, log: TextIO | None = None) -> Binaries:

@@ -133,7 +133,15 @@ class Cluster:
 
     def get(self, path: str, *, timeout: float = 10.0) -> tuple[int, bytes]:
         """GET a raw API path (e.g. `/metrics`) with the admin token; returns (status, body)."""
-        request = urllib.request.Request(self.server + path, headers={"Authorization": f"Bearer {self.token}"})
+        return self.request("GET", path, timeout=timeout)
+
+    def request(self, method: str, path: str, *, body: bytes | None = None, content_type: str | None = None,
+                timeout: float = 30.0) -> tuple[int, bytes]:
+        """One raw HTTP request with the admin token; returns (status, body) for any status."""
+        headers = {"Authorization": f"Bearer {self.token}"}
+        if content_type:
+            headers["Content-Type"] = content_type
+        request = urllib.request.Request(self.server + path, data=body, headers=headers, method=method)
         try:
             with urllib.request.urlopen(request, timeout=timeout, context=self.ssl_context()) as response:
                 return int(response.status), bytes(response.read())
