@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 from api_samples import all_manifests, manifest
+from api_strategies import targets
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -91,50 +92,6 @@ def test_replacing_any_field_of_a_valid_sample_gives_a_valid_object_or_invalid_s
     except ValueError:
         return
     assert model.model_dump(by_alias=True, exclude_unset=True, mode="json") == obj
-
-
-ports = st.fixed_dictionaries(
-    {"name": st.sampled_from(["http", "grpc", "status", "admin"])},
-    optional={
-        "mode": st.sampled_from(["", "public", "private", "local"]),
-        "default": st.booleans(),
-        "ingresses": st.lists(st.sampled_from(["public", "private"]), max_size=2, unique=True),
-        "port": st.integers(min_value=0, max_value=65535),
-    },
-)
-targets = st.fixed_dictionaries(
-    {
-        "name": st.sampled_from(["production", "staging", "dev"]),
-        "fleet": st.sampled_from(["production", "staging"]),
-        "scale": st.fixed_dictionaries(
-            {}, optional={"min": st.integers(-2, 5), "max": st.integers(0, 9), "default": st.integers(0, 9)}
-        ),
-    },
-    optional={
-        "ports": st.lists(ports, max_size=4),
-        "defaultIngressPorts": st.dictionaries(
-            st.sampled_from(["public", "private", "local"]),
-            st.sampled_from(["http", "grpc", "x"]),
-            max_size=2,
-        ),
-        "canary": st.fixed_dictionaries({"percent": st.integers(0, 120), "ttl": st.integers(-1, 900)}),
-        "release": st.fixed_dictionaries(
-            {},
-            optional={
-                "max": st.integers(0, 100),
-                "scalingStrategy": st.sampled_from(["", "linear", "geometric", "none"]),
-                "ttl": st.integers(-1, 10**6),
-                "linearScaling": st.fixed_dictionaries(
-                    {}, optional={"delay": st.sampled_from(["0s", "1m", "x"])}
-                ),
-            },
-        ),
-        "karpenterDoNotDisrupt": st.sampled_from(["", "true", "30m", "never"]),
-        "podDisruptionBudget": st.fixed_dictionaries(
-            {}, optional={"maxUnavailable": st.just("10%"), "minAvailable": st.just(1)}
-        ),
-    },
-)
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])

@@ -1,0 +1,60 @@
+"""The API server and the model agree: whatever the CRD rejects, the model rejects too.
+
+Generated Revisions are sent to a real kube-apiserver with server-side dry run (no webhook). If the server
+rejected something the model accepts, our CRD would refuse a manifest the operator could run: a compatibility
+bug. The converse (model-only rules) is allowed and listed in `picchu.api.v1alpha1.validation`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api_strategies import targets
+from hypothesis import HealthCheck, event, given, settings
+from kubernetes import client
+
+from picchu.api.v1alpha1 import InvalidSpec, load_revision
+from picchu.keys import GROUP, VERSION
+
+
+def server_accepts(api: client.ApiClient, namespace: str, body: dict[str, Any]) -> tuple[bool, str]:
+    custom = client.CustomObjectsApi(api)
+    try:
+        custom.create_namespaced_custom_object(
+            GROUP, VERSION, namespace, "revisions", body, dry_run="All", field_validation="Strict"
+        )
+    except client.ApiException as error:
+        if error.status in (400, 422):
+            return False, str(error.body)
+        raise
+    return True, ""
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(generated=targets.map(lambda target: [target]))
+def test_every_revision_the_api_server_rejects_is_rejected_by_the_model_too(
+    api_clients: dict[str, client.ApiClient], namespace: str, generated: list[dict[str, Any]]
+) -> None:
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "Revision",
+        "metadata": {"name": "generated", "namespace": namespace},
+        "spec": {
+            "app": {"name": "a", "ref": "r", "tag": "t", "image": "i"},
+            "failed": False,
+            "targets": generated,
+        },
+    }
+    accepted, reason = server_accepts(api_clients["delivery"], namespace, body)
+    event("accepted by the API server" if accepted else "rejected by the API server")
+    if accepted:
+        return
+    try:
+        load_revision(body)
+    except InvalidSpec:
+        return
+    raise AssertionError(f"the API server rejected a Revision the model accepts: {reason}\n{body}")
