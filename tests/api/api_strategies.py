@@ -1,6 +1,9 @@
-"""Hypothesis strategies for Revision targets, shared by the property and CRD-agreement tests."""
+"""Hypothesis strategies (JSON values, Revision targets) and helpers shared by the property tests."""
 
 from __future__ import annotations
+
+import copy
+from typing import Any
 
 from hypothesis import strategies as st
 
@@ -49,3 +52,48 @@ targets = st.fixed_dictionaries(
         ),
     },
 )
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False, allow_infinity=False),  # JSON has no NaN or infinity
+    st.text(max_size=12),
+    st.sampled_from(
+        ["", "0", "10s", "1h", "true", "public", "private", "local", "linear", "99.9", "1.0", "-1"]
+    ),
+)
+json_values = st.recursive(
+    scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(
+            st.one_of(
+                st.text(max_size=8), st.sampled_from(["name", "min", "percent", "ttl", "mode", "spec"])
+            ),
+            children,
+            max_size=4,
+        ),
+    ),
+    max_leaves=20,
+)
+
+
+def paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix] if prefix else []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found.extend(paths(value, (*prefix, key)))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found.extend(paths(value, (*prefix, index)))
+    return found
+
+
+def replaced(obj: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
+    result = copy.deepcopy(obj)
+    node: Any = result
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return result

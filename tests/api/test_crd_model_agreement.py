@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from api_strategies import targets
+from api_samples import all_manifests, manifest
+from api_strategies import json_values, paths, replaced, targets
 from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 from kubernetes import client
 
-from picchu.api.v1alpha1 import InvalidSpec, load_revision
+from picchu.api.v1alpha1 import KINDS, InvalidSpec, load, load_revision
 from picchu.keys import GROUP, VERSION
 
 
@@ -58,3 +60,40 @@ def test_every_revision_the_api_server_rejects_is_rejected_by_the_model_too(
     except InvalidSpec:
         return
     raise AssertionError(f"the API server rejected a Revision the model accepts: {reason}\n{body}")
+
+
+MODELS = {kind.KIND: kind for kind in KINDS}
+SAMPLES = {name: manifest(name) for name in all_manifests()}
+SPEC_PATHS = [(name, path) for name, sample in SAMPLES.items() for path in paths(sample) if path[0] == "spec"]
+
+
+@settings(
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(choice=st.sampled_from(SPEC_PATHS), value=json_values)
+def test_any_spec_field_of_any_kind_the_api_server_rejects_is_rejected_by_the_model_too(
+    api_clients: dict[str, client.ApiClient], namespace: str, choice: tuple[str, tuple[Any, ...]], value: Any
+) -> None:
+    name, path = choice
+    body = replaced(SAMPLES[name], path, value)
+    body["metadata"]["namespace"] = namespace
+    plural = MODELS[body["kind"]].PLURAL
+    custom = client.CustomObjectsApi(api_clients["delivery"])
+    try:
+        custom.create_namespaced_custom_object(
+            GROUP, VERSION, namespace, plural, body, dry_run="All", field_validation="Strict"
+        )
+    except client.ApiException as error:
+        if error.status not in (400, 422):
+            raise
+        event("rejected by the API server")
+        try:
+            load(body)
+        except InvalidSpec:
+            return
+        raise AssertionError(
+            f"the API server rejected what the model accepts: {error.body}\n{body}"
+        ) from None
+    event("accepted by the API server")
