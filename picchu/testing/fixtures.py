@@ -5,6 +5,7 @@ upstream CRDs; starting them once per session keeps the suite fast, and a fresh 
 keeps tests independent.
 
 Fixtures:
+- `control_plane_binaries` (session): the built binaries, for tests that start their own `ControlPlane`.
 - `control_plane` (session): a `ControlPlane` with clusters `delivery`, `a`, `b`; upstream CRDs
   (Istio, KEDA, prometheus-operator, Sloth, External Secrets, WPA, DatadogMetric, Gateway API) in all
   three; picchu's own CRDs from `config/crd/*.yaml` in `delivery` when that directory has files.
@@ -14,8 +15,8 @@ Fixtures:
 
 Invariants: with `CI=true` a missing control plane FAILS the test (never skips). Elsewhere, if the
 binaries are not built the tests are skipped with the command to build them (set
-`PICCHU_BUILD_CONTROLPLANE=1` to build on demand). Tests using `control_plane` get the `controlplane`
-marker automatically.
+`PICCHU_BUILD_CONTROLPLANE=1` to build on demand). Tests using either control-plane fixture get the
+`controlplane` marker automatically.
 """
 
 from __future__ import annotations
@@ -61,10 +62,17 @@ def _binaries_or_skip() -> Binaries:
 
 
 @pytest.fixture(scope="session")
-def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+def control_plane_binaries() -> Binaries:
+    """The built kube-apiserver/etcd/kubectl, for tests that start their own `ControlPlane`."""
+    return _binaries_or_skip()
+
+
+@pytest.fixture(scope="session")
+def control_plane(tmp_path_factory: pytest.TempPathFactory, control_plane_binaries: Binaries
+                  ) -> Iterator[ControlPlane]:
     from picchu.testing.upstream_crds import install_test_environment_crds
 
-    binaries = _binaries_or_skip()
+    binaries = control_plane_binaries
     plane = ControlPlane(CLUSTER_NAMES, workdir=tmp_path_factory.mktemp("controlplane"), binaries=binaries)
     try:
         plane.start()
@@ -137,8 +145,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "control_plane" in getattr(item, "fixturenames", ()):
+        if {"control_plane", "control_plane_binaries"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.controlplane)
 
 
-__all__ = ["CLUSTER_NAMES", "api_clients", "control_plane", "namespace", "unique_namespace_name"]
+__all__ = ["CLUSTER_NAMES", "api_clients", "control_plane", "control_plane_binaries", "namespace", "unique_namespace_name"]

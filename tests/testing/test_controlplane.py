@@ -211,8 +211,8 @@ def test_a_crd_the_apiserver_rejects_is_reported_with_its_name_and_reason(contro
     assert "schema" in str(rejected.value)
 
 
-def test_a_control_plane_stops_every_process_it_started(tmp_path):
-    plane = ControlPlane(["x"], workdir=tmp_path)
+def test_a_control_plane_stops_every_process_it_started(tmp_path, control_plane_binaries):
+    plane = ControlPlane(["x"], workdir=tmp_path, binaries=control_plane_binaries)
     with plane:
         plane.add_cluster("y")
         plane.clusters["x"].kubectl("create", "configmap", "only-in-x")
@@ -224,8 +224,31 @@ def test_a_control_plane_stops_every_process_it_started(tmp_path):
     assert not [name for name, pid in pids.items() if _pid_alive(pid)]
 
 
+def test_an_apiserver_whose_port_is_taken_starts_on_another_port(tmp_path, control_plane_binaries, monkeypatch):
+    from picchu.testing.controlplane import cluster as cluster_module
+
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    taken = holder.getsockname()[1]
+    offered = iter([taken])
+    real_free_port = cluster_module.free_port
+    monkeypatch.setattr(cluster_module, "free_port", lambda: next(offered, None) or real_free_port())
+    try:
+        with ControlPlane(["x"], workdir=tmp_path, binaries=control_plane_binaries) as plane:
+            port = plane.clusters["x"].port
+            answer = plane.clusters["x"].get("/readyz")
+            log = plane.clusters["x"].log_path.read_text()
+    finally:
+        holder.close()
+
+    assert "address already in use" in log
+    assert port != taken
+    assert answer == (200, b"ok")
+
+
 @pytest.mark.parametrize("signal_to_send", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
-def test_the_up_command_leaves_no_process_behind_when_stopped(tmp_path, control_plane, signal_to_send):
+def test_the_up_command_leaves_no_process_behind_when_stopped(tmp_path, control_plane_binaries, signal_to_send):
     command = [sys.executable, "-m", "picchu.testing.controlplane", "up", "--clusters", "one",
                "--no-crds", "--dir", str(tmp_path)]
     runner = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
