@@ -21,6 +21,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from picchu.clusters.connection import ClusterConnection
 from picchu.clusters.desired import split_api_version
@@ -98,10 +99,13 @@ def send(connection: ClusterConnection, method: str, path: str, deadline: Deadli
     if content_type:
         headers["Content-Type"] = content_type
     try:
-        timeout = deadline.request_timeout()
+        json.dumps(body)  # a body that is not JSON fails this request only, not the cluster
         request = api.param_serialize(method, path, query_params=list(query) or None, header_params=headers,
                                       body=body, auth_settings=["BearerToken"])
-        answer = api.call_api(*request, _request_timeout=timeout)
+    except Exception as error:
+        raise RequestFailed(f"request not sent: {connection.redact(f'{type(error).__name__}: {error}')}") from None
+    try:
+        answer = api.call_api(*request, _request_timeout=deadline.request_timeout())
         raw = answer.read()  # type: ignore[no-untyped-call]
     except DeadlineExceeded:
         raise
@@ -126,11 +130,12 @@ class Location:
     namespaced: bool
 
     def collection(self, namespace: str) -> str:
-        scope = f"/namespaces/{namespace}" if self.namespaced and namespace else ""
+        scope = f"/namespaces/{quote(namespace, safe='')}" if self.namespaced and namespace else ""
         return f"{self.base}{scope}/{self.plural}"
 
     def item(self, namespace: str, name: str) -> str:
-        return f"{self.collection(namespace)}/{name}"
+        # Quoted: a rendered name such as "../../secrets" must never address another path.
+        return f"{self.collection(namespace)}/{quote(name, safe='')}"
 
 
 class NotInstalled(RequestFailed):

@@ -274,3 +274,17 @@ def test_an_object_a_human_marked_ignore_is_neither_rewritten_nor_pruned(connect
     dropped = restarted.apply([(connections[0], ClusterPlan([], [scope]))])
     assert dropped["a"].ok and not dropped["a"].pruned
     assert core.read_namespaced_config_map("c", namespace).data == {"value": "hand-tuned"}
+
+
+def test_bad_manifests_fail_alone_with_a_reason_and_never_address_another_path(connections, api_clients, namespace):
+    traversal = configmap(namespace, "../../../secrets/x")
+    not_json = {**configmap(namespace, "set-valued"), "data": {"value": {"a", "b"}}}
+    no_namespace = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "nowhere"}}
+    plan = ClusterPlan([DesiredObject(traversal), DesiredObject(not_json), DesiredObject(no_namespace),
+                        DesiredObject(configmap(namespace, "fine"))])
+    result = Applier().apply([(connections[0], plan)])["a"]
+    assert [f.key.name for f in result.failed] == ["../../../secrets/x", "set-valued", "nowhere"], [str(f) for f in result.failed]
+    assert "metadata.namespace" in result.failed[2].reason
+    assert result.applied == (ObjectKey("", "ConfigMap", namespace, "fine"),)
+    names = {i.metadata.name for i in client.CoreV1Api(api_clients["a"]).list_namespaced_config_map(namespace).items}
+    assert "fine" in names and "set-valued" not in names
