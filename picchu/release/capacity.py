@@ -11,8 +11,9 @@ Invariants:
   bit-for-bit those of Picchu (e.g. ``0.81 × 5`` → ceil 5);
 * a missing ``scale.min`` is treated as 0 (spec §17.2), so the first release of a revision without a
   minimum still ramps;
-* the gate never requires more pods than the revision can ever get: ``scale.max`` (spec) and, for a
-  revision without autoscaler, its fixed ``scale.default`` (our fix of a rollback deadlock).
+* the gate never requires more pods than the revision can get: the fleet total of ``scale.max`` (spec)
+  and the pods its own plan provisions right now (``provisioned``, our fix: Picchu could wait forever
+  for pods nobody would start, e.g. a rollback stuck half-way, or an autoscaler pinned at its 0 % size).
 """
 
 from __future__ import annotations
@@ -66,8 +67,6 @@ class ScaleBounds:
     max: int
     has_autoscaler: bool
     worker: bool = False  # worker or kedaWorker: autoscaled by queue length, not by load
-    fixed: int | None = None
-    """``scale.default`` of a revision without autoscaler: the replicas it will ever have (None: unknown)."""
 
 
 @dataclass(frozen=True)
@@ -96,17 +95,23 @@ def base_capacity(others: Iterable[ServingLoad], bounds: ScaleBounds) -> int:
 
 
 def required_replicas(
-    desired: int, others: Iterable[ServingLoad], bounds: ScaleBounds, live_factors: Sequence[float]
+    desired: int,
+    others: Iterable[ServingLoad],
+    bounds: ScaleBounds,
+    live_factors: Sequence[float],
+    provisioned: int | None = None,
 ) -> int:
-    """Available replicas this incarnation needs before serving ``desired`` percent."""
+    """Available replicas this incarnation needs before serving ``desired`` percent.
+
+    ``provisioned`` is what the revision's own plan asks for over the live clusters (ReplicaSet replicas,
+    or the autoscaler's floor): once all of it is ready, waiting longer cannot help.
+    """
     base = base_capacity(others, bounds)
     required = math.ceil(CAPACITY_THRESHOLD * expected_total_replicas(base, desired, live_factors))
     if bounds.max > 0:
         required = min(required, expected_total_replicas(bounds.max, 100, live_factors))
-    if not bounds.has_autoscaler and bounds.fixed is not None:
-        # Never ask a fixed-size revision for more pods than its own plan creates at 100 %: Picchu could
-        # deadlock here (e.g. a rollback waiting forever for pods nobody will start).
-        required = min(required, expected_total_replicas(bounds.fixed, 100, live_factors))
+    if provisioned is not None:
+        required = min(required, provisioned)
     return required
 
 
@@ -116,9 +121,10 @@ def can_ramp_to(
     others: Iterable[ServingLoad],
     bounds: ScaleBounds,
     live_factors: Sequence[float],
+    provisioned: int | None = None,
 ) -> CapacityCheck:
     """The capacity gate: enough available pods (summed over live clusters) for ``desired`` percent."""
-    required = required_replicas(desired, others, bounds, live_factors)
+    required = required_replicas(desired, others, bounds, live_factors, provisioned)
     return CapacityCheck(ok=available >= required, available=available, required=required)
 
 

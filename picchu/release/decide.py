@@ -212,9 +212,10 @@ def _contender(
 ) -> traffic.Contender:
     loads = [load for tag, load in others.items() if tag != i.tag]
     factors = _live_factors(s, i)
+    provisioned = _provisioned(s, i, others)
 
     def gate(desired: int) -> bool:
-        check = capacity.can_ramp_to(desired, i.available, loads, i.bounds, factors)
+        check = capacity.can_ramp_to(desired, i.available, loads, i.bounds, factors, provisioned)
         checks[i.tag] = check
         return check.ok
 
@@ -230,6 +231,16 @@ def _contender(
         canary_percent=i.canary_percent,
         can_ramp_to=gate,
     )
+
+
+def _provisioned(s: Snapshot, i: Incarnation, others: dict[str, ServingLoad]) -> int | None:
+    """Pods this revision's plan keeps over the live clusters while it waits to grow (sized as the ramping
+    tag at its current percent): the capacity gate never waits for more than that."""
+    if i.target is None:
+        return None
+    share = _share(s, i, i.entry.state, i.entry.current_percent, others, ramping=True)
+    per_cluster = max(share.replicas, share.autoscaler_min) if i.bounds.has_autoscaler else share.replicas
+    return sum(math.ceil(per_cluster * _factor(c, i)) for c in s.live_clusters)
 
 
 # -- per-tag plans -----------------------------------------------------------------------------------------
@@ -314,17 +325,23 @@ def _size(
 
 
 def _share(
-    s: Snapshot, i: Incarnation, state: str, percent: int, others: dict[str, ServingLoad]
+    s: Snapshot,
+    i: Incarnation,
+    state: str,
+    percent: int,
+    others: dict[str, ServingLoad],
+    ramping: bool | None = None,
 ) -> ClusterScale:
     """Per-cluster ReplicaSet replicas and autoscaler bounds for ``i`` in ``state`` (before factors)."""
     assert i.target is not None
     bounds, policy = i.bounds, i.policy
+    is_ramping = i.is_ramping if ramping is None else ramping
     live = len(s.live_clusters)
     routable = state not in ("canaried", "pendingrelease")
 
     def divide(count: int) -> int:
         return capacity.divide_replicas(
-            count, state=state, current_percent=percent, is_ramping=i.is_ramping,
+            count, state=state, current_percent=percent, is_ramping=is_ramping,
             canary_percent=i.canary_percent, policy=policy, live_clusters=live,
         )  # fmt: skip
 
@@ -334,7 +351,7 @@ def _share(
     low, high = divide(bounds.min or 0), divide(bounds.max)
     loads = [load for tag, load in others.items() if tag != i.tag]
     proactive = capacity.proactive_minimum(
-        state=state, current_percent=percent, is_ramping=i.is_ramping, policy=policy, others=loads,
+        state=state, current_percent=percent, is_ramping=is_ramping, policy=policy, others=loads,
         bounds=bounds, live_factors=_live_factors(s, i),
     )  # fmt: skip
     low = max(low, proactive)

@@ -221,7 +221,6 @@ def scale_bounds(target: RevisionTarget | None) -> ScaleBounds:
         max=s.max or 1,
         has_autoscaler=target.has_autoscaler,
         worker=s.worker is not None or s.keda_worker is not None,
-        fixed=s.default or 1,
     )
 
 

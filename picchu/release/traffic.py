@@ -12,7 +12,8 @@ Invariants (all checked by property tests):
   grow; everything after the anchor can only keep or lose traffic; canaries are capped at their canary
   percent;
 * a contender with no ready pods (``available == 0``) never *gains* traffic, not even the leftover: the
-  leftover goes to the anchor, else the first contender, else the next one with ready pods. If no
+  leftover goes to the anchor, else the first contender, else the next one with ready pods, each up to its
+  ``release.max`` before anyone goes past it (Picchu gave it all to the anchor, even beyond its max). If no
   contender can absorb it the allocation is reported as not routable and the caller holds the weights
   (spec's ``p > remaining`` assertion is a clamp here, §17.2).
 """
@@ -84,21 +85,26 @@ def allocate(contenders: Sequence[Contender], now: datetime) -> Allocation:
             ineligible.add(c.tag)
     if remaining == 0 or not contenders:
         return Allocation(percents, frozenset(ineligible), routable=bool(contenders))
-    recipient = _leftover_recipient(contenders, anchor)
-    if recipient is None:
+    recipients = _leftover_recipients(contenders, anchor)
+    if not recipients:
         return Allocation(percents, frozenset(ineligible), routable=False)
-    percents[recipient.tag] += remaining
-    ineligible.discard(recipient.tag)
-    return Allocation(percents, frozenset(ineligible), routable=True, leftover_to=recipient.tag)
+    # Each recipient up to its release.max first (the anchor first); what still remains goes to the first
+    # recipient regardless (100 % must go somewhere). With release.max 100 the anchor takes it all (spec).
+    for c in recipients:
+        given = min(remaining, max(c.policy.max_percent - percents[c.tag], 0))
+        percents[c.tag] += given
+        remaining -= given
+    percents[recipients[0].tag] += remaining
+    ineligible.difference_update(c.tag for c in recipients if percents[c.tag] > 0)
+    return Allocation(percents, frozenset(ineligible), routable=True, leftover_to=recipients[0].tag)
 
 
-def _leftover_recipient(contenders: Sequence[Contender], anchor: int | None) -> Contender | None:
-    """Who absorbs what is left: the anchor, else the first contender (spec), skipping any without pods.
-
-    Receiving the leftover is growth, so the recipient needs ready pods.
-    """
+def _leftover_recipients(contenders: Sequence[Contender], anchor: int | None) -> list[Contender]:
+    """Who absorbs what is left, in order: the anchor, else the first contender (spec), then the others;
+    only contenders with ready pods (receiving the leftover is growth)."""
     order = ([contenders[anchor]] if anchor is not None else []) + list(contenders)
+    seen: list[Contender] = []
     for c in order:
-        if c.has_revision and c.available > 0:
-            return c
-    return None
+        if c.has_revision and c.available > 0 and c not in seen:
+            seen.append(c)
+    return seen

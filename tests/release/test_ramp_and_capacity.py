@@ -184,10 +184,11 @@ def test_proactive_minimum_is_zero_outside_an_autoscaled_ramp(overrides: dict[st
     assert _proactive(**overrides) == 0
 
 
-def test_capacity_gate_never_asks_a_fixed_size_revision_for_more_pods_than_it_will_ever_have() -> None:
-    # The old revision serves 60 % with 2 pods: "3.3 pods at 100 %". A revision fixed at 2 replicas can
-    # never show 4; Picchu's gate waited forever (a rollback stuck half-way). We cap at its fixed size.
+def test_capacity_gate_never_asks_for_more_pods_than_the_revision_s_own_plan_provisions() -> None:
+    # The old revision serves 60 % with 2 pods: "3.3 pods at 100 %". A revision whose plan runs 2 pods can
+    # never show 4; Picchu's gate waited forever (a rollback stuck half-way). We cap at what is provisioned.
     others = [ServingLoad(current_percent=60, available=2, peak_percent=80)]
-    fixed = ScaleBounds(min=2, max=6, has_autoscaler=False, fixed=2)
-    assert required_replicas(60, others, fixed, [1.0, 1.0]) == 2
-    assert required_replicas(60, others, ScaleBounds(min=2, max=6, has_autoscaler=False), [1.0, 1.0]) == 4
+    bounds = ScaleBounds(min=2, max=6, has_autoscaler=False)
+    assert required_replicas(60, others, bounds, [1.0, 1.0]) == 4
+    assert required_replicas(60, others, bounds, [1.0, 1.0], provisioned=2) == 2
+    assert can_ramp_to(60, 2, others, bounds, [1.0, 1.0], provisioned=2).ok

@@ -135,3 +135,13 @@ def test_release_max_below_100_leaves_the_remainder_with_the_older_revision() ->
     capped = replace(POLICY, max_percent=50)
     result = run([contender("new", "releasing", 40, policy=capped), contender("old", "released", 60)], 3)
     assert result[-1] == [50, 50]
+
+
+def test_the_leftover_respects_release_max_before_anyone_goes_past_it() -> None:
+    # Two revisions start releasing in the same pass; the newest stops at 60 %, the other keeps the rest.
+    capped = replace(POLICY, max_percent=60)
+    new = contender("new", "releasing", 0, policy=capped, is_ramping=False, available=1)
+    old = contender("old", "releasing", 0, is_ramping=False, available=1)
+    result = allocate([new, old], T0)
+    assert result.percents == {"new": 60, "old": 40}
+    assert run([replace(new, is_ramping=True), old], 3)[-1] == [60, 40]
