@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from release_builders import T0, entry, revision, snapshot
 
+from picchu.api.v1alpha1.revision import Revision
 from picchu.release import ClusterView, Observation, ReplicaCount, Snapshot, decide
 from picchu.release.ramp import RampPolicy
 from picchu.release.states import STATES
@@ -177,3 +178,45 @@ def _ramping(frame) -> str | None:  # type: ignore[no-untyped-def]
     """The newest tag that is releasing or released (tags are v0, v1, v2 from oldest to newest)."""
     tags = sorted((t for t, f in frame.tags.items() if f.state in RELEASING), reverse=True)
     return tags[0] if tags else None
+
+
+@st.composite
+def quiet_rollouts(draw: st.DrawFn) -> tuple[list[Revision], list[Event], tuple[ClusterView, ...], timedelta]:
+    """2–4 revisions of mixed shapes (fixed or autoscaled, canary or not, linear or geometric, capped or
+    not) arriving within 15 minutes, on two clusters with uneven factors; no failure."""
+    revs = []
+    for k in range(draw(st.integers(2, 4))):
+        scale = {
+            "min": draw(st.integers(1, 4)),
+            "default": draw(st.integers(1, 4)),
+            "max": draw(st.integers(4, 8)),
+        }
+        if draw(st.booleans()):
+            scale["targetCPUUtilizationPercentage"] = 60
+        canary = {"percent": draw(st.sampled_from([5, 10, 25])), "ttl": 60} if draw(st.booleans()) else None
+        release = {"scalingStrategy": draw(st.sampled_from(["linear", "geometric"])),
+                   "linearScaling": {"increment": draw(st.integers(10, 50))},
+                   "max": draw(st.sampled_from([100, 100, 60]))}  # fmt: skip
+        revs.append(revision(f"v{k}", git=T0 + timedelta(seconds=k), scale=scale, canary=canary,
+                             slos=canary is not None, release=release))  # fmt: skip
+    events = [
+        Event(timedelta(seconds=draw(st.integers(0, 900))), "add", f"v{k}") for k in range(1, len(revs))
+    ]
+    clusters = (ClusterView("a", scaling_factor=draw(st.sampled_from([0.5, 1.0, 2.0]))), ClusterView("b"))
+    return revs, events, clusters, timedelta(seconds=draw(st.integers(5, 90)))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(quiet_rollouts())
+def test_without_failures_the_newest_revision_always_reaches_its_release_max(
+    rollout: tuple[list[Revision], list[Event], tuple[ClusterView, ...], timedelta],
+) -> None:
+    revs, events, clusters, ready_delay = rollout
+    frames = simulate(revs, events, clusters=clusters, start=T0, duration=timedelta(minutes=40),
+                      ready_delay=ready_delay)  # fmt: skip
+    for frame in frames[1:]:
+        assert sum(f.percent for f in frame.tags.values()) in (0, 100)
+    newest = revs[-1]
+    release = newest.spec.targets[0].release
+    assert release is not None
+    assert frames[-1].tags[newest.tag].percent == release.max
