@@ -40,6 +40,20 @@ Holds ("unknown is an outcome"): no live cluster → ``held``; a live cluster un
 verdict, no timeout, no weight change; an unknown state name → that entry is kept untouched and weights
 are held. One observation per pass, taken before deciding (Picchu observed twice).
 
+Deliberate deviations from Picchu (spec §17; each module's docstring has the details):
+
+* #4 ``pendingReleaseStartTimestamp`` is set; #15 test states obey only ``externalTest.timeout`` and a
+  tested-but-ineligible revision waits (retires once expired) instead of timing out; #24 release windows
+  use the Los Angeles date and a maintained holiday calendar (observed days block); #26 GC spares the
+  newest revision; #33/§9.8 legacy Datadog canary states are mapped, unknown states reported and held;
+  §17.2/§17.3: no assertion or division can crash (``p > remaining`` is clamped, no live cluster holds,
+  a missing ``scale.min`` counts as 0); #3 autoscaler targets are computed on copies.
+* Never route to a tag without ready pods: a tag whose live clusters report no available pod never gains
+  weight, not even the leftover (which goes to the next candidate with pods, within ``release.max``).
+* The capacity gate never waits for more pods than the revision's own plan provisions (Picchu could stall
+  a rollback half-way); every tag is sized for the larger of its handler's and its new state.
+* #34 kept: a first canary with no released predecessor receives all traffic (nothing else can serve).
+
 Modules: ``snapshot`` (types), ``facts`` (incarnations, §8.3 facts), ``states`` (the 18 handlers),
 ``ramp`` (linear/geometric), ``capacity`` (replicas, capacity gate), ``traffic`` (weights), ``schedule``
 (release windows), ``gc`` (what to delete), ``status`` (entries, latencies, recommissioning), ``decide``.
