@@ -186,7 +186,7 @@ def _id(row: tuple[str, dict[str, Any], str, set[str]]) -> str:
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[_id(r) for r in ROWS])
-def test_transition(row: tuple[str, dict[str, Any], str, set[str]]) -> None:
+def test_each_row_of_the_transition_table_leads_to_its_state_and_actions(row: tuple[str, dict[str, Any], str, set[str]]) -> None:
     state, facts, expected, actions = row
     step = tick(inc(state, **facts), TICK)
     assert step is not None
