@@ -1,7 +1,8 @@
 """`picchu simulate`: the rollout timeline a set of Revisions would produce, without any cluster.
 
 It drives the real decision core (``picchu.release.decide``) pass after pass against a tiny in-memory
-fleet: ReplicaSets take the replicas the plans ask for, new pods become ready after a delay, the
+fleet: ReplicaSets take the replicas the plans ask for (an autoscaled one sits at its autoscaler's floor:
+there is no load model), new pods become ready after a delay, the
 Revision controller's part is played too (a revision stuck in ``timingout`` is failed; revisions marked
 deletable by GC disappear). Nothing here talks to Kubernetes.
 
