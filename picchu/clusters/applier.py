@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -49,6 +50,7 @@ from picchu.clusters.transport import (
 )
 
 _WRITE_QUERY = (("fieldManager", keys.FIELD_MANAGER),)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,7 @@ class Applier:
             else:
                 reason = outcome.error.reason if outcome.error else "no result"
                 results[name] = ClusterApplyResult(name, failed=(Failure(None, reason),))
+            _log_result(results[name])
         return results
 
     def forget(self, cluster: str | None = None) -> None:
@@ -389,6 +392,14 @@ class _Survey:
                 self.ignored.add(key)
             else:
                 self.owned.append((key, location, str(metadata.get("uid", ""))))
+
+
+def _log_result(result: ClusterApplyResult) -> None:
+    if result.applied or result.pruned or result.failed:
+        log.log(logging.WARNING if result.failed else logging.INFO,
+                "cluster %s: %d applied, %d unchanged, %d pruned, %d failed%s", result.cluster,
+                len(result.applied), len(result.unchanged), len(result.pruned), len(result.failed),
+                f" (first: {result.failed[0]})" if result.failed else "")
 
 
 def _labels_of(manifest: Mapping[str, Any]) -> dict[str, str]:
