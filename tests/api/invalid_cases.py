@@ -142,6 +142,14 @@ CASES = [
         True,
     ),
     Case(
+        "canary failAfter that Prometheus cannot read",
+        REV,
+        _set([*T1, "serviceLevelObjectives", 0, "serviceLevelIndicator", "canary", "failAfter"], "1.5m"),
+        "spec.targets[1].serviceLevelObjectives[0].serviceLevelIndicator.canary.failAfter",
+        "not a Prometheus duration",
+        True,
+    ),
+    Case(
         "karpenter value neither true nor a duration",
         REV,
         _set([*T1, "karpenterDoNotDisrupt"], "yes"),

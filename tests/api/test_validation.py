@@ -104,3 +104,13 @@ def test_documented_invalid_samples_are_rejected_naming_every_bad_field(name: st
     with pytest.raises(InvalidSpec) as raised:
         load(invalid_manifest(name))
     assert {path for path, _ in raised.value.errors} == INVALID_SAMPLES[name]
+
+
+@pytest.mark.parametrize("value", ["2m", "1h30m", "1d", "1w", "90s", "0"])
+def test_canary_fail_after_accepts_prometheus_durations_it_becomes_the_alert_for(value: str) -> None:
+    obj = manifest("revision-echo.yaml")
+    obj["spec"]["targets"][1]["serviceLevelObjectives"][0]["serviceLevelIndicator"]["canary"]["failAfter"] = (
+        value
+    )
+    slo = load_revision(obj).spec.targets[1].service_level_objectives[0]  # type: ignore[index]
+    assert slo.service_level_indicator.canary.fail_after == value  # type: ignore[union-attr]

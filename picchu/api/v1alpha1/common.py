@@ -45,6 +45,7 @@ __all__ = [
     "UInt32",
     "Percent",
     "Duration",
+    "PrometheusDuration",
     "PercentString",
     "FloatString",
     "Time",
@@ -81,6 +82,20 @@ def _check_duration(value: str) -> str:
         raise ValueError(
             f"{value!r} is not a Go duration: write a number with a unit (ns, us, ms, s, m, h), "
             "e.g. 10s, 1m30s or 2h"
+        )
+    return value
+
+
+_PROMETHEUS_DURATION = re.compile(
+    r"0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?"
+)
+
+
+def _check_prometheus_duration(value: str) -> str:
+    if value and not _PROMETHEUS_DURATION.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a Prometheus duration: write whole numbers with units in order y, w, d, h, m, s, ms, "
+            "e.g. 2m or 1h30m"
         )
     return value
 
@@ -129,6 +144,11 @@ UInt32 = Annotated[StrictInt, Field(ge=0, le=2**32 - 1, json_schema_extra={"form
 Percent = Annotated[StrictInt, Field(ge=0, le=100, json_schema_extra={"format": "int32"})]
 Duration = Annotated[
     StrictStr, AfterValidator(_check_duration), Field(json_schema_extra={"x-picchu-duration": True})
+]
+PrometheusDuration = Annotated[
+    StrictStr,
+    AfterValidator(_check_prometheus_duration),
+    Field(json_schema_extra={"x-picchu-prometheus-duration": True}),
 ]
 FloatString = Annotated[
     StrictStr, AfterValidator(_check_float_string), Field(json_schema_extra={"x-picchu-float-string": True})

@@ -48,6 +48,9 @@ Schema = dict[str, Any]
 
 _GO_DURATION = r"[-+]?(0|(([0-9]+\.?[0-9]*|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)"
 _DURATION_PATTERN = f"^{_GO_DURATION}$"
+_PROMETHEUS_DURATION_PATTERN = (
+    r"^(|0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"
+)
 _FLOAT_PATTERN = r"^([-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?)?$"
 _TYPE_BOUNDS = (-(2**31), 2**31 - 1, 2**32 - 1, -(2**63), 2**63 - 1)
 _PRESERVE: Schema = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
@@ -293,6 +296,8 @@ def _metadata_schema(metadata: Sequence[Any], extra: object = None) -> Schema:
         # Formats are OpenAPI patterns, not CEL `matches`: patterns cost nothing in the CEL budget.
         if extra.get("x-picchu-duration"):
             schema["pattern"] = _DURATION_PATTERN
+        if extra.get("x-picchu-prometheus-duration"):
+            schema["pattern"] = _PROMETHEUS_DURATION_PATTERN
         if extra.get("x-picchu-float-string"):
             schema["pattern"] = _FLOAT_PATTERN
         if extra.get("x-picchu-percent-string"):

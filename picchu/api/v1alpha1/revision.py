@@ -26,6 +26,7 @@ from picchu.api.v1alpha1.common import (
     PassthroughList,
     Percent,
     PercentString,
+    PrometheusDuration,
     Resource,
     StrictBool,
     StrictStr,
@@ -200,7 +201,7 @@ class SLICanary(WireModel):
     enabled: StrictBool
     allowance_percent_string: PercentString | None = None
     allowance_percent: float | None = Field(default=None, ge=0, le=100)
-    fail_after: Duration | None = None
+    fail_after: PrometheusDuration | None = None  # becomes the canary alert's `for:`
 
 
 class ServiceLevelIndicator(WireModel):
