@@ -188,10 +188,12 @@ class Cluster:
         self._process = ManagedProcess(f"kube-apiserver[{self.name}]", self._argv(), self.log_path)
         self._process.start()
 
-    def stop_apiserver(self) -> None:
-        """Stop this cluster's apiserver only; its data stays in etcd and its port is kept."""
+    def stop_apiserver(self, *, wait: bool = True) -> None:
+        """Stop this cluster's apiserver only; its data stays in etcd and its port is kept.
+
+        `wait=False` only sends SIGTERM (to stop several at once); call again with `wait=True`."""
         if self._process is not None:
-            self._process.stop()
+            self._process.stop() if wait else self._process.terminate()
 
     def _argv(self) -> list[str]:
         return [

@@ -97,6 +97,8 @@ class ControlPlane:
     def stop(self) -> None:
         """Stop every apiserver, then etcd. Idempotent."""
         for cluster in self.clusters.values():
+            cluster.stop_apiserver(wait=False)
+        for cluster in self.clusters.values():
             cluster.stop_apiserver()
         if self._etcd is not None:
             self._etcd.stop()

@@ -69,6 +69,11 @@ class ManagedProcess:
     def exit_code(self) -> int | None:
         return self._popen.poll() if self._popen else None
 
+    def terminate(self) -> None:
+        """Ask the process group to exit (SIGTERM) without waiting; `stop()` finishes the job."""
+        if self._popen is not None and self._popen.poll() is None:
+            _signal_group(self._popen.pid, signal.SIGTERM)
+
     def stop(self, grace_seconds: float = 10.0) -> None:
         """Stop the process group (SIGTERM, then SIGKILL) and reap the child. Idempotent."""
         popen = self._popen
