@@ -150,6 +150,14 @@ CASES = [
         True,
     ),
     Case(
+        "requests-rate target that is not a quantity",
+        REV,
+        _set([*T1, "scale", "targetRequestsRate"], "5 rps"),
+        "spec.targets[1].scale.targetRequestsRate",
+        "not a Kubernetes quantity",
+        True,
+    ),
+    Case(
         "karpenter value neither true nor a duration",
         REV,
         _set([*T1, "karpenterDoNotDisrupt"], "yes"),

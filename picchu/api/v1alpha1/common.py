@@ -46,6 +46,7 @@ __all__ = [
     "Percent",
     "Duration",
     "PrometheusDuration",
+    "Quantity",
     "PercentString",
     "FloatString",
     "Time",
@@ -100,6 +101,17 @@ def _check_prometheus_duration(value: str) -> str:
     return value
 
 
+_QUANTITY = re.compile(
+    r"[+-]?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?"
+)
+
+
+def _check_quantity(value: str) -> str:
+    if not _QUANTITY.fullmatch(value):
+        raise ValueError(f"{value!r} is not a Kubernetes quantity: write e.g. 5, 0.5, 500m or 2k")
+    return value
+
+
 _FLOAT = re.compile(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?")
 
 
@@ -149,6 +161,9 @@ PrometheusDuration = Annotated[
     StrictStr,
     AfterValidator(_check_prometheus_duration),
     Field(json_schema_extra={"x-picchu-prometheus-duration": True}),
+]
+Quantity = Annotated[
+    StrictStr, AfterValidator(_check_quantity), Field(json_schema_extra={"x-picchu-quantity": True})
 ]
 FloatString = Annotated[
     StrictStr, AfterValidator(_check_float_string), Field(json_schema_extra={"x-picchu-float-string": True})

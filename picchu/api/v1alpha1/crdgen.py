@@ -51,6 +51,7 @@ _DURATION_PATTERN = f"^{_GO_DURATION}$"
 _PROMETHEUS_DURATION_PATTERN = (
     r"^(|0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"
 )
+_QUANTITY_PATTERN = r"^[+-]?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
 _FLOAT_PATTERN = r"^([-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?)?$"
 _TYPE_BOUNDS = (-(2**31), 2**31 - 1, 2**32 - 1, -(2**63), 2**63 - 1)
 _PRESERVE: Schema = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
@@ -298,6 +299,8 @@ def _metadata_schema(metadata: Sequence[Any], extra: object = None) -> Schema:
             schema["pattern"] = _DURATION_PATTERN
         if extra.get("x-picchu-prometheus-duration"):
             schema["pattern"] = _PROMETHEUS_DURATION_PATTERN
+        if extra.get("x-picchu-quantity"):
+            schema["pattern"] = _QUANTITY_PATTERN
         if extra.get("x-picchu-float-string"):
             schema["pattern"] = _FLOAT_PATTERN
         if extra.get("x-picchu-percent-string"):

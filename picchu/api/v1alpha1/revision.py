@@ -27,6 +27,7 @@ from picchu.api.v1alpha1.common import (
     Percent,
     PercentString,
     PrometheusDuration,
+    Quantity,
     Resource,
     StrictBool,
     StrictStr,
@@ -103,7 +104,7 @@ class ScaleInfo(WireModel):
     target_memory_utilization_percentage: Int32 | None = Field(
         default=None, alias="targetMemoryUtilizationPercentage"
     )
-    target_requests_rate: StrictStr | None = None
+    target_requests_rate: Quantity | None = None
     requests_rate_metric: StrictStr | None = None
     worker: WorkerScaleInfo | None = None
     keda_worker: KedaScaleInfo | None = None
