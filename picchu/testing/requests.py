@@ -15,7 +15,8 @@ Usage::
 
 What is counted: resource requests only (`/api/...`, `/apis/...`), keyed by verb, API group, resource,
 subresource and response code. Verbs are the apiserver's: GET, LIST, WATCH, POST, PUT, PATCH, APPLY
-(server-side apply), DELETE, DELETECOLLECTION. Non-resource paths (`/metrics` itself, `/readyz`,
+(server-side apply), DELETE, DELETECOLLECTION; a WATCH is counted when it ends, a request when its
+handler returns (before the client has the last byte). Non-resource paths (`/metrics` itself, `/readyz`,
 `/openapi/...`, discovery) are never counted, so scraping does not disturb the numbers. The apiserver
 also counts its own internal requests: in this control plane (no kube-controller-manager) those are
 the startup bootstrap (namespaces, RBAC, flow-control, a kube-system ConfigMap) and, while idle, a PUT
