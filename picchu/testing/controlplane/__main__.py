@@ -1,4 +1,5 @@
-"""Command line of the local control plane: `build` the binaries, bring clusters `up` for a person.
+"""Command line of the local control plane: `build` the binaries (and fetch the pinned upstream CRDs),
+bring clusters `up` for a person.
 
     python -m picchu.testing.controlplane build
     python -m picchu.testing.controlplane up --clusters delivery,a,b [--dir DIR] [--no-crds]
@@ -19,10 +20,16 @@ from picchu.testing.controlplane.plane import ControlPlane
 
 
 def _build(_: argparse.Namespace) -> int:
+    from picchu.testing.upstream_crds import load_pins, upstream_crd_documents
+
     binaries = ensure_binaries(log=sys.stdout)
     print(f"control-plane binaries (k8s {binaries.version}):")
     for path in (binaries.kube_apiserver, binaries.etcd, binaries.kubectl):
         print(f"  {path}")
+    crds = upstream_crd_documents()  # fetch now, so tests never need the network or Go
+    print(f"{len(crds)} upstream CRDs from {len(load_pins())} pinned modules cached under:")
+    for source in load_pins():
+        print(f"  {source.cache_dir}")
     return 0
 
 
