@@ -194,3 +194,9 @@ def test_the_api_server_rejects_the_documented_invalid_samples(
     result = kubectl(control_plane, "create", "-f", "-", body=obj, check=False)
     assert result.returncode != 0, f"accepted: {result.stdout}"
     assert "Required value" in result.stderr or 'unknown field "spec.foo"' in result.stderr, result.stderr
+
+
+def test_kubectl_explain_documents_picchu_fields(control_plane: ControlPlane) -> None:
+    explained = kubectl(control_plane, "explain", "revision.spec.targets.canary").stdout
+    assert "Canary traffic percent; 0 means no canary phase." in explained
+    assert "percent" in explained and "ttl" in explained

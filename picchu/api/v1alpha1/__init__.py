@@ -27,6 +27,15 @@ from picchu.api.v1alpha1.loading import (
     load_release_manager,
     load_revision,
 )
+from picchu.api.v1alpha1.monitoring import (
+    ServiceLevelIndicator,
+    ServiceLevelObjectiveLabels,
+    ServiceMonitor,
+    SLICanary,
+    SlothAlert,
+    SlothAlerting,
+    SlothServiceLevelObjective,
+)
 from picchu.api.v1alpha1.others import (
     AdditionalConfigSelector,
     ClusterSecrets,
@@ -79,13 +88,6 @@ from picchu.api.v1alpha1.revision import (
     RevisionTargetStatusScale,
     ScaleInfo,
     SentryInfo,
-    ServiceLevelIndicator,
-    ServiceLevelObjectiveLabels,
-    ServiceMonitor,
-    SLICanary,
-    SlothAlert,
-    SlothAlerting,
-    SlothServiceLevelObjective,
     TargetIstio,
     WaypointHPA,
     WorkerScaleInfo,

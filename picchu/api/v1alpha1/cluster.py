@@ -49,13 +49,20 @@ class ClusterSpec(WireModel):
     """A target cluster: API server, ingress gateways and replica scaling factor."""
 
     enabled: StrictBool
+    """Disabled clusters are ignored everywhere."""
     hot_standby: StrictBool | None = None
+    """Receives all objects but takes no traffic share and does not count as live."""
     config: ClusterConfig | None = None
+    """API server URL and CA; credentials are in the Secret of the same name (key auth-info)."""
     scaling_factor_string: FloatString | None = None
+    """Multiplier for replicas and autoscaler bounds on this cluster (default "1.0")."""
     ingresses: ClusterIngresses
     enable_dev_routes: StrictBool | None = None
+    """Enable the dev route."""
     dev_route_tag_template: StrictStr | None = None
+    """Template producing the dev-route header name."""
     disable_event_driven: StrictBool | None = None
+    """Event-driven revisions run with zero replicas here."""
 
 
 class ClusterKubernetesStatus(OpenModel):

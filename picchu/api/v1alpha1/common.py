@@ -195,6 +195,7 @@ class WireModel(BaseModel):
         populate_by_name=True,
         serialize_by_alias=True,
         validate_default=False,
+        use_attribute_docstrings=True,
     )
 
 

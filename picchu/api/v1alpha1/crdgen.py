@@ -254,6 +254,8 @@ def _model_schema(model: type[BaseModel]) -> Schema:
     for name, field in model.model_fields.items():
         wire = field.alias or name
         schema = _type_schema(hints[name])
+        if field.description:  # from the attribute docstring; shown by `kubectl explain`
+            schema = {"description": field.description, **schema}
         schema.update(_field_constraints(field))
         for key, value in _FIELD_EXTRAS.get((model, name), {}).items():
             if key == "properties":

@@ -25,12 +25,14 @@ from picchu.api.v1alpha1.common import (
 # ---- ClusterSecrets -------------------------------------------------------------------------------------
 class ClusterSecretsSource(WireModel):
     namespace: StrictStr
+    """Namespace in the delivery cluster to copy Secrets from."""
     label_selector: StrictStr | None = None
     field_selector: StrictStr | None = None
 
 
 class ClusterSecretsTarget(WireModel):
     namespace: StrictStr
+    """Namespace written in each selected target cluster."""
     label_selector: StrictStr | None = None
     field_selector: StrictStr | None = None
     labels: StringMap | None = None
@@ -67,6 +69,7 @@ class AdditionalConfigSelector(WireModel):
 
 class MirrorSpec(WireModel):
     cluster_name: StrictStr
+    """Name of the Cluster (in the Revision's namespace) to mirror into."""
     additional_config_selectors: list[AdditionalConfigSelector] | None = None
 
 
@@ -95,6 +98,7 @@ class HTTPPortFault(WireModel):
 
     port_selector: PortSelector | None = None
     fault: Passthrough | None = None
+    """Istio HTTPFaultInjection, passed through to the matching routes."""
 
 
 class FaultInjectorSpec(WireModel):

@@ -83,10 +83,13 @@ class ReleaseManagerRevisionStatus(OpenModel):
         default_factory=ReleaseManagerRevisionState, json_schema_extra=WIRE_REQUIRED
     )
     current_percent: UInt32 = Field(default=0, json_schema_extra=WIRE_REQUIRED)
+    """Traffic percent right now."""
     peak_percent: UInt32 = Field(default=0, json_schema_extra=WIRE_REQUIRED)
+    """Highest percent ever reached."""
     release_eligible: StrictBool = Field(default=False, json_schema_extra=WIRE_REQUIRED)
     triggered_alerts: list[StrictStr] | None = None
     last_updated: Time | None = Field(default=None, json_schema_extra=WIRE_REQUIRED)
+    """When currentPercent last changed; ramp delays count from it."""
     git_timestamp: Time | None = None
     revision_timestamp: Time | None = None
     deploying_start_timestamp: Time | None = None
@@ -98,7 +101,9 @@ class ReleaseManagerRevisionStatus(OpenModel):
     scale: ReleaseManagerRevisionScaleStatus = Field(
         default_factory=ReleaseManagerRevisionScaleStatus, json_schema_extra=WIRE_REQUIRED
     )
+    """Replicas summed over live clusters (keys Current, Desired, Peak)."""
     deleted: StrictBool | None = None
+    """No ReplicaSet for the tag was observed."""
 
     @classmethod
     def fresh(cls, tag: str, now: datetime) -> ReleaseManagerRevisionStatus:

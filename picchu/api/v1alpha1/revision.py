@@ -25,8 +25,6 @@ from picchu.api.v1alpha1.common import (
     Passthrough,
     PassthroughList,
     Percent,
-    PercentString,
-    PrometheusDuration,
     Quantity,
     Resource,
     StrictBool,
@@ -36,6 +34,11 @@ from picchu.api.v1alpha1.common import (
     UInt32,
     WireModel,
     parse_time,
+)
+from picchu.api.v1alpha1.monitoring import (
+    ServiceLevelObjectiveLabels,
+    ServiceMonitor,
+    SlothServiceLevelObjective,
 )
 from picchu.keys import ANNOTATION_FAILED_AT, ANNOTATION_GIT_COMMIT_TIMESTAMP
 
@@ -59,9 +62,13 @@ class RevisionApp(WireModel):
     """The application and the build this Revision deploys."""
 
     name: StrictStr
+    """Application name: ReleaseManager spec.app, namespace prefix, container and Service name."""
     ref: StrictStr
+    """Git ref (informational)."""
     tag: StrictStr
+    """Revision tag, unique per app: names the ReplicaSet, HPA and routing subset."""
     image: StrictStr
+    """Container image of the main container."""
 
 
 class SentryInfo(WireModel):
@@ -95,19 +102,31 @@ class ScaleInfo(WireModel):
     """Replica counts (fleet-wide) and autoscaling targets."""
 
     min: Int32 | None = None
+    """Minimum replicas across the fleet (required by picchu)."""
     default: Int32 | None = None
+    """Initial or fixed replicas across the fleet (default 1)."""
     max: Int32 | None = None
+    """Maximum replicas across the fleet (default 1)."""
     min_ready_seconds: Int32 | None = None
+    """ReplicaSet minReadySeconds."""
     target_cpu_utilization_percentage: Int32 | None = Field(
-        default=None, alias="targetCPUUtilizationPercentage"
+        default=None,
+        alias="targetCPUUtilizationPercentage",
     )
+    """HPA CPU utilisation target."""
     target_memory_utilization_percentage: Int32 | None = Field(
-        default=None, alias="targetMemoryUtilizationPercentage"
+        default=None,
+        alias="targetMemoryUtilizationPercentage",
     )
+    """HPA memory utilisation target."""
     target_requests_rate: Quantity | None = None
+    """Per-pod request rate target (a Kubernetes quantity)."""
     requests_rate_metric: StrictStr | None = None
+    """Pods metric name for the requests-rate target (default istio_requests_rate)."""
     worker: WorkerScaleInfo | None = None
+    """WorkerPodAutoscaler settings."""
     keda_worker: KedaScaleInfo | None = None
+    """KEDA ScaledObject settings."""
 
 
 # ---- release --------------------------------------------------------------------------------------------
@@ -115,34 +134,46 @@ class GeometricScaling(WireModel):
     """Geometric ramp: start percent, multiplied by factor every delay."""
 
     start: Percent | None = None
+    """First ramp step in percent (default 10)."""
     factor: UInt32 | None = None
+    """Multiplier per step (default 2)."""
     delay: Duration | None = None
+    """Minimum time between steps, a Go duration (default 10s)."""
 
 
 class LinearScaling(WireModel):
     """Linear ramp: increment percent every delay."""
 
     increment: Percent | None = None
+    """Percent added per step (default 5)."""
     delay: Duration | None = None
+    """Minimum time between steps, a Go duration (default 10s)."""
 
 
 class ReleaseInfo(WireModel):
     """How traffic ramps to this revision once it may be released."""
 
     eligible: StrictBool | None = None
+    """Whether this revision may be released."""
     max: Percent | None = None
+    """Cap on this revision's traffic percent (default 100)."""
     scaling_strategy: StrictStr | None = None
+    """linear or geometric (default geometric)."""
     geometric_scaling: GeometricScaling | None = None
     linear_scaling: LinearScaling | None = None
     schedule: StrictStr | None = None
+    """Release window: humane, inhumane (default) or always."""
     ttl: Int64 | None = None
+    """Seconds before an ineligible or old revision is retired (default 432000)."""
 
 
 class Canary(WireModel):
     """Canary phase: percent of traffic for ttl seconds (percent 0 = no canary)."""
 
     percent: Percent
+    """Canary traffic percent; 0 means no canary phase."""
     ttl: Int64
+    """Canary duration in seconds, counted from the first canary traffic."""
 
 
 class ExternalTest(WireModel):
@@ -153,6 +184,7 @@ class ExternalTest(WireModel):
     completed: StrictBool
     succeeded: StrictBool | None = None
     timeout: Duration | None = None
+    """How long tests may run, a Go duration (default 2h)."""
     last_updated: Time | None = None
 
 
@@ -180,73 +212,24 @@ class PortInfo(WireModel):
     """A port exposed by the app; routing uses ingresses (derived from mode when empty)."""
 
     name: StrictStr
+    """Port name: container port name and Service targetPort; 'status' enables default probes."""
     hosts: list[StrictStr] | None = None
+    """Extra hostnames routed to this port."""
     ingress_port: Int32 | None = None
+    """Gateway port matched by ingress routes (default 443; 443 also matches 80)."""
     port: Int32 | None = None
+    """Service and mesh port (default 80)."""
     container_port: Int32 | None = None
+    """Container port (default 80)."""
     protocol: StrictStr | None = None
+    """Protocol (default TCP)."""
     mode: StrictStr | None = Field(default=None, json_schema_extra=WIRE_REQUIRED)
+    """public, private or local: derives ingresses when they are empty (default private)."""
     default: StrictBool | None = None
+    """Prefer this port for its ingresses' default hostnames."""
     ingresses: list[StrictStr] | None = None
+    """Ingresses (public, private) exposing this port; derived from mode when empty."""
     istio: PortIstio | None = None
-
-
-# ---- monitoring / SLOs ----------------------------------------------------------------------------------
-class ServiceLevelObjectiveLabels(WireModel):
-    alert_labels: StringMap | None = None
-    rule_labels: StringMap | None = None
-    service_level_labels: StringMap | None = None
-
-
-class SLICanary(WireModel):
-    enabled: StrictBool
-    allowance_percent_string: PercentString | None = None
-    allowance_percent: float | None = Field(default=None, ge=0, le=100)
-    fail_after: PrometheusDuration | None = None  # becomes the canary alert's `for:`
-
-
-class ServiceLevelIndicator(WireModel):
-    canary: SLICanary | None = None
-    tag_key: StrictStr | None = None
-    alert_after: StrictStr | None = None
-    total_query: StrictStr | None = None
-    error_query: StrictStr | None = None
-
-
-class SlothAlert(WireModel):
-    disable: StrictBool | None = None
-    labels: StringMap | None = None
-    annotations: StringMap | None = None
-
-
-class SlothAlerting(WireModel):
-    name: StrictStr | None = None
-    labels: StringMap | None = None
-    annotations: StringMap | None = None
-    page_alert: SlothAlert | None = None
-    ticket_alert: SlothAlert | None = None
-
-
-class SlothServiceLevelObjective(WireModel):
-    """An SLO: recording rules, canary alert and Sloth service level."""
-
-    name: StrictStr | None = None
-    description: StrictStr | None = None
-    enabled: StrictBool
-    objective_percent_string: PercentString | None = None
-    service_level_indicator: ServiceLevelIndicator | None = None
-    service_level_objective_labels: ServiceLevelObjectiveLabels | None = None
-    alerting: SlothAlerting | None = None
-
-
-class ServiceMonitor(WireModel):
-    """A prometheus-operator ServiceMonitor to create for the app."""
-
-    name: StrictStr
-    slo_regex: StrictBool
-    annotations: StringMap | None = None
-    labels: StringMap | None = None
-    spec: Passthrough | None = None
 
 
 # ---- misc target sections -------------------------------------------------------------------------------
@@ -279,7 +262,9 @@ class RevisionTarget(WireModel):
     """Where and how the revision is rolled out: one ReleaseManager per target."""
 
     name: StrictStr
+    """Target name (e.g. production): ReleaseManager and namespace suffix."""
     fleet: StrictStr
+    """Fleet of Clusters (their picchu.medium.engineering/fleet label)."""
     scale: ScaleInfo
     release: ReleaseInfo | None = None
     datadog_monitoring: DatadogMonitoring | None = None
@@ -288,6 +273,7 @@ class RevisionTarget(WireModel):
     service_level_objective_labels: ServiceLevelObjectiveLabels | None = None
     acceptance_target: StrictBool | None = None
     config_selector: Passthrough | None = None
+    """Selects Secrets/ConfigMaps to copy and inject; absent selects nothing, {} everything."""
     aws: AWSInfo | None = None
     alert_rules: PassthroughList | None = None
     sidecars: PassthroughList | None = None
@@ -295,6 +281,7 @@ class RevisionTarget(WireModel):
     volumes: PassthroughList | None = None
     pod_annotations: StringMap | None = None
     karpenter_do_not_disrupt: StrictStr | None = None
+    """"true" or a Go duration for the karpenter.sh/do-not-disrupt pod annotation."""
     service_account_name: StrictStr | None = None
     resources: Passthrough | None = None
     liveness_probe: Passthrough | None = None
@@ -304,12 +291,16 @@ class RevisionTarget(WireModel):
     priority_class_name: StrictStr | None = None
     tolerations: PassthroughList | None = None
     external_test: ExternalTest | None = None
+    """External test gate."""
     canary: Canary | None = None
+    """Canary phase before the release ramp."""
     default_ingress_ports: StringMap | None = None
+    """Ingress name to the port receiving that ingress's default hostnames."""
     ports: list[PortInfo] | None = None
     env: PassthroughList | None = None
     istio: TargetIstio | None = None
     pod_disruption_budget: Passthrough | None = None
+    """App-level PodDisruptionBudget spec (default maxUnavailable 10%)."""
     topology_spread_constraint: Passthrough | None = None
     ambient_mesh: StrictBool | None = None
     waypoint_hpa: WaypointHPA | None = Field(default=None, alias="waypointHPA")
@@ -351,12 +342,18 @@ class RevisionSpec(WireModel):
     app: RevisionApp
     targets: list[RevisionTarget]
     failed: StrictBool
+    """Rollback switch: true fails the revision everywhere."""
     ignore_slos: StrictBool | None = Field(default=None, alias="ignoreSLOs")
+    """Never fail this revision on SLO alerts (timeouts still fail it)."""
     canary_with_sli_rules: StrictBool | None = Field(default=None, alias="canaryWithSLIRules")
+    """Fail on canary alerts of this tag instead of SLO alerts."""
     sentry: SentryInfo | None = None
     tag_routing_header: StrictStr | None = None
+    """HTTP header whose value routes a request straight to a tag."""
     disable_mirroring: StrictBool | None = None
+    """Skip Mirror processing for this revision."""
     event_driven: StrictBool | None = None
+    """Run with zero replicas on clusters with disableEventDriven."""
 
 
 # ---- status ---------------------------------------------------------------------------------------------
