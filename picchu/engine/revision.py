@@ -91,8 +91,10 @@ def _report_invalid(ctx: EngineContext, obj: dict[str, Any], ref: ObjectRef, exc
     old = obj.get("status") or {}
     merged = conditions.merge(old.get("conditions"), [conditions.Condition("Valid", False, "InvalidSpec", message)],
                               ctx.clock())
-    if merged != old.get("conditions"):
-        ctx.delivery.patch_status("Revision", ref.namespace, ref.name, {"conditions": merged})
+    if merged != old.get("conditions"):  # sentry and targets are required by the status schema
+        ctx.delivery.patch_status("Revision", ref.namespace, ref.name, {
+            "sentry": old.get("sentry") or {"release": False}, "targets": old.get("targets") or [],
+            "conditions": merged})
     ctx.events.emit(ref, WARNING, "InvalidSpec", message)
     log.warning(message, extra=fields(kind="Revision", object=ref.name, namespace=ref.namespace))
 

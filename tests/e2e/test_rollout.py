@@ -1,20 +1,209 @@
-"""A user's view of a rollout: Revisions applied with kubectl, the real operator, two target clusters."""
+"""A user's view of a rollout: Revisions applied with kubectl, the real operator, two target clusters.
+
+Every test reads only what a user can read: ReleaseManager status, VirtualService weights and ReplicaSets
+in the target clusters, Revision conditions and Kubernetes Events in the delivery cluster.
+"""
 
 from __future__ import annotations
 
-import pytest
+import time
 
+import pytest
+from kubernetes import client
+
+from picchu import keys
+from picchu.testing.prometheus import SloAlerts, require_prometheus
+from picchu.testing.requests import RequestCounter, delta
 from tests.e2e.conftest import TARGETS, World
 
 pytestmark = pytest.mark.e2e
+LINEAR_10 = {"eligible": True, "schedule": "always", "scalingStrategy": "linear",
+             "linearScaling": {"increment": 10, "delay": "2s"}}
+
+
+def _release_v1(world: World) -> None:
+    world.revision("v1")
+    world.wait(lambda: world.state("v1") == "released", message="v1 released")
+    for cluster in TARGETS:
+        world.wait(lambda c=cluster: world.weights(c) == {"v1": 100}, message=f"v1 at 100% on {cluster}")
 
 
 def test_the_first_release_reaches_100_percent_on_both_clusters(world: World) -> None:
     world.register()
     world.start_operator()
-    world.revision("v1")
-    world.wait(lambda: world.state("v1") == "released", message="v1 released")
+    _release_v1(world)
     for cluster in TARGETS:
-        world.wait(lambda c=cluster: world.weights(c) == {"v1": 100}, message=f"v1 at 100% on {cluster}")
-        replicasets = world.replicasets(cluster)
-        assert replicasets["v1"].status.available_replicas >= 1
+        assert world.replicasets(cluster)["v1"].status.available_replicas >= 1
+
+
+def test_a_second_revision_ramps_step_by_step_while_the_first_retires(world: World) -> None:
+    world.register()
+    world.start_operator()
+    _release_v1(world)
+    world.revision("v2", minutes=5)
+    seen: dict[str, list[dict[str, int]]] = {c: [] for c in TARGETS}
+
+    def released() -> bool:
+        for cluster in TARGETS:
+            weights = world.weights(cluster)
+            if weights and (not seen[cluster] or seen[cluster][-1] != weights):
+                seen[cluster].append(weights)
+        return world.state("v2") == "released" and all(s and s[-1] == {"v2": 100} for s in seen.values())
+
+    world.wait(released, timeout=120, message="v2 released at 100% everywhere")
+    for cluster, steps in seen.items():
+        assert all(sum(w.values()) == 100 for w in steps), f"weights must sum to 100 on {cluster}: {steps}"
+        v2 = [w.get("v2", 0) for w in steps]
+        assert v2 == sorted(v2), f"v2 never moves backwards on {cluster}: {v2}"
+        assert len(set(v2)) >= 3, f"v2 ramps in several steps on {cluster}: {v2}"
+    world.wait(lambda: world.state("v1") == "retired", message="v1 retired")
+    for cluster in TARGETS:
+        world.wait(lambda c=cluster: world.replicasets(c)["v1"].spec.replicas == 0, message=f"v1 scaled to 0 on {cluster}")
+
+
+def test_a_firing_slo_alert_fails_the_new_revision_and_traffic_returns_to_the_previous_one(world: World) -> None:
+    require_prometheus()
+    with SloAlerts(alert="availability") as alerts:
+        world.register()
+        world.start_operator("--prometheus-query-address", alerts.url, "--prometheus-query-ttl", "1")
+        _release_v1(world)
+        world.revision("v2", minutes=5, target={"release": LINEAR_10})
+        world.wait(lambda: (world.entries().get("v2") or {}).get("currentPercent", 0) > 0, message="v2 gets traffic")
+        alerts.fire(world.app, "v2")
+        world.wait(lambda: world.state("v2") == "failed", timeout=120, message="v2 failed")
+        for cluster in TARGETS:
+            world.wait(lambda c=cluster: world.weights(c) == {"v1": 100}, message=f"v1 back at 100% on {cluster}")
+        revision = client.CustomObjectsApi(world.apis["delivery"]).get_namespaced_custom_object(
+            keys.GROUP, keys.VERSION, world.namespace, "revisions", f"{world.app}-v2")
+        assert revision["spec"]["failed"] is True
+        assert keys.ANNOTATION_FAILED_AT in revision["metadata"]["annotations"]
+        assert world.entries()["v2"]["peakPercent"] < 50
+        world.wait(lambda: any(e.reason == "RevisionFailed" for e in world.events(f"{world.app}-v2")),
+                   message="a RevisionFailed event")
+
+
+def test_a_disabled_cluster_gets_no_writes(world: World) -> None:
+    world.register("a")
+    world.register("b", enabled=False)
+    counter = RequestCounter(world.plane.clusters["b"])
+    before = counter.snapshot()
+    world.start_operator()
+    world.revision("v1")
+    world.wait(lambda: world.state("v1") == "released", message="v1 released on a alone")
+    world.wait(lambda: world.weights("a") == {"v1": 100}, message="v1 at 100% on a")
+    writes = delta(before, counter.snapshot()).without(*_housekeeping()).writes()
+    assert writes == 0
+    assert world.replicasets("b") == {}
+
+
+def _housekeeping() -> tuple[tuple[str, str], ...]:
+    from picchu.testing.requests import HOUSEKEEPING
+
+    return HOUSEKEEPING
+
+
+def test_a_stopped_target_apiserver_stalls_only_its_own_app_and_the_app_resumes_when_it_returns(
+        world: World) -> None:
+    world.register()
+    # A second app on a fleet made of cluster `a` alone keeps rolling while `b` is down.
+    solo = world.plane.clusters["a"]
+    from picchu.testing.fleet import cluster_manifests, kubectl_apply
+
+    manifests = cluster_manifests(solo, "solo", namespace=world.namespace)
+    for manifest in manifests:
+        manifest["metadata"]["name"] = "a-solo"
+    kubectl_apply(world.delivery, manifests)
+    world.start_operator()
+    _release_v1(world)
+    b = world.plane.clusters["b"]
+    b.stop_apiserver()
+    try:
+        world.revision("v2", minutes=5)
+        other = f"{world.app}o"
+        from picchu.testing.builders import revision_manifest
+
+        kubectl_apply(world.delivery, [revision_manifest(other, "w1", namespace=world.namespace, fleet="solo",
+                                                         committed=world.start_time)])
+        rm_name = f"{world.app}-production"
+        world.wait(lambda: any(e.reason == "ClusterUnavailable" for e in world.events(rm_name)),
+                   message="a ClusterUnavailable event on the ReleaseManager")
+        rm = client.CustomObjectsApi(world.apis["delivery"]).get_namespaced_custom_object(
+            keys.GROUP, keys.VERSION, world.namespace, "releasemanagers", rm_name)
+        synced = next(c for c in rm["status"]["conditions"] if c["type"] == "ClustersSynced")
+        assert synced["status"] == "False" and "b" in synced["message"]
+
+        def other_released() -> bool:
+            rm2 = client.CustomObjectsApi(world.apis["delivery"]).get_namespaced_custom_object(
+                keys.GROUP, keys.VERSION, world.namespace, "releasemanagers", f"{other}-production")
+            return any(e["tag"] == "w1" and e["state"]["current"] == "released"
+                       for e in (rm2.get("status") or {}).get("revisions") or [])
+
+        world.wait(other_released, message="the other app released while b is down")
+        assert (world.entries().get("v2") or {}).get("currentPercent", 0) == 0
+        assert world.weights("a") == {"v1": 100}
+    finally:
+        b.start_apiserver()
+    world.wait(lambda: world.state("v2") == "released", timeout=150, message="v2 released after b returned")
+    for cluster in TARGETS:
+        world.wait(lambda c=cluster: world.weights(c) == {"v2": 100}, message=f"v2 at 100% on {cluster}")
+
+
+def test_restarting_the_operator_mid_ramp_continues_without_a_traffic_jump(world: World) -> None:
+    world.register()
+    world.start_operator()
+    _release_v1(world)
+    world.revision("v2", minutes=5, target={"release": LINEAR_10})
+    world.wait(lambda: world.weights("a").get("v2", 0) >= 20, message="v2 at 20% or more")
+    world.stop_operator()
+    paused = world.weights("a")
+    time.sleep(3)
+    assert world.weights("a") == paused, "nothing moves while the operator is down"
+    world.start_operator()
+    seen = [paused.get("v2", 0)]
+
+    def released() -> bool:
+        value = world.weights("a").get("v2", 0)
+        if value != seen[-1]:
+            seen.append(value)
+        return value == 100
+
+    world.wait(released, timeout=120, message="v2 reaches 100% after the restart")
+    steps = [b - a for a, b in zip(seen, seen[1:], strict=False)]
+    assert all(0 < step <= 10 for step in steps), f"v2 resumes in steps of at most 10%: {seen}"
+
+
+def test_a_malformed_revision_gets_a_clear_condition_and_event_while_another_app_keeps_rolling(
+        world: World) -> None:
+    world.register()
+    world.start_operator()
+    bad_ports = [{"name": "web", "mode": "private", "port": 80}, {"name": "api", "mode": "private", "port": 81}]
+    bad = world.revision("bad", target={"ports": bad_ports})
+    name = bad["metadata"]["name"]
+
+    def condition() -> dict[str, str] | None:
+        obj = client.CustomObjectsApi(world.apis["delivery"]).get_namespaced_custom_object(
+            keys.GROUP, keys.VERSION, world.namespace, "revisions", name)
+        return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c["type"] == "Valid"), None)
+
+    valid = world.wait(condition, message="a Valid condition on the malformed Revision")
+    assert valid["status"] == "False" and valid["reason"] == "InvalidSpec"
+    assert "defaultIngressPorts" in valid["message"]
+    world.wait(lambda: any(e.reason == "InvalidSpec" and e.type == "Warning" for e in world.events(name)),
+               message="a Warning event on the malformed Revision")
+    world.app = f"{world.app}g"
+    _release_v1(world)
+
+
+def test_deleting_a_revision_cleans_up_its_objects(world: World) -> None:
+    world.register()
+    world.start_operator()
+    _release_v1(world)
+    world.revision("v2", minutes=5)
+    world.wait(lambda: world.state("v2") == "released" and world.state("v1") == "retired", timeout=120,
+               message="v2 released, v1 retired")
+    client.CustomObjectsApi(world.apis["delivery"]).delete_namespaced_custom_object(
+        keys.GROUP, keys.VERSION, world.namespace, "revisions", f"{world.app}-v1")
+    world.wait(lambda: "v1" not in world.entries(), message="v1 dropped from the ReleaseManager status")
+    for cluster in TARGETS:
+        world.wait(lambda c=cluster: "v1" not in world.replicasets(c), message=f"v1 ReplicaSet gone on {cluster}")
+        assert "v2" in world.replicasets(cluster)
