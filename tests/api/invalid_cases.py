@@ -103,7 +103,7 @@ CASES = [
         REV,
         _set([*T1, "release", "max"], 150),
         "spec.targets[1].release.max",
-        "less than or equal to 100",
+        "use a value of at most 100",
         True,
     ),
     Case(

@@ -102,8 +102,10 @@ def test_a_wrongly_typed_value_is_an_error_not_a_silent_conversion(revision_obj:
     revision_obj["spec"]["failed"] = "false"
     with pytest.raises(InvalidSpec) as raised:
         load_revision(revision_obj)
-    paths = [path for path, _ in raised.value.errors]
-    assert paths == ["spec.targets[0].scale.max", "spec.failed"]
+    assert raised.value.errors == [
+        ("spec.targets[0].scale.max", "got '2': write an integer, e.g. 3"),
+        ("spec.failed", "got 'false': write true or false (unquoted)"),
+    ]
 
 
 def test_status_sections_keep_keys_they_do_not_know_so_kopf_progress_survives() -> None:

@@ -123,7 +123,8 @@ def field_errors(error: ValidationError) -> list[FieldError]:
     for item in error.errors(include_url=False):
         loc = [part for part in item["loc"] if not _is_union_branch(part)]
         path = format_path(loc)
-        result.append((path, _fix_message(item["type"], loc, item["msg"], item.get("input"))))
+        context = dict(item.get("ctx") or {})
+        result.append((path, _fix_message(item["type"], loc, item["msg"], item.get("input"), context)))
     return result
 
 
@@ -143,21 +144,34 @@ def _is_union_branch(part: str | int) -> bool:
     )
 
 
-def _fix_message(kind: str, loc: list[str | int], message: str, value: object) -> str:
+_EXPECTED = {
+    "int": "an integer, e.g. 3",
+    "bool": "true or false (unquoted)",
+    "string": 'a string; quote numbers and booleans, e.g. "1.0"',
+    "float": "a number",
+    "list": "a list",
+    "dict": "an object (a mapping of fields)",
+    "model": "an object (a mapping of fields)",
+    "datetime": "an RFC3339 timestamp, e.g. 2020-05-29T14:46:42Z",
+}
+
+
+def _fix_message(kind: str, loc: list[str | int], message: str, value: object, ctx: dict[str, Any]) -> str:
     last = loc[-1] if loc else ""
+    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
     if kind == "extra_forbidden":
         return f"unknown field {last!r}: remove it or correct its spelling (nothing here is silently dropped)"
     if kind == "missing":
         return f"required field {last!r} is missing: add it"
-    if kind.startswith(("int_", "bool_", "string_", "dict_", "list_", "model_", "float_", "datetime_")):
-        shown = repr(value)
-        if len(shown) > 60:
-            shown = shown[:57] + "..."
-        return f"{message} (got {shown}): fix the value's type or range"
-    if kind == "greater_than_equal" or kind == "less_than_equal":
-        return f"{message} (got {value!r}): fix the value"
+    family = kind.split("_", 1)[0]
+    if family in _EXPECTED and kind.endswith(("_type", "_parsing", "_attributes_type", "_from_float")):
+        return f"got {shown}: write {_EXPECTED[family]}"
+    if kind == "greater_than_equal":
+        return f"got {shown}: use a value of at least {ctx.get('ge')}"
+    if kind == "less_than_equal":
+        return f"got {shown}: use a value of at most {ctx.get('le')}"
     if kind == "timezone_aware":
         return "timestamp without a zone: write RFC3339 with a zone, e.g. 2020-05-29T14:46:42Z"
     if kind == "literal_error":
-        return f"{message} (got {value!r}): use the kind this loader expects"
+        return f"got {shown}: this loader reads {ctx.get('expected', 'another kind')}"
     return message.removeprefix("Value error, ")
