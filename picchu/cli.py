@@ -35,11 +35,12 @@ def simulate(
     period: Annotated[float, typer.Option(help="Seconds between passes (--sync-period-seconds)")] = 15.0,
     pod_ready_seconds: Annotated[float, typer.Option(help="Seconds until a new pod is ready")] = 20.0,
     start: Annotated[str | None, typer.Option(help="Start time, RFC3339 (default: now)")] = None,
+    every_pass: Annotated[bool, typer.Option(help="Print every pass, not only the ones that change something")] = False,
 ) -> None:
     """Print the rollout timeline a release policy would produce, with no cluster at all."""
     from picchu.simulation import simulate_command
 
-    simulate_command(
+    raise typer.Exit(simulate_command(
         manifests,
         event or [],
         clusters=clusters,
@@ -48,7 +49,8 @@ def simulate(
         period=period,
         pod_ready_seconds=pod_ready_seconds,
         start=start,
-    )
+        every_pass=every_pass,
+    ))
 
 
 @app.command()
