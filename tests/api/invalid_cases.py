@@ -184,6 +184,14 @@ CASES = [
         True,
     ),
     Case(
+        "service monitor spec without selector",
+        REV,
+        _set([*T1, "serviceMonitors"], [{"name": "echo", "sloRegex": False, "spec": {"endpoints": []}}]),
+        "spec.targets[1].serviceMonitors[0].spec.selector",
+        "needs selector",
+        True,
+    ),
+    Case(
         "unknown port mode",
         REV,
         _set([*T1, "ports", 0, "mode"], "Public"),

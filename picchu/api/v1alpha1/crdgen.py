@@ -29,6 +29,7 @@ from pydantic.fields import FieldInfo
 
 from picchu.api.v1alpha1.cluster import Cluster, ClusterConfig, ClusterSpec
 from picchu.api.v1alpha1.common import IntOrStringMarker, OpenModel, PassthroughMarker, Resource
+from picchu.api.v1alpha1.monitoring import ServiceMonitor
 from picchu.api.v1alpha1.others import ClusterSecrets, FaultInjector, HTTPPortFault, Mirror
 from picchu.api.v1alpha1.release_manager import ReleaseManager
 from picchu.api.v1alpha1.revision import (
@@ -120,6 +121,13 @@ _FIELD_EXTRAS: dict[tuple[type[BaseModel], str], Schema] = {
             )
         ],
     },
+    (ServiceMonitor, "spec"): {  # prometheus-operator requires both; Picchu's CRD did too
+        "properties": {
+            "endpoints": {"type": "array", "items": dict(_PRESERVE)},
+            "selector": dict(_PRESERVE),
+        },
+        "required": ["endpoints", "selector"],
+    },
     (ClusterConfig, "certificate_authority_data"): {"format": "byte"},
     (ClusterSpec, "scaling_factor_string"): {
         "x-kubernetes-validations": [
@@ -207,7 +215,14 @@ def write_crds(out_dir: Path) -> list[Path]:
 
 def dump_yaml(crd: dict[str, Any]) -> str:
     """The exact YAML text written for a CRD (stable: the drift test compares it byte for byte)."""
-    return "---\n" + yaml.safe_dump(crd, sort_keys=False, allow_unicode=True, width=120)
+    return "---\n" + yaml.dump(crd, Dumper=_PlainDumper, sort_keys=False, allow_unicode=True, width=120)
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """Never emit YAML anchors/aliases, even when the same schema dict appears twice."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 def _crd(kind: type[Resource]) -> dict[str, Any]:
