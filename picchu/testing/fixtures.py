@@ -57,7 +57,7 @@ def _binaries_or_skip() -> Binaries:
         try:
             return ensure_binaries()
         except ControlPlaneUnavailable as error:
-            pytest.fail(f"CI needs the local control plane and it cannot be built: {error}", pytrace=False)
+            pytest.fail(f"the local control plane is needed and cannot be built: {error}", pytrace=False)
     pytest.skip(f"local control plane not built: {_BUILD_HINT}")
 
 

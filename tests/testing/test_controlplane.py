@@ -217,9 +217,12 @@ def test_a_control_plane_stops_every_process_it_started(tmp_path, control_plane_
         plane.add_cluster("y")
         plane.clusters["x"].kubectl("create", "configmap", "only-in-x")
         in_y = plane.clusters["y"].kubectl("get", "configmap", "only-in-x", check=False)
+        via_combined_kubeconfig = plane.clusters["x"].kubectl(
+            "--kubeconfig", str(plane.kubeconfig_path), "--context", "y", "get", "namespace", "default")
         pids = plane.pids()
 
     assert in_y.returncode != 0 and "NotFound" in in_y.stderr
+    assert "default" in via_combined_kubeconfig.stdout
     assert set(pids) == {"etcd", "kube-apiserver[x]", "kube-apiserver[y]"}
     assert not [name for name, pid in pids.items() if _pid_alive(pid)]
 
