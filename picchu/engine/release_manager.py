@@ -27,6 +27,7 @@ from picchu.engine.events import NORMAL, WARNING, ObjectRef
 from picchu.engine.fleet import FleetMember, load_fleet
 from picchu.engine.rendering import cluster_plans
 from picchu.logs import fields
+from picchu.monitoring import AlertFailurePolicy
 from picchu.notify.events import EventKind, ReleaseEvent
 from picchu.release.decide import decide
 from picchu.release.snapshot import ClusterView, Decision, Observation, ReplicaCount, Snapshot
@@ -69,6 +70,7 @@ def reconcile_release_manager(ctx: EngineContext, namespace: str, name: str) -> 
                        for m in members if m.model is not None),
         observation=Observation(replicas=_replicas(observation), unreachable=frozenset(unreachable)),
         settings=_core_settings(ctx),
+        hold_traffic=_alert_hold(ctx, rm, revisions),
     )
     decision = decide(snapshot)
     if decision.delete_release_manager:
@@ -80,6 +82,24 @@ def reconcile_release_manager(ctx: EngineContext, namespace: str, name: str) -> 
         problems.update(_apply(ctx, obj, members, revisions, decision, snapshot))
     _report(ctx, obj, ref, decision, problems, revisions, app, target)
     return period
+
+
+RAMPING_STATES = ("canarying", "releasing")
+
+
+def _alert_hold(ctx: EngineContext, rm: Any, revisions: list[Revision]) -> str:
+    """Architecture principle 4: when the SLO alerts of a ramping tag cannot be read, hold its traffic
+    (unless the operator is fail-closed, in which case the Revision pass rolls it back instead)."""
+    if ctx.settings.alert_failure_policy is not AlertFailurePolicy.HOLD:
+        return ""
+    ramping = {e.tag for e in (rm.status.revisions if rm.status else ()) if e.state.current in RAMPING_STATES}
+    for revision in revisions:
+        if revision.tag in ramping:
+            verdict = ctx.alerts.triggered_alerts(revision.app, revision.tag,
+                                                  bool(revision.spec.canary_with_sli_rules))
+            if verdict.is_unknown:
+                return f"SLO alerts of {revision.tag} cannot be read ({verdict.reason})"
+    return ""
 
 
 def _factor(member: FleetMember) -> float:

@@ -61,9 +61,20 @@ def cluster_plans(ctx: EngineContext, snapshot: Snapshot, decision: Decision, re
         rendered = render_cluster(app_input, cluster)
         plans[member.name] = ClusterPlan(
             tuple(DesiredObject(o.manifest, MODES[o.policy]) for o in rendered.objects),  # type: ignore[arg-type]
-            tuple(GuardedScope((s.namespace,), s.kinds, s.selector, protected) for s in rendered.prune),
+            tuple(GuardedScope((s.namespace,), _prunable(s.kinds, app_input), s.selector, protected)
+                  for s in rendered.prune),
         )
     return plans
+
+
+ROUTING_KINDS = {"Service", "DestinationRule", "VirtualService", "Sidecar"}
+
+
+def _prunable(kinds: tuple[tuple[str, str], ...], app_input: pi.AppInput) -> tuple[tuple[str, str], ...]:
+    """Without a routing input this pass (nothing deployed), existing routes are left as they are, not pruned."""
+    if app_input.routing is not None:
+        return kinds
+    return tuple(k for k in kinds if k[1] not in ROUTING_KINDS)
 
 
 def app_input_for(ctx: EngineContext, snapshot: Snapshot, decision: Decision,
@@ -96,7 +107,7 @@ def app_input_for(ctx: EngineContext, snapshot: Snapshot, decision: Decision,
     deployed = [(p, r) for p, r in incs if state.get(p.tag, p.state) in DEPLOYED and r is not None]
     deploying = [(p, r) for p, r in incs if state.get(p.tag, p.state) == "deploying" and r is not None]
     routing = None
-    if decision.sync_app and (deployed or deploying):
+    if decision.routes and (deployed or deploying):
         targets = tuple(r.target(target) for _, r in deployed + deploying)
         revisions = tuple(pi.RouteRevision(rt.tag, rt.weight, rt.tag_routing_header or "",
                                            dict(rt.traffic_policy) if rt.traffic_policy else None)

@@ -67,6 +67,8 @@ def decide(snapshot: Snapshot) -> Decision:
     observed_all = not lost
     if lost:
         reasons.append("holding traffic: live cluster(s) " + ", ".join(lost) + " unreachable")
+    if s.hold_traffic:
+        reasons.append(f"holding traffic: {s.hold_traffic}")
     _mark_ramping(incs)
     latencies: list[LatencyObservation] = []
     for i in incs:
@@ -91,7 +93,8 @@ def decide(snapshot: Snapshot) -> Decision:
         if states.enter(i, step.state, s.now):
             entered.append((i.tag, step.state))
 
-    sync_app, routes = _traffic(s, incs, others, observed_all and not unknown, reasons)
+    may_route = observed_all and not unknown and not s.hold_traffic
+    sync_app, routes = _traffic(s, incs, others, may_route, reasons)
     plans = tuple(_plan(s, i, steps, others, pre_percent) for i in incs)
     deletable = gc.find_garbage((_gc_entry(i) for i in incs if i.tag not in unknown), s.now)
     originals = {e.tag: e for e in s.rm_status}

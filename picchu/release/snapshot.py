@@ -77,6 +77,9 @@ class Snapshot:
     observation: Observation = field(default_factory=Observation)
     settings: Settings = field(default_factory=Settings)
     rm_name: str = ""
+    hold_traffic: str = ""
+    """Non-empty: keep every weight where it is this pass, for this reason (e.g. the alert source cannot be
+    read, so a step could neither be justified nor rolled back). States still advance."""
 
     @property
     def namespace(self) -> str:

@@ -207,3 +207,29 @@ def test_deleting_a_revision_cleans_up_its_objects(world: World) -> None:
     for cluster in TARGETS:
         world.wait(lambda c=cluster: "v1" not in world.replicasets(c), message=f"v1 ReplicaSet gone on {cluster}")
         assert "v2" in world.replicasets(cluster)
+
+
+def test_an_unreachable_prometheus_holds_the_ramp_until_it_answers_again(world: World) -> None:
+    require_prometheus()
+    with SloAlerts(alert="availability") as alerts:
+        assert alerts.server is not None
+        world.register()
+        world.start_operator("--prometheus-query-address", alerts.url, "--prometheus-query-ttl", "1")
+        _release_v1(world)
+        world.revision("v2", minutes=5, target={"release": LINEAR_10})
+        world.wait(lambda: world.weights("a").get("v2", 0) >= 10, message="v2 gets traffic")
+        alerts.server.pause()  # Prometheus hangs: every query times out
+        try:
+            time.sleep(4)
+            held = world.weights("a")
+            time.sleep(6)
+            assert world.weights("a") == held, "no step while the alerts cannot be read"
+            assert held.get("v2", 0) < 100 and world.state("v2") == "releasing"
+            revision = client.CustomObjectsApi(world.apis["delivery"]).get_namespaced_custom_object(
+                keys.GROUP, keys.VERSION, world.namespace, "revisions", f"{world.app}-v2")
+            assert revision["spec"]["failed"] is False, "no rollback either"
+            alerts_clear = next(c for c in revision["status"]["conditions"] if c["type"] == "AlertsClear")
+            assert alerts_clear["reason"] == "AlertSourceUnavailable"
+        finally:
+            alerts.server.resume()
+        world.wait(lambda: world.state("v2") == "released", timeout=120, message="v2 released once Prometheus answers")

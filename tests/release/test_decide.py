@@ -386,3 +386,16 @@ def test_status_fields_the_core_does_not_manage_are_kept() -> None:
         "target": "released",
         "lastUpdated": T0 - timedelta(minutes=1),
     }
+
+
+def test_a_traffic_hold_keeps_every_weight_while_states_still_advance() -> None:
+    from dataclasses import replace
+
+    v1, v2 = revision("v1", git=T0 - timedelta(days=1)), revision("v2")
+    status = [entry("v1", "released", 60, current=1, desired=1), entry("v2", "releasing", 40, current=1, desired=1)]
+    held = decide(replace(snapshot([v1, v2], status, observation=ready({"v1": 1, "v2": 1}), now=T0 + PERIOD),
+                          hold_traffic="alert source unavailable"))
+    assert states_of(held) == {"v1": ("released", 60), "v2": ("releasing", 40)}
+    assert any("alert source unavailable" in r for r in held.reasons)
+    free = decide(snapshot([v1, v2], status, observation=ready({"v1": 1, "v2": 1}), now=T0 + PERIOD))
+    assert states_of(free)["v2"][1] == 80
