@@ -187,8 +187,16 @@ CASES = [
         "service monitor spec without selector",
         REV,
         _set([*T1, "serviceMonitors"], [{"name": "echo", "sloRegex": False, "spec": {"endpoints": []}}]),
-        "spec.targets[1].serviceMonitors[0].spec.selector",
-        "needs selector",
+        "spec.targets[1].serviceMonitors[0].spec",
+        "missing 'selector', required by this embedded Kubernetes object",
+        True,
+    ),
+    Case(
+        "sidecar container without a name",
+        REV,
+        _set([*T1, "sidecars"], [{"image": "envoy"}]),
+        "spec.targets[1].sidecars[0]",
+        "missing 'name'",
         True,
     ),
     Case(

@@ -39,6 +39,12 @@ __all__ = [
     "Resource",
     "Passthrough",
     "PassthroughList",
+    "NamedObject",
+    "VolumeMount",
+    "PrometheusRuleSpec",
+    "KedaTrigger",
+    "TopologySpreadConstraint",
+    "ServiceMonitorSpec",
     "StringMap",
     "Int32",
     "Int64",
@@ -68,10 +74,21 @@ WIRE_REQUIRED: dict[str, Any] = {"x-picchu-wire-required": True}
 
 
 class PassthroughMarker:
-    """Marks a free-form embedded object: the CRD emits `type: object` + preserve-unknown-fields."""
+    """Marks a free-form embedded object: the CRD emits `type: object` + preserve-unknown-fields.
 
-    def __init__(self, schema: dict[str, Any] | None = None) -> None:
-        self.schema = schema or {}
+    `required` lists the keys the embedded Kubernetes type itself requires (e.g. a Container's `name`):
+    Picchu's CRD embedded the full upstream schema, so both the CRD and the model keep requiring them.
+    """
+
+    def __init__(self, required: tuple[str, ...] = ()) -> None:
+        self.required = required
+
+    def __call__(self, value: dict[str, Any]) -> dict[str, Any]:
+        missing = [key for key in self.required if key not in value]
+        if missing:
+            keys = ", ".join(repr(key) for key in missing)
+            raise ValueError(f"missing {keys}, required by this embedded Kubernetes object: add it")
+        return value
 
 
 class IntOrStringMarker:
@@ -183,6 +200,21 @@ Time = Annotated[
 IntOrString = Annotated[StrictInt | StrictStr, IntOrStringMarker()]
 Passthrough = Annotated[dict[str, Any], PassthroughMarker()]
 PassthroughList = list[Passthrough]
+
+# Embedded upstream types with the keys their own schemas require (kept verbatim otherwise).
+_NAMED = PassthroughMarker(("name",))
+NamedObject = Annotated[dict[str, Any], _NAMED, AfterValidator(_NAMED)]
+"""A core Container, Volume or EnvVar: free-form, but `name` is required."""
+_MOUNT = PassthroughMarker(("name", "mountPath"))
+VolumeMount = Annotated[dict[str, Any], _MOUNT, AfterValidator(_MOUNT)]
+_RULE = PassthroughMarker(("expr",))
+PrometheusRuleSpec = Annotated[dict[str, Any], _RULE, AfterValidator(_RULE)]
+_TRIGGER = PassthroughMarker(("type", "metadata"))
+KedaTrigger = Annotated[dict[str, Any], _TRIGGER, AfterValidator(_TRIGGER)]
+_SPREAD = PassthroughMarker(("maxSkew", "topologyKey", "whenUnsatisfiable"))
+TopologySpreadConstraint = Annotated[dict[str, Any], _SPREAD, AfterValidator(_SPREAD)]
+_MONITOR = PassthroughMarker(("endpoints", "selector"))
+ServiceMonitorSpec = Annotated[dict[str, Any], _MONITOR, AfterValidator(_MONITOR)]
 StringMap = dict[str, StrictStr]
 
 

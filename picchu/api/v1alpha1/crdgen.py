@@ -29,7 +29,6 @@ from pydantic.fields import FieldInfo
 
 from picchu.api.v1alpha1.cluster import Cluster, ClusterConfig, ClusterSpec
 from picchu.api.v1alpha1.common import IntOrStringMarker, OpenModel, PassthroughMarker, Resource
-from picchu.api.v1alpha1.monitoring import ServiceMonitor
 from picchu.api.v1alpha1.others import ClusterSecrets, FaultInjector, HTTPPortFault, Mirror
 from picchu.api.v1alpha1.release_manager import ReleaseManager
 from picchu.api.v1alpha1.revision import (
@@ -120,13 +119,6 @@ _FIELD_EXTRAS: dict[tuple[type[BaseModel], str], Schema] = {
                 "podDisruptionBudget sets both maxUnavailable and minAvailable: keep only one",
             )
         ],
-    },
-    (ServiceMonitor, "spec"): {  # prometheus-operator requires both; Picchu's CRD did too
-        "properties": {
-            "endpoints": {"type": "array", "items": dict(_PRESERVE)},
-            "selector": dict(_PRESERVE),
-        },
-        "required": ["endpoints", "selector"],
     },
     (ClusterConfig, "certificate_authority_data"): {"format": "byte"},
     (ClusterSpec, "scaling_factor_string"): {
@@ -331,12 +323,21 @@ def _metadata_schema(metadata: Sequence[Any], extra: object = None) -> Schema:
     return schema
 
 
+def _passthrough_schema(required: tuple[str, ...]) -> Schema:
+    schema = dict(_PRESERVE)
+    if required:  # a required key must be a declared property; untyped, it stays free-form
+        schema["properties"] = {key: {"x-kubernetes-preserve-unknown-fields": True} for key in required}
+        schema["required"] = list(required)
+    return schema
+
+
 def _type_schema(annotation: Any) -> Schema:
     origin = get_origin(annotation)
     if origin is Annotated:
         base, *metadata = get_args(annotation)
-        if any(isinstance(item, PassthroughMarker) for item in metadata):
-            return dict(_PRESERVE)
+        markers = [item for item in metadata if isinstance(item, PassthroughMarker)]
+        if markers:
+            return _passthrough_schema(markers[0].required)
         if any(isinstance(item, IntOrStringMarker) for item in metadata):
             return {"x-kubernetes-int-or-string": True}
         schema = _type_schema(base)

@@ -12,9 +12,9 @@ from __future__ import annotations
 from pydantic import Field
 
 from picchu.api.v1alpha1.common import (
-    Passthrough,
     PercentString,
     PrometheusDuration,
+    ServiceMonitorSpec,
     StrictBool,
     StrictStr,
     StringMap,
@@ -76,4 +76,4 @@ class ServiceMonitor(WireModel):
     slo_regex: StrictBool
     annotations: StringMap | None = None
     labels: StringMap | None = None
-    spec: Passthrough | None = None
+    spec: ServiceMonitorSpec | None = None

@@ -21,17 +21,22 @@ from picchu.api.v1alpha1.common import (
     Duration,
     Int32,
     Int64,
+    KedaTrigger,
+    NamedObject,
     OpenModel,
     Passthrough,
     PassthroughList,
     Percent,
+    PrometheusRuleSpec,
     Quantity,
     Resource,
     StrictBool,
     StrictStr,
     StringMap,
     Time,
+    TopologySpreadConstraint,
     UInt32,
+    VolumeMount,
     WireModel,
     parse_time,
 )
@@ -93,7 +98,7 @@ class KedaScaleInfo(WireModel):
     min_replica_count: Int32 | None = None
     max_replica_count: Int32 | None = None
     advanced: Passthrough | None = None
-    triggers: PassthroughList
+    triggers: list[KedaTrigger]
     fallback: Passthrough | None = None
     aws_eks_auth: StrictBool | None = None
 
@@ -275,10 +280,10 @@ class RevisionTarget(WireModel):
     config_selector: Passthrough | None = None
     """Selects Secrets/ConfigMaps to copy and inject; absent selects nothing, {} everything."""
     aws: AWSInfo | None = None
-    alert_rules: PassthroughList | None = None
-    sidecars: PassthroughList | None = None
-    volume_mounts: PassthroughList | None = None
-    volumes: PassthroughList | None = None
+    alert_rules: list[PrometheusRuleSpec] | None = None
+    sidecars: list[NamedObject] | None = None
+    volume_mounts: list[VolumeMount] | None = None
+    volumes: list[NamedObject] | None = None
     pod_annotations: StringMap | None = None
     karpenter_do_not_disrupt: StrictStr | None = None
     """"true" or a Go duration for the karpenter.sh/do-not-disrupt pod annotation."""
@@ -297,11 +302,11 @@ class RevisionTarget(WireModel):
     default_ingress_ports: StringMap | None = None
     """Ingress name to the port receiving that ingress's default hostnames."""
     ports: list[PortInfo] | None = None
-    env: PassthroughList | None = None
+    env: list[NamedObject] | None = None
     istio: TargetIstio | None = None
     pod_disruption_budget: Passthrough | None = None
     """App-level PodDisruptionBudget spec (default maxUnavailable 10%)."""
-    topology_spread_constraint: Passthrough | None = None
+    topology_spread_constraint: TopologySpreadConstraint | None = None
     ambient_mesh: StrictBool | None = None
     waypoint_hpa: WaypointHPA | None = Field(default=None, alias="waypointHPA")
     waypoint_resources: Passthrough | None = None

@@ -148,17 +148,6 @@ def _validate_target(path: str, target: RevisionTarget) -> list[FieldError]:
             )
         )
 
-    for index, monitor in enumerate(target.service_monitors or []):
-        if monitor.spec is not None:
-            for key in ("endpoints", "selector"):
-                if key not in monitor.spec:  # [schema: required]
-                    errors.append(
-                        (
-                            f"{path}.serviceMonitors[{index}].spec.{key}",
-                            f"missing: a ServiceMonitor spec needs {key}",
-                        )
-                    )
-
     errors.extend(_validate_ports(path, target))
     return errors
 
