@@ -5,8 +5,8 @@ silently do something else. Field-level format checks (durations, percent string
 fields) live in the model types (`common`); this module holds the rules that need several fields or the
 defaulted view. Each function returns a list of `(path, message)`; `loading` raises them as `InvalidSpec`.
 
-Rules also enforced by the API server (CEL in `crdgen`) are marked [CEL]; the others are model-only because
-they need defaulting or cross-list logic the CEL cost budget cannot afford.
+Rules also enforced by the API server (CEL, enum, pattern or bound in `crdgen`) are marked [CEL]; the others
+are model-only because they need defaulting or cross-list logic the CEL cost budget cannot afford.
 
 Decisions (beyond Picchu's webhook, each a case where Picchu crashed or silently misbehaved):
 - `scale.min` is required (Picchu dereferenced nil and crashed, and CanRampTo was always false); we do
