@@ -92,6 +92,8 @@ def test_a_second_identical_server_side_apply_changes_nothing(namespace, control
     resources = dynamic.DynamicClient(api, cache_file=str(tmp_path / "discovery.json")).resources
     services = resources.get(api_version="networking.istio.io/v1alpha3", kind="VirtualService")
     body = _virtual_service("applied", 100)
+    counter = RequestCounter(control_plane.clusters["a"])
+    before = counter.snapshot()
 
     first = services.server_side_apply(body=body, namespace=namespace, field_manager="picchu", force_conflicts=True)
     second = services.server_side_apply(body=body, namespace=namespace, field_manager="picchu", force_conflicts=True)
@@ -102,6 +104,8 @@ def test_a_second_identical_server_side_apply_changes_nothing(namespace, control
     third = services.server_side_apply(body=body, namespace=namespace, field_manager="picchu", force_conflicts=True)
     assert third.metadata.resourceVersion != first.metadata.resourceVersion
     assert third.spec.http[0].route[0].weight == 50
+    counted = delta(before, counter.snapshot()).by_verb(group="networking.istio.io", resource="virtualservices")
+    assert counted == {"APPLY": 3}
 
 
 def test_a_watch_sees_an_update(namespace, api_clients):
