@@ -64,6 +64,8 @@ class ControlPlane:
     # --- lifecycle -----------------------------------------------------------------------------
     def start(self) -> ControlPlane:
         """Start etcd and every cluster's apiserver (concurrently) and wait until all are ready."""
+        if self._etcd is not None and self._etcd.running:
+            raise RuntimeError("this control plane is already running")
         try:
             self.workdir.mkdir(parents=True, exist_ok=True)
             self._start_etcd()
