@@ -25,7 +25,7 @@ pytestmark = pytest.mark.e2e
 TARGETS = ("a", "b")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def readiness(control_plane: ControlPlane) -> Iterator[dict[str, ReplicaSetReadiness]]:
     pollers = {n: ReplicaSetReadiness(control_plane.clusters[n].api_client(), delay_seconds=1.0).start()
                for n in TARGETS}
