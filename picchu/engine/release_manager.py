@@ -169,8 +169,10 @@ def _report(ctx: EngineContext, obj: dict[str, Any], ref: ObjectRef, decision: D
         ctx.events.emit(ref, WARNING, "ClusterUnavailable", message[:1000])
         log.warning(message, extra=fields(app=app, target=target))
         merged = conditions.merge(old_status.get("conditions"), conds, now)
-        if merged != old_status.get("conditions"):
-            ctx.delivery.patch_status("ReleaseManager", namespace, name, {"conditions": merged})
+        if merged != old_status.get("conditions"):  # lastUpdated is required by the status schema
+            ctx.delivery.patch_status("ReleaseManager", namespace, name, {
+                "conditions": merged,
+                "lastUpdated": old_status.get("lastUpdated") or now.strftime("%Y-%m-%dT%H:%M:%SZ")})
         return
     entries = [e.model_dump(by_alias=True, exclude_none=True, mode="json") for e in decision.rm_status]
     progress = "; ".join(decision.reasons) or "in sync"
