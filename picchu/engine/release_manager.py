@@ -236,8 +236,12 @@ def _finalize(ctx: EngineContext, obj: dict[str, Any], members: list[FleetMember
     if keys.FINALIZER_RELEASE_MANAGER not in (meta.get("finalizers") or []):
         return None
     connected = [m for m in members if m.connection is not None]
-    failures = delete_namespace([m.connection for m in connected if m.connection], namespace,
-                                ctx.settings.cluster_timeout_seconds)
+    app, _, target = namespace.partition("-")
+    rm_spec = obj.get("spec") or {}
+    failures = delete_app([m.connection for m in connected if m.connection], namespace,
+                          ctx.settings.service_levels_namespace,
+                          {keys.LABEL_APP: rm_spec.get("app", app), keys.LABEL_TARGET: rm_spec.get("target", target)},
+                          ctx.settings.cluster_timeout_seconds)
     if failures:
         ctx.events.emit(ObjectRef.of(obj), WARNING, "CleanupFailed",
                         "; ".join(f"{c}: {r}" for c, r in sorted(failures.items()))[:1000])
@@ -247,8 +251,10 @@ def _finalize(ctx: EngineContext, obj: dict[str, Any], members: list[FleetMember
     return None
 
 
-def delete_namespace(connections: list[Any], namespace: str, timeout: float) -> dict[str, str]:
-    """DeleteApp (§11.16) on every connection at once; NotFound counts as done. Returns failures."""
+def delete_app(connections: list[Any], namespace: str, levels_namespace: str, levels_labels: dict[str, str],
+               timeout: float) -> dict[str, str]:
+    """DeleteApp (§11.16) on every connection at once: the app namespace and the app's shared
+    PrometheusServiceLevel (it lives outside that namespace). NotFound counts as done. Returns failures."""
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
@@ -257,6 +263,16 @@ def delete_namespace(connections: list[Any], namespace: str, timeout: float) -> 
             client.CoreV1Api(connection.api).delete_namespace(namespace, _request_timeout=timeout)
         except ApiException as exc:
             if exc.status != 404:
+                raise
+        if not levels_namespace:
+            return
+        selector = ",".join(f"{k}={v}" for k, v in sorted(levels_labels.items()))
+        try:
+            client.CustomObjectsApi(connection.api).delete_collection_namespaced_custom_object(
+                "sloth.slok.dev", "v1", levels_namespace, "prometheusservicelevels", label_selector=selector,
+                _request_timeout=timeout)
+        except ApiException as exc:
+            if exc.status != 404:  # Sloth not installed, or the namespace does not exist
                 raise
 
     outcomes = fan_out(connections, work, timeout)
