@@ -73,6 +73,13 @@ class ClientPool:
         for entry in gone:
             entry.connection.api.close()  # type: ignore[no-untyped-call]
 
+    def discard(self, namespace: str, name: str) -> None:
+        """Close and forget one Cluster's client (the Cluster was deleted or disabled)."""
+        with self._lock:
+            entry = self._entries.pop((namespace, name), None)
+        if entry is not None:
+            entry.connection.api.close()
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._entries)

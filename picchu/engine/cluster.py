@@ -52,10 +52,10 @@ def connect(ctx: EngineContext, cluster_obj: dict[str, Any]) -> ClusterConnectio
 
 def reconcile_cluster(ctx: EngineContext, namespace: str, name: str) -> float | None:
     obj = ctx.delivery.get("Cluster", namespace, name)
-    if obj is None:
-        return None
-    if obj["metadata"].get("deletionTimestamp"):
-        _remove_finalizer(ctx, "Cluster", obj, keys.FINALIZER_CLUSTER)
+    if obj is None or obj["metadata"].get("deletionTimestamp"):
+        ctx.pool.discard(namespace, name)  # the client cache never outgrows the Clusters that exist
+        if obj is not None:
+            _remove_finalizer(ctx, "Cluster", obj, keys.FINALIZER_CLUSTER)
         return None
     if _ensure_finalizer(ctx, "Cluster", obj, keys.FINALIZER_CLUSTER):
         return 0.0
