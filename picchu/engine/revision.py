@@ -1,10 +1,10 @@
 """One pass of the Revision controller (spec §6, with the §17 fixes): label, create ReleaseManagers,
-aggregate status, decide SLO/timeout failure, delete when garbage-collected.
+aggregate status, mirror (§6.5), decide SLO/timeout failure, delete when garbage-collected.
 
 Order of a pass: read → validate (an invalid Revision gets a `Valid=False` condition and a Warning event,
 nothing else happens to it) → labels → delete if every target is marked deletable → one ReleaseManager per
-target (looked up by name, labels and spec reconciled: §17 #32) → alert verdict → failure decision → one
-status patch, written only when its content changed.
+target (looked up by name, labels and spec reconciled: §17 #32) → mirror when deployed (`mirror`) → alert
+verdict → failure decision → one status patch, written only when its content changed.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from picchu import keys
 from picchu.api.v1alpha1 import InvalidSpec, Revision, load_revision
-from picchu.engine import conditions
+from picchu.engine import conditions, mirror
 from picchu.engine.context import EngineContext
 from picchu.engine.events import NORMAL, WARNING, ObjectRef
 from picchu.logs import fields
@@ -62,6 +62,8 @@ def reconcile_revision(ctx: EngineContext, namespace: str, name: str) -> float |
         return None
     entries = _sync_release_managers(ctx, namespace, revision)
     targets_status = [_target_status(t.name, entries.get(t.name)) for t in revision.spec.targets]
+    if not revision.spec.disable_mirroring and mirror.deployed(targets_status):
+        mirror.mirror_revision(ctx, obj, revision)  # §6.5; failures are counted and reported, never raised
     decision, alert_condition = _decide_failure(ctx, revision, targets_status, entries)
     app, tag = revision.spec.app.name, revision.spec.app.tag
     if decision.failing:
