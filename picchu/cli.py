@@ -61,6 +61,9 @@ def run(
     metrics_addr: Annotated[str | None, typer.Option()] = None,
     health_addr: Annotated[str | None, typer.Option()] = None,
     enable_leader_election: Annotated[bool | None, typer.Option("--enable-leader-election")] = None,
+    leader_election_namespace: Annotated[
+        str | None, typer.Option(help="Namespace of the leader Lease (default: --namespace, else the pod's own)")
+    ] = None,
     prometheus_query_address: Annotated[str | None, typer.Option()] = None,
     prometheus_query_ttl_seconds: Annotated[float | None, typer.Option("--prometheus-query-ttl")] = None,
     prometheus_enabled: Annotated[bool | None, typer.Option("--prometheus-enabled/--prometheus-disabled")] = None,
@@ -84,6 +87,7 @@ def run(
         metrics_addr=metrics_addr,
         health_addr=health_addr,
         enable_leader_election=enable_leader_election,
+        leader_election_namespace=leader_election_namespace,
         prometheus_query_address=prometheus_query_address,
         prometheus_query_ttl_seconds=prometheus_query_ttl_seconds,
         prometheus_enabled=prometheus_enabled,

@@ -41,5 +41,5 @@ def configure(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("kubernetes", "urllib3", "aiohttp.access", "kopf.objects", "kopf.activities"):
+    for noisy in ("kubernetes", "urllib3", "aiohttp.access", "kopf.objects", "kopf.activities", "leaderelection"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -59,6 +59,15 @@ class OperatorMetrics:
     reconcile_errors: Counter
     cluster_errors: Counter
 
+    def __getattr__(self, name: str) -> Histogram:
+        """The pure core names latency histograms as exposed (`picchu_git_create_latency`, spec §15); the engine
+        looks them up by that name, so resolve it to the field without the prefix."""
+        if name.startswith("picchu_"):
+            found = getattr(self, name.removeprefix("picchu_"))
+            if isinstance(found, Histogram):
+                return found
+        raise AttributeError(f"{type(self).__name__} has no histogram {name!r}")
+
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> OperatorMetrics:
         reg = registry if registry is not None else CollectorRegistry()

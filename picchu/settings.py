@@ -36,6 +36,7 @@ class Settings:
     # Choices this operator adds
     namespace: str = ""  # watch one namespace of the delivery cluster ("" = all namespaces)
     health_addr: str = ":8080"  # /healthz (liveness) and /readyz (readiness)
+    leader_election_namespace: str = ""  # Lease namespace; "" = `namespace`, else the pod's own, else "picchu"
     alert_failure_policy: AlertFailurePolicy = AlertFailurePolicy.HOLD
     cluster_timeout_seconds: float = 10.0  # per target cluster, per observe/apply
     release_timezone: str = "America/Los_Angeles"

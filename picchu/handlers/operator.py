@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Hashable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -33,11 +34,20 @@ KINDS = ("revisions", "releasemanagers", "clusters", "clustersecrets")
 
 
 class Health:
-    """/healthz: the queues' event loop is alive; /readyz: the operator leads and watches."""
+    """/healthz: something beat within `stale_after` seconds (the queues' event loop, or the Lease wait of a
+    follower); /readyz: the operator leads and watches. Served before anything else starts."""
 
-    def __init__(self) -> None:
+    def __init__(self, stale_after: float = 30.0) -> None:
         self.ready = threading.Event()
-        self.alive = threading.Event()
+        self.stale_after = stale_after
+        self._last_beat: float | None = None
+
+    def beat(self) -> None:
+        self._last_beat = time.monotonic()
+
+    @property
+    def live(self) -> bool:
+        return self._last_beat is not None and time.monotonic() - self._last_beat < self.stale_after
 
     def serve(self, address: str) -> ThreadingHTTPServer:
         host, _, port = address.rpartition(":")
@@ -45,11 +55,12 @@ class Health:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 (http.server API)
-                ok = {"/healthz": health.alive, "/readyz": health.ready}.get(self.path)
-                code = 404 if ok is None else 200 if ok.is_set() else 503
+                checks = {"/healthz": lambda: health.live, "/readyz": health.ready.is_set}
+                check = checks.get(self.path)
+                code = 404 if check is None else 200 if check() else 503
                 self.send_response(code)
                 self.end_headers()
-                self.wfile.write(b"ok\n" if code == 200 else b"not ready\n")
+                self.wfile.write(b"ok\n" if code == 200 else b"not found\n" if code == 404 else b"not ready\n")
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -154,7 +165,7 @@ def ctx_release_managers(ctx: EngineContext, namespace: str, fleet: str | None) 
 
 async def _heartbeat(health: Health) -> None:
     while True:
-        health.alive.set()
+        health.beat()
         await asyncio.sleep(5)
 
 
@@ -185,17 +196,20 @@ def delivery_client(kubeconfig: Path | None) -> client.ApiClient:
 
 
 def run_operator(settings: Settings, kubeconfig: Path | None = None) -> None:
+    """Serve health and metrics first, so a follower waiting for the Lease answers its probes (live, not ready)."""
     logs.configure(settings.log_level)
     api = delivery_client(kubeconfig)
     health = Health()
+    health.beat()
     health.serve(settings.health_addr)
     host, _, port = settings.metrics_addr.rpartition(":")
     ctx = build_context(settings, api)
     start_http_server(int(port), addr=host or "0.0.0.0", registry=ctx.metrics.registry)
     if settings.enable_leader_election:
-        from picchu.handlers.leadership import acquire_leadership
+        from picchu.handlers.leadership import acquire_leadership, lease_namespace
 
-        acquire_leadership(api, settings.leader_election_id, settings.namespace or "picchu")
+        lease_ns = lease_namespace(settings.leader_election_namespace, settings.namespace)
+        acquire_leadership(api, settings.leader_election_id, lease_ns, waiting=health.beat)
     queues = build_queues(ctx)
     registry = build_registry(ctx, queues, health)
     log.info("starting picchu", extra=logs.fields(namespace=settings.namespace or "*"))

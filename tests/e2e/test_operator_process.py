@@ -1,0 +1,206 @@
+"""The operator process as a platform team runs it: metrics, health probes, leader election, logs, resilience.
+
+Every test starts the real `picchu run` (through `OperatorProcess`) against the local control plane and reads
+only what operations people read: the scraped metrics text, the health endpoints, the Lease, the log lines,
+and the ReleaseManager status.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+import pytest
+from kubernetes import client
+from prometheus_client.parser import text_string_to_metric_families
+
+from picchu import keys
+from picchu.release.states import STATES
+from picchu.testing.builders import revision_manifest
+from picchu.testing.fleet import OperatorProcess, cluster_manifests, kubectl_apply, wait_for
+from tests.e2e.conftest import TARGETS, World
+
+pytestmark = pytest.mark.e2e
+LEASE = "de705aec.picchu.medium.engineering"
+Samples = dict[str, list[tuple[dict[str, str], float]]]
+
+
+def _release(world: World, tag: str, minutes: int = 0) -> None:
+    world.revision(tag, minutes=minutes)
+    world.wait(lambda: world.state(tag) == "released", timeout=120, message=f"{tag} released")
+    for cluster in TARGETS:
+        world.wait(lambda c=cluster: world.weights(c) == {tag: 100}, message=f"{tag} at 100% on {cluster}")
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+
+
+def _scrape(operator: OperatorProcess) -> Samples:
+    """{sample name: [(labels, value)]} from the operator's metrics endpoint, parsed as Prometheus does."""
+    with urllib.request.urlopen(operator.metrics_url, timeout=5) as response:
+        text = response.read().decode()
+    samples: Samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples.setdefault(sample.name, []).append((sample.labels, sample.value))
+    return samples
+
+
+def _values(samples: Samples, name: str, **labels: str) -> list[float]:
+    return [v for found, v in samples.get(name, []) if all(found.get(k) == w for k, w in labels.items())]
+
+
+def _lease_holder(world: World) -> str | None:
+    lease = client.CoordinationV1Api(world.apis["delivery"]).read_namespaced_lease(LEASE, world.namespace)
+    return lease.spec.holder_identity if lease.spec else None
+
+
+# --- metrics ---------------------------------------------------------------------------------------------
+
+def test_the_metrics_endpoint_serves_picchus_metrics_after_a_rollout(world: World) -> None:
+    world.register()
+    operator = world.start_operator()
+    _release(world, "v1")
+    _release(world, "v2", minutes=5)
+    world.wait(lambda: world.state("v1") == "retired", message="v1 retired")
+    app = world.app
+
+    def counted() -> Samples | None:
+        samples = _scrape(operator)
+        retired = _values(samples, "picchu_incarnation_count", app=app, target="production", state="retired")
+        return samples if retired == [1.0] else None
+
+    samples = world.wait(counted, message="picchu_incarnation_count shows v1 retired")
+    counts = {labels["state"]: value for labels, value in samples["picchu_incarnation_count"]
+              if labels["app"] == app and labels["target"] == "production"}
+    assert set(counts) == set(STATES), "every one of the 18 states has a series, zeros included"
+    assert counts["released"] == 1 and counts["retired"] == 1
+    assert sum(counts.values()) == 2
+
+    weights = {labels["tag"]: value for labels, value in samples["picchu_revision_release_weight"]
+               if labels["app"] == app and labels["target"] == "production"}
+    assert weights.get("v2") == 100
+    assert weights.get("v1", 0) == 0, "a retired revision does not keep its old weight"
+
+    for histogram in ("picchu_git_create_latency", "picchu_revision_deploy_latency",
+                      "picchu_revision_release_latency"):
+        observed = _values(samples, f"{histogram}_count", app=app, target="production")
+        assert observed == [2.0], f"{histogram} observed once per revision: {observed}"
+    # Both commits are about an hour old: the git latency lands in the 3240-second bucket, not below.
+    assert _values(samples, "picchu_git_create_latency_bucket", app=app, target="production", le="1080.0") == [0.0]
+    assert _values(samples, "picchu_git_create_latency_bucket", app=app, target="production", le="9720.0") == [2.0]
+
+    intervals = _values(samples, "picchu_release_manager_reconcile_interval_count", app=app, target="production")
+    assert intervals and intervals[0] > 2, "every ReleaseManager pass after the first records its interval"
+    assert _values(samples, "picchu_revision_failed", app=app, tag="v2") == [0.0]
+
+
+# --- health ----------------------------------------------------------------------------------------------
+
+def test_liveness_and_readiness_answer_200_once_the_operator_runs(world: World) -> None:
+    world.register()
+    operator = world.start_operator()
+    world.wait(lambda: _status(operator.health_url + "/readyz") == 200, timeout=60, message="/readyz 200")
+    world.wait(lambda: _status(operator.health_url + "/healthz") == 200, timeout=30, message="/healthz 200")
+    assert _status(operator.health_url + "/nothing") == 404
+    _release(world, "v1")
+    assert operator.running
+
+
+# --- leader election -------------------------------------------------------------------------------------
+
+def test_two_replicas_elect_one_leader_and_the_follower_takes_over_when_it_stops(world: World) -> None:
+    world.register()
+    replicas = [OperatorProcess(world.delivery.kubeconfig_path, namespace=world.namespace,
+                                args=("--sync-period-seconds", "1", "--enable-leader-election")).start()
+                for _ in range(2)]
+    try:
+        ready = world.wait(lambda: [r for r in replicas if _status(r.health_url + "/readyz") == 200],
+                           timeout=60, message="one replica ready")
+        assert len(ready) == 1
+        leader = ready[0]
+        follower = next(r for r in replicas if r is not leader)
+        world.operator = leader  # failure messages show the leader's log
+        assert wait_for(lambda: _status(follower.health_url + "/healthz") == 200, 15, message="follower live")
+        assert _status(follower.health_url + "/readyz") == 503, "the follower is not ready while it waits"
+        holder = _lease_holder(world)
+        assert holder, "the Lease names its holder"
+        _release(world, "v1")
+        assert _status(follower.health_url + "/readyz") == 503
+        assert _lease_holder(world) == holder, "the leader keeps the Lease"
+
+        leader.stop()
+        world.operator = follower
+        world.wait(lambda: _lease_holder(world) not in (None, holder), timeout=60,
+                   message="the follower acquires the Lease")
+        world.wait(lambda: _status(follower.health_url + "/readyz") == 200, timeout=30,
+                   message="the new leader is ready")
+        _release(world, "v2", minutes=5)
+        assert follower.running
+    finally:
+        for replica in replicas:
+            replica.stop()
+
+
+# --- logs ------------------------------------------------------------------------------------------------
+
+def test_operator_log_lines_are_json_and_state_changes_name_app_target_and_tag(world: World) -> None:
+    world.register()
+    operator = world.start_operator()
+    _release(world, "v1")
+    lines = [line for line in operator.logs(tail=100_000).splitlines() if line.strip()]
+    records = []
+    for line in lines:
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            pytest.fail(f"a log line is not JSON: {line!r}")
+    assert all({"ts", "level", "logger", "msg"} <= set(r) for r in records)
+    changes = [r for r in records if r.get("state") and r.get("app") == world.app]
+    assert {r["state"] for r in changes} >= {"deploying", "deployed", "releasing", "released"}
+    assert all(r["target"] == "production" and r["tag"] == "v1" for r in changes)
+
+
+# --- resilience ------------------------------------------------------------------------------------------
+
+def _app_state(world: World, app: str, tag: str) -> str | None:
+    try:
+        rm = client.CustomObjectsApi(world.apis["delivery"]).get_namespaced_custom_object(
+            keys.GROUP, keys.VERSION, world.namespace, "releasemanagers", f"{app}-production")
+    except client.ApiException:
+        return None
+    entries: list[dict[str, Any]] = (rm.get("status") or {}).get("revisions") or []  # type: ignore[union-attr]
+    return next((e["state"]["current"] for e in entries if e["tag"] == tag), None)
+
+
+def test_a_cluster_without_its_credentials_secret_holds_only_its_fleet_and_never_stops_the_process(
+        world: World) -> None:
+    world.register()
+    broken = [m for m in cluster_manifests(world.plane.clusters["b"], "broken", namespace=world.namespace)
+              if m["kind"] == "Cluster"]
+    broken[0]["metadata"]["name"] = "b-nosecret"
+    kubectl_apply(world.delivery, broken)
+    operator = world.start_operator()
+    stuck = f"{world.app}x"
+    kubectl_apply(world.delivery, [revision_manifest(stuck, "s1", namespace=world.namespace, fleet="broken",
+                                                     committed=world.start_time)])
+
+    def synced_condition() -> dict[str, str] | None:
+        rm = client.CustomObjectsApi(world.apis["delivery"]).get_namespaced_custom_object(
+            keys.GROUP, keys.VERSION, world.namespace, "releasemanagers", f"{stuck}-production")
+        found = [c for c in (rm.get("status") or {}).get("conditions") or []  # type: ignore[union-attr]
+                 if c["type"] == "ClustersSynced" and c["status"] == "False"]
+        return found[0] if found else None
+
+    condition = world.wait(synced_condition, message="ClustersSynced=False on the broken fleet's app")
+    assert "b-nosecret" in condition["message"]
+    _release(world, "v1")
+    assert _app_state(world, stuck, "s1") != "released"
+    assert operator.running
