@@ -10,9 +10,11 @@ copies and the finalizer instead of hanging forever.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
 from picchu import keys
 from picchu.api.v1alpha1 import InvalidSpec, load_cluster
@@ -23,6 +25,7 @@ from picchu.engine.events import WARNING, ObjectRef
 from picchu.logs import fields
 
 log = logging.getLogger(__name__)
+_ADDRESS = re.compile(r" (object )?at 0x[0-9a-fA-F]+")
 APPLY_PATCH = "application/apply-patch+yaml"
 
 
@@ -83,12 +86,27 @@ def _probe(ctx: EngineContext, obj: dict[str, Any]) -> tuple[dict[str, Any], con
         return not_ready, conditions.Condition("Ready", False, "InvalidCredentials", str(exc))
     try:
         info = client.VersionApi(connection.api).get_code(_request_timeout=ctx.settings.cluster_timeout_seconds)
+    except ApiException as exc:  # its text carries response headers (dates, audit ids): never stable
+        meta = obj["metadata"]
+        if exc.status in (401, 403):
+            return not_ready, conditions.Condition(
+                "Ready", False, "CredentialsRejected",
+                f"the API server answered HTTP {exc.status} {exc.reason}; fix data.{keys.SECRET_AUTH_INFO_KEY} of "
+                f"Secret {meta['namespace']}/{meta['name']}")
+        return not_ready, conditions.Condition(
+            "Ready", False, "DiscoveryFailed", f"the API server answered HTTP {exc.status} {exc.reason}")
     except Exception as exc:
-        reason = connection.redact(f"{type(exc).__name__}: {exc}")[:300]
+        reason = _stable(connection.redact(f"{type(exc).__name__}: {exc}"))[:300]
         return not_ready, conditions.Condition("Ready", False, "Unreachable", f"discovery failed: {reason}")
     major, minor = (info.major or "").strip(), (info.minor or "").strip().rstrip("+")
     version = f"{major}.{minor}" if major and minor else ""
     return {"version": version, "ready": True}, conditions.Condition("Ready", True, "Reachable", f"Kubernetes {version}")
+
+
+def _stable(text: str) -> str:
+    """Error text without what changes on every attempt (object addresses), so an unchanged problem gives an
+    unchanged condition: no status write and no new event per pass."""
+    return _ADDRESS.sub("", text)
 
 
 def reconcile_cluster_secrets(ctx: EngineContext, namespace: str, name: str) -> float | None:

@@ -60,12 +60,14 @@ class Delivery:
         self.core = client.CoreV1Api(api)
 
     def register(self, cluster: str, fleet: str = "production", *, name: str | None = None, token: str | None = None,
-                 **options: Any) -> str:
+                 server: str | None = None, **options: Any) -> str:
         """A Cluster and its credentials Secret for a control-plane cluster; returns the Cluster's name."""
         cluster_obj, secret = cluster_manifests(self.plane.clusters[cluster], fleet, namespace=self.namespace,
                                                 **options)
         if name:
             cluster_obj["metadata"]["name"] = secret["metadata"]["name"] = name
+        if server:
+            cluster_obj["spec"]["config"]["server"] = server
         if token is not None:
             secret["stringData"][keys.SECRET_AUTH_INFO_KEY] = f'{{"token": "{token}"}}'
         self.create(cluster_obj)
