@@ -16,6 +16,7 @@ controlplane: $(STAMP)
 
 crds: $(STAMP)
 	$(PY) -m picchu crds
+	charts/picchu/sync-crds.sh
 
 lint: $(STAMP)
 	.venv/bin/ruff check picchu tests bench

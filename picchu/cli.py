@@ -76,6 +76,13 @@ def run(
     dev_routes_service_port: Annotated[int | None, typer.Option()] = None,
     cluster_prometheus_address: Annotated[str | None, typer.Option()] = None,
     log_level: Annotated[str | None, typer.Option()] = None,
+    slack_query_ttl_seconds: Annotated[float | None, typer.Option("--slack-query-ttl")] = None,
+    cluster_timeout_seconds: Annotated[float | None, typer.Option(help="Per target cluster, per observe/apply")] = None,
+    release_timezone: Annotated[str | None, typer.Option(help="IANA zone of release schedules")] = None,
+    holiday_calendar: Annotated[str | None, typer.Option(help='`holidays` country[-subdivision], "" for none')] = None,
+    service_levels_fleet: Annotated[str | None, typer.Option(help="Accepted for Picchu compatibility; unused")] = None,
+    manage_route53: Annotated[bool, typer.Option("--manage-route53", help="Accepted for Picchu compatibility; unused")
+                              ] = False,
 ) -> None:
     """Run the operator against the delivery cluster."""
     from picchu.handlers.operator import run_operator
@@ -100,6 +107,11 @@ def run(
         dev_routes_service_port=dev_routes_service_port,
         cluster_prometheus_address=cluster_prometheus_address,
         log_level=log_level,
+        slack_query_ttl_seconds=slack_query_ttl_seconds,
+        cluster_timeout_seconds=cluster_timeout_seconds,
+        release_timezone=release_timezone,
+        holiday_calendar=holiday_calendar,
+        service_levels_fleet=service_levels_fleet,
     )
     run_operator(settings, kubeconfig=kubeconfig)
 
