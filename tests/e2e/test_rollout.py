@@ -233,3 +233,27 @@ def test_an_unreachable_prometheus_holds_the_ramp_until_it_answers_again(world: 
         finally:
             alerts.server.resume()
         world.wait(lambda: world.state("v2") == "released", timeout=120, message="v2 released once Prometheus answers")
+
+
+def test_passes_over_an_unchanged_world_write_nothing_anywhere(world: World) -> None:
+    from picchu.testing.requests import HOUSEKEEPING
+
+    world.register()
+    world.start_operator()
+    _release_v1(world)
+    time.sleep(3)  # let the last status and event writes of the rollout settle
+    counters = {name: RequestCounter(world.plane.clusters[name]) for name in ("delivery", *TARGETS)}
+    for poller in world.readiness.values():
+        poller.hold()  # the ReplicaSet stand-in polls too; only the operator's requests are counted
+    try:
+        before = {name: counter.snapshot() for name, counter in counters.items()}
+        time.sleep(6)  # six sync periods
+        after = {name: counter.snapshot() for name, counter in counters.items()}
+    finally:
+        for poller in world.readiness.values():
+            poller.release()
+    for name in counters:
+        change = delta(before[name], after[name]).without(*HOUSEKEEPING)
+        assert change.writes() == 0, f"{name}: {change.by_resource(verbs=('POST', 'PUT', 'PATCH', 'APPLY', 'DELETE'))}"
+    reads = delta(before["a"], after["a"]).without(*HOUSEKEEPING).by_verb()
+    assert reads.get("LIST", 0) <= 12, f"about one ReplicaSet LIST per pass on a target cluster: {reads}"
