@@ -96,7 +96,7 @@ def _states(delivery_api: client.ApiClient) -> dict[str, tuple[str, int]]:
     rm = client.CustomObjectsApi(delivery_api).get_namespaced_custom_object(
         keys.GROUP, keys.VERSION, DELIVERY_NAMESPACE, "releasemanagers", "echo-production")
     return {e["tag"]: (e["state"]["current"], e.get("currentPercent", 0))
-            for e in (rm.get("status") or {}).get("revisions") or []}  # type: ignore[union-attr]
+            for e in (rm.get("status") or {}).get("revisions") or []}
 
 
 def _cluster_view(api: client.ApiClient) -> dict[str, tuple[int, int, int]]:
@@ -108,7 +108,7 @@ def _cluster_view(api: client.ApiClient) -> dict[str, tuple[int, int, int]]:
             view[tag] = (rs.spec.replicas or 0, (rs.status.available_replicas or 0) if rs.status else 0, 0)
         vs = client.CustomObjectsApi(api).get_namespaced_custom_object(
             "networking.istio.io", "v1alpha3", "echo-production", "virtualservices", "echo")
-        for route in vs.get("spec", {}).get("http", []):  # type: ignore[union-attr]
+        for route in vs.get("spec", {}).get("http", []):
             if route.get("name") == "01_release-http":
                 for dest in route.get("route", []):
                     tag = dest["destination"].get("subset", "")

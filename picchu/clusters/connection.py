@@ -185,7 +185,7 @@ def build_connection(access: ClusterAccess, *, identity: str, pool_size: int) ->
     configuration.debug = False
     try:
         api = config.new_client_from_config_dict(access.kubeconfig(), persist_config=False,
-                                                 client_configuration=configuration)  # type: ignore[no-untyped-call]
+                                                 client_configuration=configuration)
     except Exception as error:  # the loader raises many types; all mean "bad credentials config"
         message = redact(str(error)) or type(error).__name__
         raise ClusterConfigError(f"Cluster {access.namespace}/{access.name}: cannot build a client from "

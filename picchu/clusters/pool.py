@@ -62,7 +62,7 @@ class ClientPool:
             connection = build_connection(access, identity=identity, pool_size=self._pool_size)
             self._entries[key] = _Entry(access.fingerprint, connection)
         if entry is not None:
-            entry.connection.api.close()  # type: ignore[no-untyped-call]
+            entry.connection.api.close()
         return connection
 
     def retain(self, clusters: Iterable[tuple[str, str]]) -> None:
@@ -71,7 +71,7 @@ class ClientPool:
         with self._lock:
             gone = [self._entries.pop(key) for key in list(self._entries) if key not in keep]
         for entry in gone:
-            entry.connection.api.close()  # type: ignore[no-untyped-call]
+            entry.connection.api.close()
 
     def discard(self, namespace: str, name: str) -> None:
         """Close and forget one Cluster's client (the Cluster was deleted or disabled)."""

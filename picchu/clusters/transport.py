@@ -106,7 +106,7 @@ def send(connection: ClusterConnection, method: str, path: str, deadline: Deadli
         raise RequestFailed(f"request not sent: {connection.redact(f'{type(error).__name__}: {error}')}") from None
     try:
         answer = api.call_api(*request, _request_timeout=deadline.request_timeout())
-        raw = answer.read()  # type: ignore[no-untyped-call]
+        raw = answer.read()
     except DeadlineExceeded:
         raise
     except Exception as error:  # urllib3, ssl, socket and exec-plugin errors all mean "no answer"

@@ -7,6 +7,7 @@ number of requests per pass is easy to see: gets and lists are explicit, and wri
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +53,7 @@ class DeliveryCluster:
             if exc.status == 404:
                 return None
             raise
-        return dict(obj)  # type: ignore[call-overload]
+        return dict(obj)
 
     def list(self, kind: str, namespace: str | None, labels: dict[str, str] | None = None) -> list[dict[str, Any]]:
         sel = selector(labels or {}) or None
@@ -65,26 +66,26 @@ class DeliveryCluster:
             result = self._custom.list_cluster_custom_object(
                 keys.GROUP, keys.VERSION, PLURALS[kind], label_selector=sel, _request_timeout=self.timeout_seconds
             )
-        items: list[dict[str, Any]] = list(result.get("items", []))  # type: ignore[union-attr]
+        items: list[dict[str, Any]] = list(result.get("items", []))
         for item in items:  # list items carry no apiVersion/kind; restore them for round-tripping
             item.setdefault("apiVersion", keys.API_VERSION)
             item.setdefault("kind", kind)
         return items
 
     def create(self, kind: str, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
-        return dict(self._custom.create_namespaced_custom_object(  # type: ignore[call-overload]
+        return dict(self._custom.create_namespaced_custom_object(
             keys.GROUP, keys.VERSION, namespace, PLURALS[kind], body, _request_timeout=self.timeout_seconds
         ))
 
     def patch(self, kind: str, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        return dict(self._custom.patch_namespaced_custom_object(  # type: ignore[call-overload]
+        return dict(self._custom.patch_namespaced_custom_object(
             keys.GROUP, keys.VERSION, namespace, PLURALS[kind], name, body,
             _content_type=MERGE_PATCH, _request_timeout=self.timeout_seconds,
         ))
 
     def patch_status(self, kind: str, namespace: str, name: str, status: dict[str, Any]) -> dict[str, Any] | None:
         try:
-            return dict(self._custom.patch_namespaced_custom_object_status(  # type: ignore[call-overload]
+            return dict(self._custom.patch_namespaced_custom_object_status(
                 keys.GROUP, keys.VERSION, namespace, PLURALS[kind], name, {"status": status},
                 _content_type=MERGE_PATCH, _request_timeout=self.timeout_seconds,
             ))
@@ -105,13 +106,13 @@ class DeliveryCluster:
         return True
 
     def list_selected_clusters(self, namespace: str, label_selector: str | None,
-                               field_selector: str | None) -> list[dict[str, Any]]:
+                               field_selector: str | None) -> builtins.list[dict[str, Any]]:
         """Clusters chosen by selector strings (ClusterSecrets' target; parsed by the apiserver, §17 #12)."""
         result = self._custom.list_namespaced_custom_object(
             keys.GROUP, keys.VERSION, namespace, PLURALS["Cluster"], label_selector=label_selector or None,
             field_selector=field_selector or None, _request_timeout=self.timeout_seconds,
         )
-        return list(result.get("items", []))  # type: ignore[union-attr]
+        return list(result.get("items", []))
 
     def secret(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
@@ -122,7 +123,7 @@ class DeliveryCluster:
             raise
         return self.api_client.sanitize_for_serialization(obj)  # type: ignore[no-any-return]
 
-    def list_core(self, kind: str, namespace: str, label_selector: str | None) -> list[dict[str, Any]]:
+    def list_core(self, kind: str, namespace: str, label_selector: str | None) -> builtins.list[dict[str, Any]]:
         """Secrets or ConfigMaps of the delivery namespace (config copies, cluster secrets)."""
         method = {"Secret": self.core.list_namespaced_secret, "ConfigMap": self.core.list_namespaced_config_map}[kind]
         result = method(namespace, label_selector=label_selector, _request_timeout=self.timeout_seconds)

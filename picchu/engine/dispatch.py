@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Hashable
+from typing import cast
 
 from picchu.engine.cluster import reconcile_cluster, reconcile_cluster_secrets
 from picchu.engine.context import EngineContext
@@ -26,7 +27,7 @@ PASSES: dict[str, Callable[[EngineContext, str, str], float | None]] = {
 
 
 def reconcile_key(ctx: EngineContext, key: Hashable) -> float | None:
-    kind, namespace, name = key  # type: ignore[misc]
+    kind, namespace, name = cast(tuple[str, str, str], key)
     try:
         return PASSES[kind](ctx, namespace, name)
     except Exception:

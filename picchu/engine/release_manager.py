@@ -65,7 +65,7 @@ def reconcile_release_manager(ctx: EngineContext, namespace: str, name: str) -> 
     unreachable.update(observation.errors)
     snapshot = Snapshot(
         app=app, target=target, fleet=fleet, now=ctx.clock(), rm_name=name,
-        revisions=tuple(revisions), rm_status=tuple(rm.status.revisions if rm.status else ()),
+        revisions=tuple(revisions), rm_status=tuple((rm.status.revisions or []) if rm.status else []),
         clusters=tuple(ClusterView(m.name, m.live, _factor(m), bool(m.model and m.model.spec.disable_event_driven))
                        for m in members if m.model is not None),
         observation=Observation(replicas=_replicas(observation), unreachable=frozenset(unreachable)),
@@ -181,7 +181,8 @@ def _report(ctx: EngineContext, obj: dict[str, Any], ref: ObjectRef, decision: D
         conditions.Condition("Progressing", not decision.held, "Held" if decision.held else "Decided",
                              progress[:1000]),
     ]
-    status = {"revisions": entries, "conditions": conditions.merge(old_status.get("conditions"), conds, now)}
+    status: dict[str, Any] = {"revisions": entries,
+                              "conditions": conditions.merge(old_status.get("conditions"), conds, now)}
     if {k: old_status.get(k) for k in status} != status:
         status["lastUpdated"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
         ctx.delivery.patch_status("ReleaseManager", namespace, name, status)

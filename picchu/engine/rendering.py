@@ -20,6 +20,7 @@ from kubernetes.client.exceptions import ApiException
 
 from picchu import keys
 from picchu.api.v1alpha1 import Revision
+from picchu.api.v1alpha1.common import to_wire
 from picchu.clusters.desired import ClusterPlan, DesiredObject, PruneScope
 from picchu.engine.context import EngineContext
 from picchu.engine.fleet import FleetMember
@@ -57,7 +58,7 @@ def cluster_plans(ctx: EngineContext, snapshot: Snapshot, decision: Decision, re
     for member in members:
         if member.model is None:
             continue
-        cluster = pi.ClusterInput(name=member.name, spec=member.model.spec)
+        cluster = pi.ClusterInput(name=member.name, spec=to_wire(member.model.spec))
         rendered = render_cluster(app_input, cluster)
         plans[member.name] = ClusterPlan(
             tuple(DesiredObject(o.manifest, MODES[o.policy]) for o in rendered.objects),  # type: ignore[arg-type]
@@ -96,7 +97,7 @@ def app_input_for(ctx: EngineContext, snapshot: Snapshot, decision: Decision,
         tags.append(pi.TagInput(
             tag=plan.tag,
             image=revision.spec.app.image,
-            target=rev_target,
+            target=to_wire(rev_target),
             scale=_scale(plan, retired),
             event_driven=bool(revision.spec.event_driven),
             configs=_configs(ctx, revision, rev_target) if not retired else (),
@@ -184,7 +185,7 @@ def _configs(ctx: EngineContext, revision: Revision, target: Any) -> tuple[pi.Co
     found: list[pi.ConfigCopy] = []
     for kind in ("Secret", "ConfigMap"):
         for obj in ctx.delivery.list_core(kind, namespace, selector or None):
-            found.append(pi.ConfigCopy(kind=kind, name=obj["metadata"]["name"],  # type: ignore[arg-type]
+            found.append(pi.ConfigCopy(kind=kind, name=obj["metadata"]["name"],
                                        data=obj.get("data") or {}, type=obj.get("type") or ""))
     return tuple(found)
 
@@ -204,7 +205,7 @@ def _external_secrets(ctx: EngineContext, revision: Revision, target: Any) -> tu
             return ()
         raise
     return tuple(pi.ExternalSecretCopy(o["metadata"]["name"], o.get("spec") or {})
-                 for o in result.get("items", []))  # type: ignore[union-attr]
+                 for o in result.get("items", []))
 
 
 def _mesh(snapshot: Snapshot, decision: Decision, by_tag: dict[str, Revision], target: str) -> pi.MeshFacts:

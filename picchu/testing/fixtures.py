@@ -98,7 +98,7 @@ def api_clients(control_plane: ControlPlane) -> Iterator[dict[str, ApiClient]]:
         yield clients
     finally:
         for client in clients.values():
-            client.close()  # type: ignore[no-untyped-call]
+            client.close()
 
 
 @pytest.fixture

@@ -113,7 +113,7 @@ class Cluster:
         """A new, independent `kubernetes.client.ApiClient` for this cluster (caller may close it)."""
         from kubernetes import config
 
-        api: ApiClient = config.new_client_from_config_dict(  # type: ignore[no-untyped-call]
+        api: ApiClient = config.new_client_from_config_dict(
             self.kubeconfig_dict(), persist_config=False)
         return api
 
