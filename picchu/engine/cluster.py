@@ -3,22 +3,27 @@
 Cluster: keep `status.kubernetes {version, ready}` current (a discovery call through the client pool) and a
 `Ready` condition that says why a cluster is not usable (disabled, missing or broken credentials,
 unreachable). ClusterSecrets: copy the selected Secrets of a delivery namespace into a namespace of every
-enabled Cluster it selects (selectors parsed properly), record what was copied, and on deletion remove the
-copies and the finalizer instead of hanging forever.
+enabled Cluster it selects (selector strings handed to the apiserver, a rejected one reported by field:
+§17 #12), record what was copied in `status.secrets`, and on deletion remove the copies and the finalizer
+instead of hanging forever. Copies are written by the shared applier, so an unchanged pass writes nothing.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, cast
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from picchu import keys
-from picchu.api.v1alpha1 import InvalidSpec, load_cluster
+from picchu.api.v1alpha1 import InvalidSpec, load_cluster, load_cluster_secrets
 from picchu.clusters.connection import ClusterConfigError, ClusterConnection
+from picchu.clusters.desired import ClusterPlan, DesiredObject
 from picchu.engine import conditions
 from picchu.engine.context import EngineContext
 from picchu.engine.events import WARNING, ObjectRef
@@ -26,7 +31,6 @@ from picchu.logs import fields
 
 log = logging.getLogger(__name__)
 _ADDRESS = re.compile(r" (object )?at 0x[0-9a-fA-F]+")
-APPLY_PATCH = "application/apply-patch+yaml"
 
 
 def _ensure_finalizer(ctx: EngineContext, kind: str, obj: dict[str, Any], finalizer: str) -> bool:
@@ -50,7 +54,8 @@ def connect(ctx: EngineContext, cluster_obj: dict[str, Any]) -> ClusterConnectio
     """The pooled connection of a Cluster (reads its credentials Secret); raises ClusterConfigError."""
     meta = cluster_obj["metadata"]
     secret = ctx.delivery.secret(meta["namespace"], meta["name"])
-    return ctx.pool.connect(cluster_obj, secret)
+    connection: ClusterConnection = ctx.pool.connect(cluster_obj, secret)
+    return connection
 
 
 def reconcile_cluster(ctx: EngineContext, namespace: str, name: str) -> float | None:
@@ -113,63 +118,119 @@ def reconcile_cluster_secrets(ctx: EngineContext, namespace: str, name: str) -> 
     obj = ctx.delivery.get("ClusterSecrets", namespace, name)
     if obj is None:
         return None
-    spec = obj.get("spec") or {}
-    source, target = spec.get("source") or {}, spec.get("target") or {}
+    ref = ObjectRef.of(obj)
     deleting = bool(obj["metadata"].get("deletionTimestamp"))
+    try:
+        spec = load_cluster_secrets(obj).spec
+    except InvalidSpec as exc:
+        if deleting:  # it never copied anything: nothing to clean up
+            _remove_finalizer(ctx, "ClusterSecrets", obj, keys.FINALIZER_CLUSTER_SECRETS)
+            return None
+        ctx.events.emit(ref, WARNING, "InvalidSpec", f"invalid ClusterSecrets, fix the manifest: {exc}")
+        return ctx.settings.sync_period_seconds
     if not deleting and _ensure_finalizer(ctx, "ClusterSecrets", obj, keys.FINALIZER_CLUSTER_SECRETS):
         return 0.0
-    secrets = ctx.delivery.core.list_namespaced_secret(
-        source.get("namespace", ""), label_selector=source.get("labelSelector") or None,
-        field_selector=source.get("fieldSelector") or None, _request_timeout=ctx.settings.cluster_timeout_seconds,
-    ).items
-    clusters = ctx.delivery.list_selected_clusters(namespace, target.get("labelSelector"), target.get("fieldSelector"))
+    source, target = spec.source, spec.target
+    try:
+        with _field("spec.source.labelSelector / fieldSelector"):
+            sources = _list_secrets(ctx, source.namespace, source.label_selector, source.field_selector)
+        with _field("spec.target.labelSelector / fieldSelector"):
+            clusters = ctx.delivery.list_selected_clusters(namespace, target.label_selector,
+                                                           target.field_selector)
+    except _SelectorRejected as exc:
+        if deleting:  # a selector that never worked selected nothing to clean up
+            _remove_finalizer(ctx, "ClusterSecrets", obj, keys.FINALIZER_CLUSTER_SECRETS)
+            return None
+        ctx.events.emit(ref, WARNING, "InvalidSelector", str(exc))
+        return ctx.settings.sync_period_seconds
     errors: list[str] = []
-    copied = sorted(s.metadata.name for s in secrets)
+    connections: list[ClusterConnection] = []
     for cluster_obj in clusters:
-        if not (cluster_obj.get("spec") or {}).get("enabled"):
-            continue
-        cname = cluster_obj["metadata"]["name"]
-        try:
-            connection = connect(ctx, cluster_obj)
-            core = client.CoreV1Api(connection.api)
-            if deleting:
-                for secret in secrets:
-                    _delete_secret(core, target["namespace"], secret.metadata.name, ctx.settings.cluster_timeout_seconds)
-                continue
-            core.patch_namespace(
-                target["namespace"], {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": target["namespace"]}},
-                field_manager=keys.FIELD_MANAGER, _content_type=APPLY_PATCH,
-                _request_timeout=ctx.settings.cluster_timeout_seconds)
-            for secret in secrets:
-                body = {
-                    "apiVersion": "v1", "kind": "Secret",
-                    "metadata": {"name": secret.metadata.name, "namespace": target["namespace"],
-                                 "labels": target.get("labels") or {}, "annotations": target.get("annotations") or {}},
-                    "type": secret.type, "data": secret.data or {},
-                }
-                core.patch_namespaced_secret(
-                    secret.metadata.name, target["namespace"], body, field_manager=keys.FIELD_MANAGER, force=True,
-                    _content_type=APPLY_PATCH, _request_timeout=ctx.settings.cluster_timeout_seconds)
-        except Exception as exc:
-            reason = str(exc)[:300] if isinstance(exc, ClusterConfigError) else type(exc).__name__
-            errors.append(f"{cname}: {reason}")
-            log.warning("copying cluster secrets failed", extra=fields(cluster=cname, object=name, reason=reason))
-    if deleting:
+        if (cluster_obj.get("spec") or {}).get("enabled"):
+            try:
+                connections.append(connect(ctx, cluster_obj))
+            except ClusterConfigError as exc:
+                errors.append(f"{cluster_obj['metadata']['name']}: {exc}")
+    copied = sorted(s["metadata"]["name"] for s in sources)
+    if deleting:  # remove what was recorded as copied and what would be copied now
+        names = sorted({*copied, *((obj.get("status") or {}).get("secrets") or [])})
+        for connection in connections:
+            errors.extend(_delete_copies(ctx, connection, target.namespace, names))
         if not errors:
             _remove_finalizer(ctx, "ClusterSecrets", obj, keys.FINALIZER_CLUSTER_SECRETS)
             return None
+    else:
+        plan = ClusterPlan((
+            DesiredObject({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": target.namespace}},
+                          "create-only"),
+            *(DesiredObject(_secret_copy(s, target.namespace, target.labels, target.annotations)) for s in sources),
+        ))
+        results = ctx.applier.apply([(c, plan) for c in connections]) if connections else {}
+        errors.extend(f"{cluster}: {failure}" for cluster, result in sorted(results.items())
+                      for failure in result.failed)
+        if (obj.get("status") or {}).get("secrets") != copied:
+            ctx.delivery.patch_status("ClusterSecrets", namespace, name, {"secrets": copied})
+    if errors:  # retried next period; the event says which clusters and why (credentials redacted)
+        message = ("cannot delete the copies (fix the cluster, or remove the finalizer by hand) in: " if deleting
+                   else "cannot copy secrets to: ") + "; ".join(errors)
+        ctx.events.emit(ref, WARNING, "CopyFailed", message[:1000])
+        log.warning(message, extra=fields(kind="ClusterSecrets", object=name, namespace=namespace))
         return ctx.settings.sync_period_seconds
-    if (obj.get("status") or {}).get("secrets") != copied:
-        ctx.delivery.patch_status("ClusterSecrets", namespace, name, {"secrets": copied})
-    if errors:
-        ctx.events.emit(ObjectRef.of(obj), WARNING, "CopyFailed", "; ".join(errors))
-        raise RuntimeError("cluster secrets not copied to: " + "; ".join(errors))
     return ctx.settings.sync_period_seconds * 4
 
 
-def _delete_secret(core: client.CoreV1Api, namespace: str, name: str, timeout: float) -> None:
+class _SelectorRejected(ValueError):
+    """The delivery cluster refused a selector string of the spec; the message names the field."""
+
+
+@contextmanager
+def _field(path: str) -> Iterator[None]:
     try:
-        core.delete_namespaced_secret(name, namespace, _request_timeout=timeout)
-    except client.exceptions.ApiException as exc:
-        if exc.status != 404:
+        yield
+    except ApiException as exc:
+        if exc.status != 400:
             raise
+        try:
+            reason = str(json.loads(exc.body).get("message", ""))
+        except (TypeError, ValueError, AttributeError):
+            reason = ""
+        raise _SelectorRejected(f"{path}: {reason or 'rejected by the API server'}; write a Kubernetes "
+                                "selector such as `key=value,other in (a,b)`") from None
+
+
+def _list_secrets(ctx: EngineContext, namespace: str, label_selector: str | None,
+                  field_selector: str | None) -> list[dict[str, Any]]:
+    result = ctx.delivery.core.list_namespaced_secret(
+        namespace, label_selector=label_selector or None, field_selector=field_selector or None,
+        _request_timeout=ctx.settings.cluster_timeout_seconds)
+    serialized = ctx.delivery.api_client.sanitize_for_serialization(result)
+    return list(cast(dict[str, Any], serialized).get("items") or [])
+
+
+def _secret_copy(source: dict[str, Any], namespace: str, labels: dict[str, str] | None,
+                 annotations: dict[str, str] | None) -> dict[str, Any]:
+    """§5.2: same name and data and type, labels and annotations replaced by the target's."""
+    metadata: dict[str, Any] = {"name": source["metadata"]["name"], "namespace": namespace}
+    if labels:
+        metadata["labels"] = dict(labels)
+    if annotations:
+        metadata["annotations"] = dict(annotations)
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "type": source.get("type") or "Opaque",
+            "data": source.get("data") or {}}
+
+
+def _delete_copies(ctx: EngineContext, connection: ClusterConnection, namespace: str, names: list[str]) -> list[str]:
+    """Delete the copies in one cluster; returns the errors (a copy already gone is fine)."""
+    core = client.CoreV1Api(connection.api)
+    errors = []
+    for secret_name in names:
+        try:
+            core.delete_namespaced_secret(secret_name, namespace, _request_timeout=ctx.settings.cluster_timeout_seconds)
+        except ApiException as exc:
+            if exc.status != 404:
+                errors.append(f"{connection.name}: Secret {namespace}/{secret_name}: HTTP {exc.status} {exc.reason}")
+        except Exception as exc:
+            errors.append(f"{connection.name}: {_stable(connection.redact(f'{type(exc).__name__}: {exc}'))[:300]}")
+            break  # unreachable: the other deletions would fail the same way
+    ctx.applier.forget(connection.name)  # the applier must write them again if they are wanted back
+    return errors
