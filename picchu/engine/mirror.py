@@ -16,6 +16,7 @@ Invariants:
   nor server-set metadata (uid, resourceVersion, managedFields, ownerReferences, ...).
 - Namespaces are created on the mirror when missing and never modified.
 - An unchanged pass writes nothing to the mirror (the applier skips content it already wrote).
+- Never into the delivery cluster itself (the copy would overwrite the original Revision).
 - A failing mirror never fails the Revision pass: it aborts that mirror only, increments
   `picchu_mirror_failure_counter{app, mirror}` and records a Warning event on the Revision.
 """
@@ -99,6 +100,9 @@ def _mirror_one(ctx: EngineContext, mirror_obj: dict[str, Any], obj: dict[str, A
         log.debug("mirror cluster disabled", extra=fields(cluster=mirror.spec.cluster_name))
         return  # disabled clusters are ignored everywhere (§3.5)
     connection = connect(ctx, cluster_obj)
+    if connection.server.rstrip("/") == str(ctx.delivery.api_client.configuration.host).rstrip("/"):
+        raise MirrorFailed(f"Cluster {namespace}/{mirror.spec.cluster_name} is the delivery cluster itself; "
+                           f"mirroring into it would overwrite the original Revision, fix {where}")
     copies = {ObjectKey.of(c): c for c in [*_config_copies(ctx, revision, mirror), _revision_copy(obj)]}
     namespaces = sorted({key.namespace for key in copies})
     plan = ClusterPlan((
@@ -146,7 +150,7 @@ def _list_core(ctx: EngineContext, kind: str, namespace: str, selector: str) -> 
     else:
         result = getattr(core, f"list_{plural}_for_all_namespaces")(label_selector=selector or None,
                                                                    _request_timeout=timeout)
-    serialized = ctx.delivery.api_client.sanitize_for_serialization(result)  # type: ignore[no-untyped-call]
+    serialized = ctx.delivery.api_client.sanitize_for_serialization(result)
     return list(cast(dict[str, Any], serialized).get("items", []))
 
 

@@ -22,6 +22,7 @@ from tests.engine.conftest import Delivery, run_pass, secret_data
 
 pytestmark = pytest.mark.usefixtures("picchu_crds_in_b")
 COPIED_RESOURCES = ("namespaces", "configmaps", "secrets", "revisions", "externalsecrets")
+EXTERNAL_SECRETS = ("external-secrets.io", "v1", "externalsecrets")
 
 
 @pytest.fixture
@@ -85,16 +86,26 @@ def config(delivery: Delivery, app: str, name: str, *, labels: dict[str, str] | 
                                                                "data": secret_data(name)})
 
 
+def external_secret(delivery: Delivery, app: str, name: str) -> None:
+    delivery.custom.create_namespaced_custom_object(*EXTERNAL_SECRETS[:2], delivery.namespace, EXTERNAL_SECRETS[2], {
+        "apiVersion": "/".join(EXTERNAL_SECRETS[:2]), "kind": "ExternalSecret",
+        "metadata": {"name": name, "labels": {"config-of": app}},
+        "spec": {"secretStoreRef": {"name": "vault", "kind": "SecretStore"}, "target": {"name": name},
+                 "data": [{"secretKey": "password", "remoteRef": {"key": f"{app}/password"}}]}})
+
+
 def read(api: client.ApiClient, kind: str, namespace: str, name: str) -> Any:
     """An object in a target cluster, or None."""
     core = client.CoreV1Api(api)
+    custom = client.CustomObjectsApi(api)
     try:
         if kind == "ConfigMap":
             return core.read_namespaced_config_map(name, namespace)
         if kind == "Secret":
             return core.read_namespaced_secret(name, namespace)
-        return client.CustomObjectsApi(api).get_namespaced_custom_object(
-            keys.GROUP, keys.VERSION, namespace, "revisions", name)
+        if kind == "ExternalSecret":
+            return custom.get_namespaced_custom_object(*EXTERNAL_SECRETS[:2], namespace, EXTERNAL_SECRETS[2], name)
+        return custom.get_namespaced_custom_object(keys.GROUP, keys.VERSION, namespace, "revisions", name)
     except client.ApiException as error:
         if error.status == 404:
             return None
@@ -116,6 +127,7 @@ def test_a_deployed_revision_and_its_selected_config_are_copied_to_the_mirror_wi
     delivery.register("b", "mirrors")
     config(delivery, app, f"{app}-config")
     config(delivery, app, f"{app}-unselected", labels={"config-of": "someone-else"})
+    external_secret(delivery, app, f"{app}-vault")
     config(delivery, app, f"{app}-extra", namespace=elsewhere, labels={"extra": "yes", "app-name": app,
                                                                        "app-tag": "v1"})
     config(delivery, app, f"{app}-extra-old", namespace=elsewhere, labels={"extra": "yes", "app-name": app,
@@ -141,6 +153,10 @@ def test_a_deployed_revision_and_its_selected_config_are_copied_to_the_mirror_wi
     secret = read(b, "Secret", delivery.namespace, f"{app}-config")
     assert secret is not None and secret.data == secret_data(f"{app}-config") and secret.type == "Opaque"
     assert read(b, "ConfigMap", delivery.namespace, f"{app}-unselected") is None
+    external = read(b, "ExternalSecret", delivery.namespace, f"{app}-vault")
+    assert external is not None, "the selected ExternalSecret was not mirrored"
+    assert external["spec"]["data"][0]["remoteRef"]["key"] == f"{app}/password"
+    assert external["spec"]["secretStoreRef"]["name"] == "vault"
     assert read(b, "Secret", elsewhere, f"{app}-extra") is not None, "additionalConfigSelectors not copied"
     assert read(b, "ConfigMap", elsewhere, f"{app}-extra").data == {"k": f"{app}-extra"}
     assert read(b, "ConfigMap", elsewhere, f"{app}-extra-old") is None, "another tag's config was copied"
@@ -203,3 +219,16 @@ def test_nothing_is_copied_when_mirroring_is_disabled_or_the_revision_is_not_dep
     assert read(b, "Revision", delivery.namespace, name) is None
     assert read(b, "ConfigMap", delivery.namespace, f"{app}-config") is None
     assert failures(ctx, app, "b") == 0
+
+
+def test_a_mirror_pointing_at_the_delivery_cluster_fails_without_touching_the_original_revision(
+        ctx: EngineContext, delivery: Delivery, mirror: Callable[..., str], app: str) -> None:
+    delivery.register("delivery", "mirrors")
+    mirror("delivery")
+    name = revision(delivery, app, "v1")
+
+    assert run_pass(reconcile_revision, ctx, delivery.namespace, name) == ctx.settings.sync_period_seconds
+
+    assert failures(ctx, app, "delivery") == 1
+    original = delivery.get("Revision", name)
+    assert original is not None and original["spec"]["targets"][0]["externalTest"]["enabled"] is True
