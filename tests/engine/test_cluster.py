@@ -90,3 +90,16 @@ def test_deleting_a_cluster_removes_the_finalizer_so_the_object_goes_away(ctx: E
     assert reconcile_cluster(ctx, delivery.namespace, name) is None
 
     assert delivery.get("Cluster", name) is None
+
+
+def test_a_cluster_without_its_credentials_secret_is_not_ready_and_names_the_secret_to_create(
+        ctx: EngineContext, delivery: Delivery) -> None:
+    name = delivery.register("a", name="a-no-secret")
+    delivery.core.delete_namespaced_secret(name, delivery.namespace)
+
+    run_pass(reconcile_cluster, ctx, delivery.namespace, name)
+
+    cluster = delivery.get("Cluster", name)
+    assert cluster is not None
+    assert cluster["status"]["kubernetes"] == {"version": "", "ready": False}
+    assert f"Secret {delivery.namespace}/{name}" in ready_condition(cluster)["message"]
