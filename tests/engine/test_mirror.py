@@ -203,12 +203,14 @@ def test_a_mirror_cluster_without_picchus_crds_is_a_mirror_failure(
     assert messages and "Revision" in messages[0], messages
 
 
-@pytest.mark.parametrize(("replicas", "spec"), [(2, {"disableMirroring": True}), (0, None)],
-                         ids=["mirroring-disabled", "not-deployed"])
-def test_nothing_is_copied_when_mirroring_is_disabled_or_the_revision_is_not_deployed(
+@pytest.mark.parametrize(("replicas", "spec", "cluster_enabled"),
+                         [(2, {"disableMirroring": True}, True), (0, None, True), (2, None, False)],
+                         ids=["mirroring-disabled", "not-deployed", "mirror-cluster-disabled"])
+def test_nothing_is_copied_when_mirroring_is_disabled_the_revision_is_not_deployed_or_the_cluster_is_disabled(
         ctx: EngineContext, delivery: Delivery, api_clients: dict[str, client.ApiClient],
-        mirror: Callable[..., str], app: str, replicas: int, spec: dict[str, Any] | None) -> None:
-    delivery.register("b", "mirrors")
+        mirror: Callable[..., str], app: str, replicas: int, spec: dict[str, Any] | None,
+        cluster_enabled: bool) -> None:
+    delivery.register("b", "mirrors", enabled=cluster_enabled)
     config(delivery, app, f"{app}-config")
     mirror("b")
     name = revision(delivery, app, "v1", replicas=replicas, spec=spec)
