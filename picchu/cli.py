@@ -86,7 +86,8 @@ def run(
 ) -> None:
     """Run the operator against the delivery cluster."""
     from picchu.handlers.operator import run_operator
-    from picchu.settings import AlertFailurePolicy, Settings
+    from picchu.monitoring.alerts import AlertFailurePolicy
+    from picchu.settings import Settings
 
     settings = Settings.from_env(
         namespace=namespace,

@@ -57,7 +57,8 @@ def acquire_leadership(api_client: client.ApiClient, lease_name: str, namespace:
     log.info("leading", extra={"object": lease_name, "namespace": namespace})
 
     def renew() -> None:
-        election.renew_loop()  # returns once the lease could not be renewed within the deadline
+        # returns once the lease could not be renewed within the deadline
+        election.renew_loop()
         log.error("lost the leader lease; exiting so a new leader can take over")
         logging.shutdown()
         os._exit(1)

@@ -16,7 +16,7 @@ import time
 from collections.abc import Hashable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import kopf
 from kubernetes import client, config
@@ -119,7 +119,7 @@ def build_registry(ctx: EngineContext, queues: dict[str, WorkQueue], health: Hea
         meta = body.metadata
         queues["clusters"].add(("Cluster", meta.namespace, meta.name))
         if type in ("ADDED", "DELETED", "MODIFIED"):  # a fleet change wakes that fleet's apps at once
-            for rm_key in ctx_release_managers(ctx, meta.namespace, (meta.labels or {}).get(keys.LABEL_FLEET)):
+            for rm_key in ctx_release_managers(ctx, meta.namespace or "", (meta.labels or {}).get(keys.LABEL_FLEET)):
                 queues["releasemanagers"].add(rm_key)
 
     @kopf.on.event(group, "v1alpha1", "clustersecrets", registry=registry)
@@ -186,13 +186,14 @@ def build_queues(ctx: EngineContext) -> dict[str, WorkQueue]:
 
 def delivery_client(kubeconfig: Path | None) -> client.ApiClient:
     if kubeconfig is not None:
-        return config.new_client_from_config(config_file=str(kubeconfig))
+        return cast(client.ApiClient, config.new_client_from_config(
+            config_file=str(kubeconfig)))
     try:
         configuration = client.Configuration()
         config.load_incluster_config(client_configuration=configuration)
         return client.ApiClient(configuration)
     except config.ConfigException:
-        return config.new_client_from_config()
+        return cast(client.ApiClient, config.new_client_from_config())
 
 
 def run_operator(settings: Settings, kubeconfig: Path | None = None) -> None:

@@ -72,12 +72,16 @@ def test_the_metrics_endpoint_serves_picchus_metrics_after_a_rollout(world: Worl
     world.wait(lambda: world.state("v1") == "retired", message="v1 retired")
     app = world.app
 
+    histograms = ("picchu_git_create_latency", "picchu_revision_deploy_latency", "picchu_revision_release_latency")
+
     def counted() -> Samples | None:
+        # Latencies are observed the pass after a state is reached, so wait for both revisions' observations.
         samples = _scrape(operator)
         retired = _values(samples, "picchu_incarnation_count", app=app, target="production", state="retired")
-        return samples if retired == [1.0] else None
+        observed = [_values(samples, f"{h}_count", app=app, target="production") for h in histograms]
+        return samples if retired == [1.0] and all(o and o[0] >= 2 for o in observed) else None
 
-    samples = world.wait(counted, message="picchu_incarnation_count shows v1 retired")
+    samples = world.wait(counted, message="v1 retired and both revisions' latencies observed")
     counts = {labels["state"]: value for labels, value in samples["picchu_incarnation_count"]
               if labels["app"] == app and labels["target"] == "production"}
     assert set(counts) == set(STATES), "every one of the 18 states has a series, zeros included"
@@ -89,8 +93,7 @@ def test_the_metrics_endpoint_serves_picchus_metrics_after_a_rollout(world: Worl
     assert weights.get("v2") == 100
     assert weights.get("v1", 0) == 0, "a retired revision does not keep its old weight"
 
-    for histogram in ("picchu_git_create_latency", "picchu_revision_deploy_latency",
-                      "picchu_revision_release_latency"):
+    for histogram in histograms:
         observed = _values(samples, f"{histogram}_count", app=app, target="production")
         assert observed == [2.0], f"{histogram} observed once per revision: {observed}"
     # Both commits are about an hour old: the git latency lands in the 3240-second bucket, not below.
