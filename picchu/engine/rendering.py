@@ -24,6 +24,7 @@ from picchu.api.v1alpha1.common import to_wire
 from picchu.clusters.desired import ClusterPlan, DesiredObject, PruneScope
 from picchu.engine.context import EngineContext
 from picchu.engine.fleet import FleetMember
+from picchu.engine.selectors import selector_string
 from picchu.plans import inputs as pi
 from picchu.plans.desired import WritePolicy
 from picchu.plans.plan import render_cluster
@@ -158,27 +159,8 @@ def _scale(plan: TagPlan, retired: bool) -> pi.TagScale:
     )
 
 
-def _selector_string(selector: Any) -> str | None:
-    """A LabelSelector (matchLabels / matchExpressions) as a selector string; None selects nothing."""
-    if selector is None:
-        return None
-    sel = dict(selector)
-    parts = [f"{k}={v}" for k, v in sorted((sel.get("matchLabels") or {}).items())]
-    for expr in sel.get("matchExpressions") or []:
-        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-        if op == "In":
-            parts.append(f"{key} in ({','.join(values)})")
-        elif op == "NotIn":
-            parts.append(f"{key} notin ({','.join(values)})")
-        elif op == "Exists":
-            parts.append(str(key))
-        elif op == "DoesNotExist":
-            parts.append(f"!{key}")
-    return ",".join(parts)
-
-
 def _configs(ctx: EngineContext, revision: Revision, target: Any) -> tuple[pi.ConfigCopy, ...]:
-    selector = _selector_string(target.config_selector)
+    selector = selector_string(target.config_selector)
     if selector is None:
         return ()
     namespace = revision.namespace
@@ -191,7 +173,7 @@ def _configs(ctx: EngineContext, revision: Revision, target: Any) -> tuple[pi.Co
 
 
 def _external_secrets(ctx: EngineContext, revision: Revision, target: Any) -> tuple[pi.ExternalSecretCopy, ...]:
-    selector = _selector_string(target.config_selector)
+    selector = selector_string(target.config_selector)
     if selector is None:
         return ()
     from kubernetes import client
