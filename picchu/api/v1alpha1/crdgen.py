@@ -262,7 +262,10 @@ def _model_schema(model: type[BaseModel]) -> Schema:
         wire = field.alias or name
         schema = _type_schema(hints[name])
         if field.description:  # from the attribute docstring; shown by `kubectl explain`
-            schema = {"description": field.description, **schema}
+            schema = {
+                "description": field.description,
+                **{k: v for k, v in schema.items() if k != "description"},
+            }
         schema.update(_field_constraints(field))
         for key, value in _FIELD_EXTRAS.get((model, name), {}).items():
             if key == "properties":
