@@ -129,9 +129,9 @@ class ScaleInfo(WireModel):
     requests_rate_metric: StrictStr | None = None
     """Pods metric name for the requests-rate target (default istio_requests_rate)."""
     worker: WorkerScaleInfo | None = None
-    """WorkerPodAutoscaler settings."""
+    """WorkerPodAutoscaler settings (queue-driven workers)."""
     keda_worker: KedaScaleInfo | None = None
-    """KEDA ScaledObject settings."""
+    """KEDA ScaledObject settings; min/max replicas come from scale.min/max."""
 
 
 # ---- release --------------------------------------------------------------------------------------------
