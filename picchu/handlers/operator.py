@@ -206,17 +206,23 @@ def run_operator(settings: Settings, kubeconfig: Path | None = None) -> None:
     host, _, port = settings.metrics_addr.rpartition(":")
     ctx = build_context(settings, api)
     start_http_server(int(port), addr=host or "0.0.0.0", registry=ctx.metrics.registry)
+    leadership = None
     if settings.enable_leader_election:
         from picchu.handlers.leadership import acquire_leadership, lease_namespace
 
         lease_ns = lease_namespace(settings.leader_election_namespace, settings.namespace)
-        acquire_leadership(api, settings.leader_election_id, lease_ns, waiting=health.beat)
+        leadership = acquire_leadership(api, settings.leader_election_id, lease_ns, waiting=health.beat)
     queues = build_queues(ctx)
     registry = build_registry(ctx, queues, health)
     log.info("starting picchu", extra=logs.fields(namespace=settings.namespace or "*"))
-    kopf.run(
-        registry=registry,
-        standalone=True,
-        namespaces=[settings.namespace] if settings.namespace else (),
-        clusterwide=not settings.namespace,
-    )
+    try:
+        kopf.run(
+            registry=registry,
+            standalone=True,
+            namespaces=[settings.namespace] if settings.namespace else (),
+            clusterwide=not settings.namespace,
+        )
+    finally:  # kopf returns after SIGTERM/SIGINT once its watches and our queues stopped
+        health.ready.clear()
+        if leadership is not None:
+            leadership.release()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -140,6 +141,7 @@ def test_two_replicas_elect_one_leader_and_the_follower_takes_over_when_it_stops
         assert _lease_holder(world) == holder, "the leader keeps the Lease"
 
         leader.stop()
+        assert _lease_holder(world) != holder, "a leader stopped gracefully hands the Lease back at once"
         world.operator = follower
         world.wait(lambda: _lease_holder(world) not in (None, holder), timeout=60,
                    message="the follower acquires the Lease")
@@ -150,6 +152,26 @@ def test_two_replicas_elect_one_leader_and_the_follower_takes_over_when_it_stops
     finally:
         for replica in replicas:
             replica.stop()
+
+
+def test_a_leader_whose_lease_is_taken_away_exits_instead_of_acting_beside_the_new_holder(world: World) -> None:
+    world.register()
+    leader = world.start_operator("--enable-leader-election")
+    world.wait(lambda: _status(leader.health_url + "/readyz") == 200, timeout=60, message="the leader is ready")
+    coordination = client.CoordinationV1Api(world.apis["delivery"])
+    lease = coordination.read_namespaced_lease(LEASE, world.namespace)
+    lease.spec.holder_identity = "another-replica"
+    coordination.replace_namespaced_lease(LEASE, world.namespace, lease)
+
+    def keep_it() -> bool:  # the other replica keeps renewing
+        current = coordination.read_namespaced_lease(LEASE, world.namespace)
+        current.spec.holder_identity = "another-replica"
+        current.spec.renew_time = datetime.now(UTC)
+        coordination.replace_namespaced_lease(LEASE, world.namespace, current)
+        return not leader.running
+
+    wait_for(keep_it, 60, interval=1.0, message="the old leader exits")
+    assert "lost the leader lease" in leader.logs()
 
 
 # --- logs ------------------------------------------------------------------------------------------------
