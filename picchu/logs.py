@@ -1,6 +1,7 @@
 """JSON log lines with the fields operators filter on (app, target, tag, cluster).
 
-One line per record: `{"ts", "level", "logger", "msg", ...extra}`. Pass context with
+One line per record: `{"ts", "level", "logger", "msg", ...extra}`; warnings and uncaught exceptions (main or
+worker threads) go through the same formatter, so every line of the process is JSON. Pass context with
 `log.info("...", extra=fields(app=..., target=...))`; credentials never go through here.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,5 +43,11 @@ def configure(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    logging.captureWarnings(True)  # warnings become JSON lines too
+    crash = logging.getLogger("picchu.crash")
+    sys.excepthook = lambda kind, value, tb: crash.critical("uncaught exception", exc_info=(kind, value, tb))
+    threading.excepthook = lambda args: crash.error(
+        "uncaught exception in thread %s", args.thread.name if args.thread else "?", exc_info=args.exc_value,
+    )
     for noisy in ("kubernetes", "urllib3", "aiohttp.access", "kopf.objects", "kopf.activities", "leaderelection"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
