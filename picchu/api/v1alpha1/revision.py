@@ -272,23 +272,33 @@ class RevisionTarget(WireModel):
     """Fleet of Clusters (their picchu.medium.engineering/fleet label)."""
     scale: ScaleInfo
     release: ReleaseInfo | None = None
+    """How traffic ramps to this revision."""
     datadog_monitoring: DatadogMonitoring | None = None
     service_monitors: list[ServiceMonitor] | None = None
+    """prometheus-operator ServiceMonitors to create."""
     service_level_objectives: list[SlothServiceLevelObjective] | None = None
+    """SLOs: recording rules, canary alerts and the Sloth service level."""
     service_level_objective_labels: ServiceLevelObjectiveLabels | None = None
     acceptance_target: StrictBool | None = None
+    """SLO alerts on this target may fail the revision (also implied by a name containing production)."""
     config_selector: Passthrough | None = None
     """Selects Secrets/ConfigMaps to copy and inject; absent selects nothing, {} everything."""
     aws: AWSInfo | None = None
     alert_rules: list[PrometheusRuleSpec] | None = None
+    """prometheus-operator rules put in the app's PrometheusRule."""
     sidecars: list[NamedObject] | None = None
+    """Extra containers appended to the pod."""
     volume_mounts: list[VolumeMount] | None = None
+    """Volume mounts applied to every container."""
     volumes: list[NamedObject] | None = None
     pod_annotations: StringMap | None = None
+    """Pod template annotations."""
     karpenter_do_not_disrupt: StrictStr | None = None
-    """"true" or a Go duration for the karpenter.sh/do-not-disrupt pod annotation."""
+    """'true' or a Go duration (e.g. 30m) for the karpenter.sh/do-not-disrupt pod annotation."""
     service_account_name: StrictStr | None = None
+    """Pod serviceAccountName."""
     resources: Passthrough | None = None
+    """Main container resources."""
     liveness_probe: Passthrough | None = None
     readiness_probe: Passthrough | None = None
     lifecycle: Passthrough | None = None
@@ -302,15 +312,21 @@ class RevisionTarget(WireModel):
     default_ingress_ports: StringMap | None = None
     """Ingress name to the port receiving that ingress's default hostnames."""
     ports: list[PortInfo] | None = None
+    """Ports the app exposes."""
     env: list[NamedObject] | None = None
+    """Environment of every container."""
     istio: TargetIstio | None = None
     pod_disruption_budget: Passthrough | None = None
     """App-level PodDisruptionBudget spec (default maxUnavailable 10%)."""
     topology_spread_constraint: TopologySpreadConstraint | None = None
+    """Pod topology spread constraint (DoNotSchedule is applied as ScheduleAnyway)."""
     ambient_mesh: StrictBool | None = None
+    """Use Istio ambient mode with a waypoint for the namespace."""
     waypoint_hpa: WaypointHPA | None = Field(default=None, alias="waypointHPA")
     waypoint_resources: Passthrough | None = None
+    """istio-proxy resources of the waypoint."""
     scheduler_name: StrictStr | None = None
+    """Pod schedulerName."""
 
     @property
     def has_autoscaler(self) -> bool:
