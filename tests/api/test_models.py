@@ -225,3 +225,30 @@ def test_read_only_mapping_views_like_kopf_bodies_load_like_dicts(revision_obj: 
         return value
 
     assert to_wire(load_revision(frozen(revision_obj))) == to_wire(load_revision(revision_obj))
+
+
+def _models_under(model: type[Any], seen: set[type[Any]]) -> set[type[Any]]:
+    from typing import get_args
+
+    from pydantic import BaseModel
+
+    def walk(annotation: Any) -> None:
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            if annotation not in seen:
+                seen.add(annotation)
+                for field in annotation.model_fields.values():
+                    walk(field.annotation)
+        for arg in get_args(annotation):
+            walk(arg)
+
+    walk(model)
+    return seen
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=[kind.KIND for kind in KINDS])
+def test_every_spec_section_is_strict_and_every_status_section_keeps_unknown_keys(kind: type[Any]) -> None:
+    spec_models = _models_under(kind.model_fields["spec"].annotation, set())
+    status_models = _models_under(kind.model_fields["status"].annotation, set())
+    assert spec_models and status_models
+    assert all(model.model_config.get("extra") == "forbid" for model in spec_models), spec_models
+    assert all(model.model_config.get("extra") == "allow" for model in status_models), status_models
