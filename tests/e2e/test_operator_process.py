@@ -205,6 +205,15 @@ def _app_state(world: World, app: str, tag: str) -> str | None:
     return next((e["state"]["current"] for e in entries if e["tag"] == tag), None)
 
 
+def _unsynced(world: World, app: str) -> dict[str, str] | None:
+    """The ClustersSynced=False condition of the app's ReleaseManager, if it has one."""
+    rm = client.CustomObjectsApi(world.apis["delivery"]).get_namespaced_custom_object(
+        keys.GROUP, keys.VERSION, world.namespace, "releasemanagers", f"{app}-production")
+    found = [c for c in (rm.get("status") or {}).get("conditions") or []  # type: ignore[union-attr]
+             if c["type"] == "ClustersSynced" and c["status"] == "False"]
+    return found[0] if found else None
+
+
 def test_a_cluster_without_its_credentials_secret_holds_only_its_fleet_and_never_stops_the_process(
         world: World) -> None:
     world.register()
@@ -217,15 +226,40 @@ def test_a_cluster_without_its_credentials_secret_holds_only_its_fleet_and_never
     kubectl_apply(world.delivery, [revision_manifest(stuck, "s1", namespace=world.namespace, fleet="broken",
                                                      committed=world.start_time)])
 
-    def synced_condition() -> dict[str, str] | None:
-        rm = client.CustomObjectsApi(world.apis["delivery"]).get_namespaced_custom_object(
-            keys.GROUP, keys.VERSION, world.namespace, "releasemanagers", f"{stuck}-production")
-        found = [c for c in (rm.get("status") or {}).get("conditions") or []  # type: ignore[union-attr]
-                 if c["type"] == "ClustersSynced" and c["status"] == "False"]
-        return found[0] if found else None
-
-    condition = world.wait(synced_condition, message="ClustersSynced=False on the broken fleet's app")
+    condition = world.wait(lambda: _unsynced(world, stuck), message="ClustersSynced=False on the broken fleet's app")
     assert "b-nosecret" in condition["message"]
     _release(world, "v1")
     assert _app_state(world, stuck, "s1") != "released"
     assert operator.running
+
+
+def test_revisions_cluster_secrets_and_clusters_it_cannot_use_never_stop_the_process(world: World) -> None:
+    world.register()
+    garbage = cluster_manifests(world.plane.clusters["b"], "garbage", namespace=world.namespace)
+    garbage[0]["metadata"]["name"] = garbage[1]["metadata"]["name"] = "b-garbage"
+    garbage[0]["spec"]["config"]["certificate-authority-data"] = "bm90IGEgY2VydGlmaWNhdGU="  # "not a certificate"
+    garbage[1]["stringData"][keys.SECRET_AUTH_INFO_KEY] = "{not json"
+    geometric_one = {"release": {"eligible": True, "schedule": "always", "scalingStrategy": "geometric",
+                                 "geometricScaling": {"start": 10, "factor": 1, "delay": "1s"}}}
+    bad_input = [
+        *garbage,
+        revision_manifest(f"{world.app}f", "f1", namespace=world.namespace, committed=world.start_time,
+                          target=geometric_one),
+        revision_manifest(f"{world.app}k", "k1", namespace=world.namespace, committed=world.start_time,
+                          target={"karpenterDoNotDisrupt": "30m",
+                                  "podAnnotations": {"karpenter.sh/do-not-disrupt": "true"}}),
+        revision_manifest(f"{world.app}g", "g1", namespace=world.namespace, committed=world.start_time,
+                          fleet="garbage"),
+        {"apiVersion": keys.API_VERSION, "kind": "ClusterSecrets",
+         "metadata": {"name": "bad-selector", "namespace": world.namespace},
+         "spec": {"source": {"namespace": world.namespace, "labelSelector": "app in web"},
+                  "target": {"namespace": "shared-secrets"}}},
+    ]
+    kubectl_apply(world.delivery, bad_input)
+    operator = world.start_operator()
+    _release(world, "v1")
+    condition = world.wait(lambda: _unsynced(world, f"{world.app}g"), message="the garbage fleet's app is held")
+    assert "b-garbage" in condition["message"]
+    assert _app_state(world, f"{world.app}g", "g1") != "released"
+    errors = [line for line in operator.logs(tail=100_000).splitlines() if '"level": "critical"' in line]
+    assert errors == [] and operator.running, errors
