@@ -10,8 +10,8 @@ import json
 from typing import Any
 
 import pytest
+from api_invalid_cases import CASES, Case
 from api_samples import INVALID_SAMPLES, all_manifests, invalid_manifest, manifest
-from invalid_cases import CASES, Case
 
 from picchu.api.v1alpha1 import KINDS, load, load_revision, to_wire
 from picchu.testing.controlplane import ControlPlane

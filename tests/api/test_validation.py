@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from api_invalid_cases import CASES, Case
 from api_samples import INVALID_SAMPLES, invalid_manifest, manifest
-from invalid_cases import CASES, Case
 
 from picchu.api.v1alpha1 import InvalidSpec, load, load_revision
 
