@@ -136,14 +136,22 @@ def test_release_manager_status_round_trips_through_the_status_subresource_with_
     assert back["status"] == status
 
 
-def test_kubectl_get_shows_app_target_fleet_and_the_released_tag(
+def test_kubectl_get_shows_app_target_fleet_and_the_released_and_releasing_tags(
     control_plane: ControlPlane, namespace: str
 ) -> None:
     obj = manifest("releasemanager-echo-production.yaml")
     obj["metadata"]["namespace"] = namespace
     status = obj.pop("status")
     status["revisions"][0]["state"]["current"] = "released"
-    status["revisions"][0]["currentPercent"] = 100
+    status["revisions"][0]["currentPercent"] = 80
+    status["revisions"].append(
+        {
+            **status["revisions"][0],
+            "tag": "v2",
+            "currentPercent": 20,
+            "state": {"current": "releasing", "target": "releasing"},
+        }
+    )
     kubectl(control_plane, "create", "-f", "-", body=obj)
     kubectl(
         control_plane,
@@ -165,8 +173,13 @@ def test_kubectl_get_shows_app_target_fleet_and_the_released_tag(
         "production",
         "production",
         "main-20200529-144642-c3d06a9828",
-        "100",
+        "80",
     ]
+    wide_header, wide_row = kubectl(
+        control_plane, "get", "rm", "-n", namespace, "-o", "wide"
+    ).stdout.splitlines()
+    assert wide_header.split()[6:8] == ["RELEASING", "RAMP"]
+    assert wide_row.split()[6:8] == ["v2", "20"]
 
 
 def test_kubectl_get_clusters_shows_the_fleet_label_and_get_picchu_lists_every_kind(
@@ -200,3 +213,37 @@ def test_kubectl_explain_documents_picchu_fields(control_plane: ControlPlane) ->
     explained = kubectl(control_plane, "explain", "revision.spec.targets.canary").stdout
     assert "Canary traffic percent; 0 means no canary phase." in explained
     assert "percent" in explained and "ttl" in explained
+
+
+def test_kubectl_get_revisions_shows_app_tag_and_each_targets_state(
+    control_plane: ControlPlane, namespace: str
+) -> None:
+    obj = manifest("revision-echo.yaml")
+    obj["metadata"]["namespace"] = namespace
+    kubectl(control_plane, "create", "-f", "-", body=obj)
+    status = {
+        "sentry": {"release": False},
+        "targets": [{"name": "staging", "state": "released"}, {"name": "production", "state": "canarying"}],
+    }
+    kubectl(
+        control_plane,
+        "patch",
+        "rev",
+        obj["metadata"]["name"],
+        "-n",
+        namespace,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps({"status": status}),
+    )
+    header, row = kubectl(control_plane, "get", "rev", "-n", namespace).stdout.splitlines()
+    assert header.split() == ["NAME", "APP", "TAG", "TARGET", "STATE", "TARGET-2", "STATE-2", "AGE"]
+    assert row.split()[1:7] == [
+        "echo",
+        "main-20200529-144642-c3d06a9828",
+        "staging",
+        "released",
+        "production",
+        "canarying",
+    ]

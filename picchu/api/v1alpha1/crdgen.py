@@ -131,12 +131,18 @@ _FIELD_EXTRAS: dict[tuple[type[BaseModel], str], Schema] = {
     },
 }
 
+# The API server prints only the first match of a column's JSONPath, so per-target columns are positional
+# (most Revisions have one or two targets; a third shows with -o wide) and RM columns filter by state.
 _PRINTER_COLUMNS: dict[str, list[Schema]] = {
     "Revision": [
         {"name": "App", "type": "string", "jsonPath": ".spec.app.name"},
         {"name": "Tag", "type": "string", "jsonPath": ".spec.app.tag"},
-        {"name": "Targets", "type": "string", "jsonPath": ".status.targets[*].name"},
-        {"name": "States", "type": "string", "jsonPath": ".status.targets[*].state"},
+        {"name": "Target", "type": "string", "jsonPath": ".status.targets[0].name"},
+        {"name": "State", "type": "string", "jsonPath": ".status.targets[0].state"},
+        {"name": "Target-2", "type": "string", "jsonPath": ".status.targets[1].name"},
+        {"name": "State-2", "type": "string", "jsonPath": ".status.targets[1].state"},
+        {"name": "Target-3", "type": "string", "jsonPath": ".status.targets[2].name", "priority": 1},
+        {"name": "State-3", "type": "string", "jsonPath": ".status.targets[2].state", "priority": 1},
         {"name": "Failed", "type": "boolean", "jsonPath": ".spec.failed", "priority": 1},
     ],
     "ReleaseManager": [
@@ -150,11 +156,21 @@ _PRINTER_COLUMNS: dict[str, list[Schema]] = {
         },
         {
             "name": "Percent",
-            "type": "string",
+            "type": "integer",
             "jsonPath": '.status.revisions[?(@.state.current=="released")].currentPercent',
         },
-        {"name": "Tags", "type": "string", "jsonPath": ".status.revisions[*].tag", "priority": 1},
-        {"name": "States", "type": "string", "jsonPath": ".status.revisions[*].state.current", "priority": 1},
+        {
+            "name": "Releasing",
+            "type": "string",
+            "jsonPath": '.status.revisions[?(@.state.current=="releasing")].tag',
+            "priority": 1,
+        },
+        {
+            "name": "Ramp",
+            "type": "integer",
+            "jsonPath": '.status.revisions[?(@.state.current=="releasing")].currentPercent',
+            "priority": 1,
+        },
     ],
     "Cluster": [
         {
@@ -173,7 +189,7 @@ _PRINTER_COLUMNS: dict[str, list[Schema]] = {
     ],
     "Mirror": [{"name": "Cluster", "type": "string", "jsonPath": ".spec.clusterName"}],
     "FaultInjector": [
-        {"name": "Ports", "type": "string", "jsonPath": ".spec.httpPortFaults[*].portSelector.number"}
+        {"name": "Port", "type": "integer", "jsonPath": ".spec.httpPortFaults[0].portSelector.number"}
     ],
 }
 
