@@ -89,31 +89,43 @@ def run(
     from picchu.monitoring.alerts import AlertFailurePolicy
     from picchu.settings import Settings
 
-    settings = Settings.from_env(
-        namespace=namespace,
-        sync_period_seconds=sync_period_seconds,
-        metrics_addr=metrics_addr,
-        health_addr=health_addr,
-        enable_leader_election=enable_leader_election,
-        leader_election_namespace=leader_election_namespace,
-        prometheus_query_address=prometheus_query_address,
-        prometheus_query_ttl_seconds=prometheus_query_ttl_seconds,
-        prometheus_enabled=prometheus_enabled,
-        alert_failure_policy=AlertFailurePolicy(alert_failure_policy) if alert_failure_policy else None,
-        humane_releases_enabled=humane_releases_enabled,
-        service_levels_namespace=service_levels_namespace,
-        concurrent_revisions=concurrent_revisions,
-        concurrent_release_managers=concurrent_release_managers,
-        dev_routes_service_host=dev_routes_service_host,
-        dev_routes_service_port=dev_routes_service_port,
-        cluster_prometheus_address=cluster_prometheus_address,
-        log_level=log_level,
-        slack_query_ttl_seconds=slack_query_ttl_seconds,
-        cluster_timeout_seconds=cluster_timeout_seconds,
-        release_timezone=release_timezone,
-        holiday_calendar=holiday_calendar,
-        service_levels_fleet=service_levels_fleet,
-    )
+    try:
+        policy = AlertFailurePolicy(alert_failure_policy) if alert_failure_policy else None
+        settings = Settings.from_env(
+            namespace=namespace,
+            sync_period_seconds=sync_period_seconds,
+            metrics_addr=metrics_addr,
+            health_addr=health_addr,
+            enable_leader_election=enable_leader_election,
+            leader_election_namespace=leader_election_namespace,
+            prometheus_query_address=prometheus_query_address,
+            prometheus_query_ttl_seconds=prometheus_query_ttl_seconds,
+            prometheus_enabled=prometheus_enabled,
+            alert_failure_policy=policy,
+            humane_releases_enabled=humane_releases_enabled,
+            service_levels_namespace=service_levels_namespace,
+            concurrent_revisions=concurrent_revisions,
+            concurrent_release_managers=concurrent_release_managers,
+            dev_routes_service_host=dev_routes_service_host,
+            dev_routes_service_port=dev_routes_service_port,
+            cluster_prometheus_address=cluster_prometheus_address,
+            log_level=log_level,
+            slack_query_ttl_seconds=slack_query_ttl_seconds,
+            cluster_timeout_seconds=cluster_timeout_seconds,
+            release_timezone=release_timezone,
+            holiday_calendar=holiday_calendar,
+            service_levels_fleet=service_levels_fleet,
+        )
+    except ValueError as exc:
+        choices = ", ".join(p.value for p in AlertFailurePolicy)
+        hint = f" (--alert-failure-policy takes one of: {choices})" if "AlertFailurePolicy" in str(exc) else ""
+        typer.echo(f"picchu run: {exc}{hint}", err=True)
+        raise typer.Exit(2) from None
+    problems = settings.problems()
+    if problems:
+        for problem in problems:
+            typer.echo(f"picchu run: {problem}", err=True)
+        raise typer.Exit(2)
     run_operator(settings, kubeconfig=kubeconfig)
 
 

@@ -7,9 +7,11 @@ reads this module: the engine passes the few values it needs as arguments.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from picchu.monitoring.alerts import AlertFailurePolicy
 
@@ -51,6 +53,37 @@ class Settings:
     def alert_query_address(self) -> str:
         """`--prometheus-enabled=false` forces the query address to "" (alerts ignored), as in Picchu."""
         return self.prometheus_query_address if self.prometheus_enabled else ""
+
+    def problems(self) -> list[str]:
+        """What is wrong with these settings, each as what to write instead ([] when the process can start)."""
+        found = []
+        if not isinstance(logging.getLevelName(self.log_level.upper()), int):
+            found.append(f"--log-level {self.log_level!r}: use DEBUG, INFO, WARNING or ERROR")
+        for flag, value in (("--metrics-addr", self.metrics_addr), ("--health-addr", self.health_addr)):
+            port = value.rpartition(":")[2]
+            if not port.isdigit() or int(port) > 65535:
+                found.append(f"{flag} {value!r}: use [host]:port, e.g. ':8383'")
+        for flag, number, least in (("--sync-period-seconds", self.sync_period_seconds, 0.1),
+                                    ("--cluster-timeout-seconds", self.cluster_timeout_seconds, 0.1),
+                                    ("--prometheus-query-ttl", self.prometheus_query_ttl_seconds, 0),
+                                    ("--concurrent-revisions", self.concurrent_revisions, 1),
+                                    ("--concurrent-release-managers", self.concurrent_release_managers, 1)):
+            if number < least:
+                found.append(f"{flag} {number}: use {least} or more")
+        try:
+            ZoneInfo(self.release_timezone)
+        except (ValueError, ZoneInfoNotFoundError):
+            found.append(f"--release-timezone {self.release_timezone!r}: use an IANA zone like 'America/Los_Angeles'")
+        if self.holiday_calendar:
+            import holidays
+
+            country, _, subdivision = self.holiday_calendar.partition("-")
+            try:
+                holidays.country_holidays(country, subdiv=subdivision or None)
+            except (NotImplementedError, KeyError, ValueError):
+                found.append(f"--holiday-calendar {self.holiday_calendar!r}: use COUNTRY[-SUBDIVISION] as the "
+                             "`holidays` package names them (e.g. 'US-CA', 'GB'), or '' for no holidays")
+        return found
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:

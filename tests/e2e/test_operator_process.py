@@ -8,6 +8,8 @@ and the ReleaseManager status.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime
@@ -263,3 +265,17 @@ def test_revisions_cluster_secrets_and_clusters_it_cannot_use_never_stop_the_pro
     assert _app_state(world, f"{world.app}g", "g1") != "released"
     errors = [line for line in operator.logs(tail=100_000).splitlines() if '"level": "critical"' in line]
     assert errors == [] and operator.running, errors
+
+
+def test_bad_flags_stop_picchu_run_at_once_with_what_to_write_instead() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "picchu", "run", "--kubeconfig", "/nonexistent", "--log-level", "LOUD",
+         "--release-timezone", "Mars/Base", "--metrics-addr", "nope", "--alert-failure-policy", "hold"],
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "--log-level 'LOUD': use DEBUG" in result.stderr
+    assert "--release-timezone 'Mars/Base'" in result.stderr and "--metrics-addr 'nope'" in result.stderr
+    assert "Traceback" not in result.stderr
+    bad_policy = subprocess.run([sys.executable, "-m", "picchu", "run", "--alert-failure-policy", "maybe"],
+                                capture_output=True, text=True, timeout=60)
+    assert bad_policy.returncode == 2 and "hold, fail-closed" in bad_policy.stderr
