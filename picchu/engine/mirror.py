@@ -68,7 +68,9 @@ def mirror_revision(ctx: EngineContext, obj: dict[str, Any], revision: Revision)
     """Bring every Mirror's cluster up to date with this Revision; never raises."""
     ref = ObjectRef.of(obj)
     try:
-        mirrors = ctx.delivery.list("Mirror", None)
+        # Picchu lists Mirrors in every namespace; an operator confined to one namespace (--namespace, and
+        # RBAC to match) reads only its own.
+        mirrors = ctx.delivery.list("Mirror", ctx.settings.namespace or None)
     except Exception as exc:  # §6.1 step 2: a listing error skips mirroring for this pass
         log.warning("cannot list Mirrors: %s", _describe(exc), extra=fields(kind="Revision", object=ref.name))
         return

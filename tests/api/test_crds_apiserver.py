@@ -189,10 +189,13 @@ def test_kubectl_get_clusters_shows_the_fleet_label_and_get_picchu_lists_every_k
         obj = manifest(name)
         obj["metadata"]["namespace"] = namespace
         kubectl(control_plane, "create", "-f", "-", body=obj)
-    header, row = kubectl(control_plane, "get", "pcluster", "-n", namespace).stdout.splitlines()
+    try:
+        header, row = kubectl(control_plane, "get", "pcluster", "-n", namespace).stdout.splitlines()
+        listed = kubectl(control_plane, "get", "picchu", "-n", namespace, "-o", "name").stdout.split()
+    finally:  # namespaces never finish deleting here, and Mirrors are read cluster-wide by other tests
+        kubectl(control_plane, "delete", "mirrors", "--all", "-n", namespace)
     assert header.split()[:3] == ["NAME", "FLEET", "ENABLED"]
     assert row.split()[:3] == ["production-reef-a", "production", "true"]
-    listed = kubectl(control_plane, "get", "picchu", "-n", namespace, "-o", "name").stdout.split()
     assert sorted(entry.split("/")[0] for entry in listed) == sorted(
         f"{kind.KIND.lower()}.picchu.medium.engineering" for kind in KINDS
     )
