@@ -53,6 +53,20 @@ def simulate(
     ))
 
 
+def _seconds(text: str) -> float:
+    """Seconds from a Go duration as Picchu's flags take it ("10s", "1m30s") or a plain number."""
+    from picchu.api.v1alpha1.durations import parse_duration
+
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        return parse_duration(text).total_seconds()
+    except ValueError as exc:
+        raise typer.BadParameter(f"{text!r}: use a duration like 10s or 1m30s, or a number of seconds") from exc
+
+
 @app.command()
 def run(
     namespace: Annotated[str | None, typer.Option(help="Watch one namespace (default: all)")] = None,
@@ -65,7 +79,9 @@ def run(
         str | None, typer.Option(help="Namespace of the leader Lease (default: --namespace, else the pod's own)")
     ] = None,
     prometheus_query_address: Annotated[str | None, typer.Option()] = None,
-    prometheus_query_ttl_seconds: Annotated[float | None, typer.Option("--prometheus-query-ttl")] = None,
+    prometheus_query_ttl_seconds: Annotated[
+        float | None, typer.Option("--prometheus-query-ttl", parser=_seconds, metavar="DURATION", help='"10s" or 10')
+    ] = None,
     prometheus_enabled: Annotated[bool | None, typer.Option("--prometheus-enabled/--prometheus-disabled")] = None,
     alert_failure_policy: Annotated[str | None, typer.Option(help="hold | fail-closed")] = None,
     humane_releases_enabled: Annotated[bool | None, typer.Option("--humane-releases-enabled/--no-humane-releases")] = None,
@@ -76,7 +92,9 @@ def run(
     dev_routes_service_port: Annotated[int | None, typer.Option()] = None,
     cluster_prometheus_address: Annotated[str | None, typer.Option()] = None,
     log_level: Annotated[str | None, typer.Option()] = None,
-    slack_query_ttl_seconds: Annotated[float | None, typer.Option("--slack-query-ttl")] = None,
+    slack_query_ttl_seconds: Annotated[
+        float | None, typer.Option("--slack-query-ttl", parser=_seconds, metavar="DURATION", help='"120s" or 120')
+    ] = None,
     cluster_timeout_seconds: Annotated[float | None, typer.Option(help="Per target cluster, per observe/apply")] = None,
     release_timezone: Annotated[str | None, typer.Option(help="IANA zone of release schedules")] = None,
     holiday_calendar: Annotated[str | None, typer.Option(help='`holidays` country[-subdivision], "" for none')] = None,
