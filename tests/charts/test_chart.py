@@ -1,9 +1,10 @@
-"""The Helm chart in charts/picchu, checked without helm (not installable here from Debian, PyPI or npm).
+"""The Helm chart in charts/picchu, checked from its files (test_chart_render.py renders it; helm itself is not
+installable here from Debian, PyPI or npm).
 
 What a user of the chart would notice: CRDs that differ from the ones the operator is built for, a value that
 passes a flag `picchu run` rejects (the pod crash-loops), a `picchu run` flag the chart cannot set, documented
 defaults that are not the operator's defaults, a template reading a value that does not exist, and missing RBAC.
-Templates are checked structurally: with their template actions replaced by placeholders they must be YAML.
+Here templates are checked structurally: with their template actions replaced by placeholders they must be YAML.
 """
 
 from __future__ import annotations
