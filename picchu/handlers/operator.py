@@ -98,6 +98,8 @@ def build_registry(ctx: EngineContext, queues: dict[str, WorkQueue], health: Hea
     def revision_event(body: kopf.Body, type: str | None, **_: Any) -> None:
         ns, name = body.metadata.namespace, body.metadata.name
         queues["revisions"].add(("Revision", ns, name))
+        if type == "DELETED":
+            _forget_generation(body)
         if type == "MODIFIED" and not _generation_changed(body):
             return  # a status or label write (often our own): the ReleaseManagers have nothing new to read
         app = (body.spec.get("app") or {}).get("name")
@@ -110,6 +112,8 @@ def build_registry(ctx: EngineContext, queues: dict[str, WorkQueue], health: Hea
         # Our own status writes must not retrigger a pass (Picchu's lastUpdated filter, §4.2): only creation,
         # deletion, the initial listing and spec/metadata changes (generation, deletionTimestamp) wake it.
         meta = body.metadata
+        if type == "DELETED":
+            _forget_generation(body)
         if type == "MODIFIED" and not meta.get("deletionTimestamp") and not _generation_changed(body):
             return
         queues["releasemanagers"].add(("ReleaseManager", meta.namespace, meta.name))
@@ -132,11 +136,19 @@ def build_registry(ctx: EngineContext, queues: dict[str, WorkQueue], health: Hea
 _generations: dict[tuple[str, str, str], Any] = {}
 
 
+def _generation_key(body: kopf.Body) -> tuple[str, str, str]:
+    return (str(body.get("kind")), body.metadata.namespace or "", body.metadata.name or "")
+
+
+def _forget_generation(body: kopf.Body) -> None:
+    """A deleted object leaves the memory, so it holds only live objects."""
+    _generations.pop(_generation_key(body), None)
+
+
 def _generation_changed(body: kopf.Body) -> bool:
     """Whether the object's spec changed since the last event we saw for it (status writes keep it)."""
-    meta = body.metadata
-    key = (str(body.get("kind")), meta.namespace or "", meta.name or "")
-    generation = meta.get("generation")
+    key = _generation_key(body)
+    generation = body.metadata.get("generation")
     changed = _generations.get(key) != generation
     _generations[key] = generation
     return changed
