@@ -55,7 +55,7 @@ def _run_params(manifests: list[dict[str, Any]]) -> dict[str, Any]:
 def test_the_default_values_render_a_deployment_picchu_run_accepts_with_leader_election(render: Any) -> None:
     manifests = render()
     assert {m["kind"] for m in manifests} == {"Deployment", "ServiceAccount", "ClusterRole", "ClusterRoleBinding",
-                                               "Service"}
+                                               "Service", "PodDisruptionBudget"}
     deployment = next(m for m in manifests if m["kind"] == "Deployment")
     assert deployment["spec"]["replicas"] == 2
     params = _run_params(manifests)
@@ -71,6 +71,7 @@ def test_false_booleans_and_set_values_become_the_matching_flags(render: Any) ->
                                 "run.sync-period-seconds=0.5", "run.health-addr=:9090"))
     assert params["prometheus_enabled"] is False and params["humane_releases_enabled"] is False
     assert not params["enable_leader_election"]
+    assert "PodDisruptionBudget" not in {m["kind"] for m in render("replicaCount=1")}
     assert params["namespace"] == "apps" and params["sync_period_seconds"] == 0.5
     assert params["health_addr"] == ":9090"
 
