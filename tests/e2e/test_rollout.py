@@ -261,3 +261,26 @@ def test_passes_over_an_unchanged_world_write_nothing_anywhere(world: World) -> 
         assert change.writes() == 0, f"{name}: {change.by_resource(verbs=('POST', 'PUT', 'PATCH', 'APPLY', 'DELETE'))}"
     reads = delta(before["a"], after["a"]).without(*HOUSEKEEPING).by_verb()
     assert reads.get("LIST", 0) <= 12, f"about one ReplicaSet LIST per pass on a target cluster: {reads}"
+
+
+def test_garbage_collection_deletes_an_expired_failed_revision_and_its_objects(world: World) -> None:
+    world.register()
+    world.start_operator()
+    _release_v1(world)
+    release = {"eligible": True, "schedule": "always", "ttl": 1}
+    world.revision("v2", minutes=5, target={"release": release}, spec={"failed": True})
+    api = client.CustomObjectsApi(world.apis["delivery"])
+
+    def gone() -> bool:
+        try:
+            api.get_namespaced_custom_object(keys.GROUP, keys.VERSION, world.namespace, "revisions", f"{world.app}-v2")
+        except client.ApiException as error:
+            return error.status == 404
+        return False
+
+    world.wait(gone, timeout=120, message="the expired failed Revision deleted by GC")
+    world.wait(lambda: "v2" not in world.entries(), message="v2 dropped from the ReleaseManager status")
+    for cluster in TARGETS:
+        world.wait(lambda c=cluster: "v2" not in world.replicasets(c), message=f"v2 ReplicaSet gone on {cluster}")
+        assert world.weights(cluster) == {"v1": 100}
+    assert world.state("v1") == "released"
