@@ -10,8 +10,10 @@ import logging
 from collections.abc import Callable, Hashable
 from typing import cast
 
+from picchu import keys
 from picchu.engine.cluster import reconcile_cluster, reconcile_cluster_secrets
 from picchu.engine.context import EngineContext
+from picchu.engine.events import WARNING, ObjectRef
 from picchu.engine.release_manager import reconcile_release_manager
 from picchu.engine.revision import reconcile_revision
 from picchu.logs import fields
@@ -30,7 +32,10 @@ def reconcile_key(ctx: EngineContext, key: Hashable) -> float | None:
     kind, namespace, name = cast(tuple[str, str, str], key)
     try:
         return PASSES[kind](ctx, namespace, name)
-    except Exception:
+    except Exception as exc:
         ctx.metrics.reconcile_errors.labels(kind).inc()
         log.exception("%s pass failed", kind, extra=fields(kind=kind, namespace=namespace, object=name))
+        # Users read Events, not operator logs: say that this object's pass failed and will be retried.
+        ctx.events.emit(ObjectRef(keys.API_VERSION, kind, namespace, name), WARNING, "ReconcileError",
+                        f"{kind} pass failed, retrying with back-off: {type(exc).__name__}: {str(exc)[:300]}")
         raise
