@@ -35,3 +35,5 @@ class EngineContext:
     notifier: Any = None  # picchu.notify Notifier
     clock: Callable[[], datetime] = field(default=utc_now)
     wake_release_manager: Callable[[str, str], None] = field(default=lambda namespace, name: None)
+    last_pass: dict[tuple[str, str], float] = field(default_factory=dict)
+    """Monotonic time of each ReleaseManager's last pass (for the reconcile-interval histogram)."""

@@ -36,14 +36,13 @@ from picchu.release.snapshot import Settings as CoreSettings
 log = logging.getLogger(__name__)
 NOTIFIED_STATES = {"releasing": EventKind.ROLLOUT_STARTED, "released": EventKind.RELEASED,
                    "failed": EventKind.ROLLED_BACK}
-_last_pass: dict[tuple[str, str], float] = {}
 
 
 def reconcile_release_manager(ctx: EngineContext, namespace: str, name: str) -> float | None:
     period = ctx.settings.sync_period_seconds
     obj = ctx.delivery.get("ReleaseManager", namespace, name)
     if obj is None:
-        _last_pass.pop((namespace, name), None)
+        ctx.last_pass.pop((namespace, name), None)
         return None
     if keys.LABEL_IGNORE in (obj["metadata"].get("labels") or {}):
         return period
@@ -92,7 +91,8 @@ def _alert_hold(ctx: EngineContext, rm: Any, revisions: list[Revision]) -> str:
     (unless the operator is fail-closed, in which case the Revision pass rolls it back instead)."""
     if ctx.settings.alert_failure_policy is not AlertFailurePolicy.HOLD:
         return ""
-    ramping = {e.tag for e in (rm.status.revisions if rm.status else ()) if e.state.current in RAMPING_STATES}
+    entries = (rm.status.revisions or []) if rm.status else []
+    ramping = {e.tag for e in entries if e.state.current in RAMPING_STATES}
     for revision in revisions:
         if revision.tag in ramping:
             verdict = ctx.alerts.triggered_alerts(revision.app, revision.tag,
@@ -115,10 +115,10 @@ def _core_settings(ctx: EngineContext) -> CoreSettings:
 
 def _observe_interval(ctx: EngineContext, namespace: str, name: str, app: str, target: str) -> None:
     now = time.monotonic()
-    last = _last_pass.get((namespace, name))
+    last = ctx.last_pass.get((namespace, name))
     if last is not None:
         ctx.metrics.release_manager_reconcile_interval.labels(app, target).observe(now - last)
-    _last_pass[(namespace, name)] = now
+    ctx.last_pass[(namespace, name)] = now
 
 
 def _revisions(ctx: EngineContext, namespace: str, app: str, fleet: str, target: str) -> list[Revision]:
