@@ -37,3 +37,5 @@ class EngineContext:
     wake_release_manager: Callable[[str, str], None] = field(default=lambda namespace, name: None)
     last_pass: dict[tuple[str, str], float] = field(default_factory=dict)
     """Monotonic time of each ReleaseManager's last pass (for the reconcile-interval histogram)."""
+    metric_series: dict[tuple[str, ...], str] = field(default_factory=dict)
+    """Label values last exported per series family, so series of departed tags can be removed."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime
 from typing import Any
 
 from picchu import keys
@@ -32,6 +33,7 @@ from picchu.notify.events import EventKind, ReleaseEvent
 from picchu.release.decide import decide
 from picchu.release.snapshot import ClusterView, Decision, Observation, ReplicaCount, Snapshot
 from picchu.release.snapshot import Settings as CoreSettings
+from picchu.release.states import STATES
 
 log = logging.getLogger(__name__)
 NOTIFIED_STATES = {"releasing": EventKind.ROLLOUT_STARTED, "released": EventKind.RELEASED,
@@ -197,7 +199,7 @@ def _report(ctx: EngineContext, obj: dict[str, Any], ref: ObjectRef, decision: D
         if kind is not None and ctx.notifier is not None:
             percent = next((e.current_percent for e in decision.rm_status if e.tag == tag), None)
             ctx.notifier.notify(ReleaseEvent(kind, app, tag, target=target, namespace=namespace, percent=percent))
-    _metrics(ctx, decision, app, target)
+    _metrics(ctx, decision, app, target, now)
 
 
 def _revision_ref(revision: Revision) -> ObjectRef:
@@ -214,17 +216,30 @@ def _mark_garbage(ctx: EngineContext, namespace: str, target: str, revisions: li
                                {"metadata": {"labels": {label: "true"}}})
 
 
-def _metrics(ctx: EngineContext, decision: Decision, app: str, target: str) -> None:
+def _metrics(ctx: EngineContext, decision: Decision, app: str, target: str, now: datetime) -> None:
+    """§15 gauges and histograms. Series of tags that left (weights, oldest-per-state) are removed, so a
+    dashboard never shows a stale revision's last value."""
     m = ctx.metrics
-    counts: dict[str, int] = {}
+    by_state: dict[str, list[Any]] = {state: [] for state in STATES}
     for entry in decision.rm_status:
-        counts[entry.state.current] = counts.get(entry.state.current, 0) + 1
-    from picchu.release.states import STATES
-
-    for state in STATES:
-        m.incarnation_count.labels(app, target, state).set(counts.get(state, 0))
+        by_state.setdefault(entry.state.current, []).append(entry)
+    for state, entries in by_state.items():
+        m.incarnation_count.labels(app, target, state).set(len(entries))
+        dated = [e for e in entries if e.state.last_updated is not None]
+        oldest = min(dated, key=lambda e: e.state.last_updated) if dated else None
+        tag = oldest.tag if oldest is not None else ""
+        previous = ctx.metric_series.get(("oldest", app, target, state))
+        if previous is not None and previous != tag:
+            m.revision_oldest_age_seconds.remove(app, target, state, previous)
+        ctx.metric_series[("oldest", app, target, state)] = tag
+        age = (now - oldest.state.last_updated).total_seconds() if oldest is not None else 0.0
+        m.revision_oldest_age_seconds.labels(app, target, state, tag).set(age)
+    tags = {route.tag for route in decision.routes}
     for route in decision.routes:
         m.revision_release_weight.labels(app, target, route.tag).set(route.weight)
+    for gone in set(ctx.metric_series.get(("weights", app, target), "").split()) - tags:
+        m.revision_release_weight.remove(app, target, gone)
+    ctx.metric_series[("weights", app, target)] = " ".join(sorted(tags))
     for latency in decision.latencies:
         histogram = getattr(m, latency.metric, None)
         if histogram is not None:

@@ -106,6 +106,11 @@ def test_the_metrics_endpoint_serves_picchus_metrics_after_a_rollout(world: Worl
     intervals = _values(samples, "picchu_release_manager_reconcile_interval_count", app=app, target="production")
     assert intervals and intervals[0] > 2, "every ReleaseManager pass after the first records its interval"
     assert _values(samples, "picchu_revision_failed", app=app, tag="v2") == [0.0]
+    oldest = {(labels["state"], labels["revision"]): value
+              for labels, value in samples["picchu_revision_oldest_age_seconds"]
+              if labels.get("app") == app}
+    assert oldest[("released", "v2")] >= 0 and oldest[("retired", "v1")] >= 0
+    assert oldest[("failed", "")] == 0, "an empty state reports no revision and age 0"
 
 
 # --- health ----------------------------------------------------------------------------------------------
