@@ -284,3 +284,39 @@ def test_garbage_collection_deletes_an_expired_failed_revision_and_its_objects(w
         world.wait(lambda c=cluster: "v2" not in world.replicasets(c), message=f"v2 ReplicaSet gone on {cluster}")
         assert world.weights(cluster) == {"v1": 100}
     assert world.state("v1") == "released"
+
+
+CANARY_SLO = {
+    "name": "availability", "enabled": True, "objectivePercentString": "99.9", "description": "served",
+    "serviceLevelIndicator": {
+        "canary": {"enabled": True, "allowancePercentString": "1", "failAfter": "1m"},
+        "tagKey": "tag",
+        "totalQuery": "sum(rate(requests_total[2m])) by (tag)",
+        "errorQuery": 'sum(rate(requests_total{code=~"5.."}[2m])) by (tag)',
+    },
+}
+
+
+def test_a_canary_holds_its_percent_with_canary_rules_then_releases_after_its_ttl(world: World) -> None:
+    world.register()
+    world.start_operator()
+    _release_v1(world)
+    world.revision("v2", minutes=5, target={"canary": {"percent": 10, "ttl": 6},
+                                            "serviceLevelObjectives": [CANARY_SLO]})
+    rules = client.CustomObjectsApi(world.apis["a"])
+
+    def canary_rule() -> dict | None:
+        try:
+            return rules.get_namespaced_custom_object("monitoring.coreos.com", "v1", world.target_namespace,
+                                                      "prometheusrules", f"{world.app}-canary-v2")
+        except client.ApiException:
+            return None
+
+    world.wait(lambda: world.state("v2") == "canarying" and world.weights("a") == {"v1": 90, "v2": 10},
+               message="v2 canarying at 10%")
+    rule = world.wait(canary_rule, message="the canary PrometheusRule in cluster a")
+    alert = rule["spec"]["groups"][0]["rules"][0]
+    assert alert["alert"] == "availability_canary" and alert["labels"]["canary"] == "true"
+    world.wait(lambda: world.state("v2") == "released", timeout=120, message="v2 released after the canary TTL")
+    world.wait(lambda: canary_rule() is None, message="the canary rule removed once the canary ended")
+    assert world.entries()["v2"].get("canaryStartTimestamp")
