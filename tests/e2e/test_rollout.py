@@ -320,3 +320,28 @@ def test_a_canary_holds_its_percent_with_canary_rules_then_releases_after_its_tt
     world.wait(lambda: world.state("v2") == "released", timeout=120, message="v2 released after the canary TTL")
     world.wait(lambda: canary_rule() is None, message="the canary rule removed once the canary ended")
     assert world.entries()["v2"].get("canaryStartTimestamp")
+
+
+def test_an_external_test_gates_the_release_and_reaches_the_revision_through_its_tagged_route(
+        world: World) -> None:
+    world.register()
+    world.start_operator()
+    _release_v1(world)
+
+    def apply_v2(**test: bool) -> None:
+        world.revision("v2", minutes=5, spec={"tagRoutingHeader": "x-tag"},
+                       target={"externalTest": {"enabled": True, "started": False, "completed": False, **test}})
+
+    def tagged_routes() -> list[str]:
+        vs = client.CustomObjectsApi(world.apis["a"]).get_namespaced_custom_object(
+            "networking.istio.io", "v1alpha3", world.target_namespace, "virtualservices", world.app)
+        return [route["name"] for route in vs["spec"]["http"]]
+
+    apply_v2()
+    world.wait(lambda: world.state("v2") == "pendingtest", message="v2 waits for its external test")
+    world.wait(lambda: "00_tagged-v2-http" in tagged_routes(), message="a tagged route reaches v2")
+    assert world.weights("a") == {"v1": 100}, "no release traffic before the test passes"
+    apply_v2(started=True)
+    world.wait(lambda: world.state("v2") == "testing", message="v2 testing")
+    apply_v2(started=True, completed=True, succeeded=True)
+    world.wait(lambda: world.state("v2") == "released", timeout=120, message="v2 released after the test passed")
