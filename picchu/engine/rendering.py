@@ -12,7 +12,6 @@ Config copies (`configSelector`) are read from the delivery cluster only for ren
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,21 +20,21 @@ from kubernetes.client.exceptions import ApiException
 from picchu import keys
 from picchu.api.v1alpha1 import Revision
 from picchu.api.v1alpha1.common import to_wire
-from picchu.clusters.desired import ClusterPlan, DesiredObject, PruneScope
+from picchu.clusters.desired import ClusterPlan, DesiredObject, PruneScope, WriteMode
 from picchu.engine.context import EngineContext
 from picchu.engine.fleet import FleetMember
 from picchu.engine.selectors import selector_string
 from picchu.plans import inputs as pi
 from picchu.plans.desired import WritePolicy
 from picchu.plans.plan import render_cluster
+from picchu.release.decide import DEPLOYED_STATES
 from picchu.release.snapshot import Decision, Snapshot, TagPlan
 
-log = logging.getLogger(__name__)
-
-DEPLOYED = {"deployed", "pendingtest", "testing", "tested", "pendingrelease", "releasing", "released",
-            "canarying", "canaried"}
 RETIRED = {"retired", "failed"}
-MODES = {WritePolicy.APPLY: "apply", WritePolicy.CREATE_ONLY: "create-only", WritePolicy.SCALE_ONLY: "scale-only"}
+MODES: dict[WritePolicy, WriteMode] = {
+    WritePolicy.APPLY: "apply", WritePolicy.CREATE_ONLY: "create-only", WritePolicy.SCALE_ONLY: "scale-only",
+}
+ALERTABLE = (("canarying", "canaried", "pendingrelease"), ("releasing", "released"))
 
 
 @dataclass(frozen=True)
@@ -62,7 +61,7 @@ def cluster_plans(ctx: EngineContext, snapshot: Snapshot, decision: Decision, re
         cluster = pi.ClusterInput(name=member.name, spec=to_wire(member.model.spec))
         rendered = render_cluster(app_input, cluster)
         plans[member.name] = ClusterPlan(
-            tuple(DesiredObject(o.manifest, MODES[o.policy]) for o in rendered.objects),  # type: ignore[arg-type]
+            tuple(DesiredObject(o.manifest, MODES[o.policy]) for o in rendered.objects),
             tuple(GuardedScope((s.namespace,), _prunable(s.kinds, app_input), s.selector, protected)
                   for s in rendered.prune),
         )
@@ -106,20 +105,19 @@ def app_input_for(ctx: EngineContext, snapshot: Snapshot, decision: Decision,
             canary_rules=plan.state == "canarying" or plan.sync_canary_rules,
         ))
     incs = [(p, by_tag.get(p.tag)) for p in decision.plans]
-    deployed = [(p, r) for p, r in incs if state.get(p.tag, p.state) in DEPLOYED and r is not None]
+    deployed = [(p, r) for p, r in incs if state.get(p.tag, p.state) in DEPLOYED_STATES and r is not None]
     deploying = [(p, r) for p, r in incs if state.get(p.tag, p.state) == "deploying" and r is not None]
+    alertable = _first(incs, state, target, *ALERTABLE) if deployed else None
     routing = None
     if decision.routes and (deployed or deploying):
         targets = tuple(r.target(target) for _, r in deployed + deploying)
         revisions = tuple(pi.RouteRevision(rt.tag, rt.weight, rt.tag_routing_header or "",
                                            dict(rt.traffic_policy) if rt.traffic_policy else None)
                           for rt in sorted(decision.routes, key=lambda r: r.tag))
-        alertable = _first(incs, state, target, ("canarying", "canaried", "pendingrelease"), ("releasing", "released"))
-        alert_rules = tuple(alertable.alert_rules or ()) if alertable is not None and deployed else ()
+        alert_rules = tuple(alertable.alert_rules or ()) if alertable is not None else ()
         routing = pi.RoutingInput.from_targets(targets, revisions, alert_rules)  # type: ignore[arg-type]
     monitoring = pi.MonitoringInput(
-        alertable_target=_first(incs, state, target, ("canarying", "canaried", "pendingrelease"), ("releasing", "released"))
-        if deployed else None,
+        alertable_target=alertable,
         releasable_target=_first(incs, state, target, ("canarying",), ("releasing", "released")) if deployed else None,
     )
     s = ctx.settings
