@@ -20,20 +20,16 @@ from kubernetes.client.exceptions import ApiException
 from picchu import keys
 from picchu.api.v1alpha1 import Revision
 from picchu.api.v1alpha1.common import to_wire
-from picchu.clusters.desired import ClusterPlan, DesiredObject, PruneScope, WriteMode
+from picchu.clusters.desired import ClusterPlan, PruneScope
 from picchu.engine.context import EngineContext
 from picchu.engine.fleet import FleetMember
 from picchu.engine.selectors import selector_string
 from picchu.plans import inputs as pi
-from picchu.plans.desired import WritePolicy
 from picchu.plans.plan import render_cluster
 from picchu.release.decide import DEPLOYED_STATES
 from picchu.release.snapshot import Decision, Snapshot, TagPlan
 
 RETIRED = {"retired", "failed"}
-MODES: dict[WritePolicy, WriteMode] = {
-    WritePolicy.APPLY: "apply", WritePolicy.CREATE_ONLY: "create-only", WritePolicy.SCALE_ONLY: "scale-only",
-}
 ALERTABLE = (("canarying", "canaried", "pendingrelease"), ("releasing", "released"))
 
 
@@ -59,12 +55,9 @@ def cluster_plans(ctx: EngineContext, snapshot: Snapshot, decision: Decision, re
         if member.model is None:
             continue
         cluster = pi.ClusterInput(name=member.name, spec=to_wire(member.model.spec))
-        rendered = render_cluster(app_input, cluster)
-        plans[member.name] = ClusterPlan(
-            tuple(DesiredObject(o.manifest, MODES[o.policy]) for o in rendered.objects),
-            tuple(GuardedScope((s.namespace,), _prunable(s.kinds, app_input), s.selector, protected)
-                  for s in rendered.prune),
-        )
+        plan = ClusterPlan.adapt(render_cluster(app_input, cluster))
+        plans[member.name] = ClusterPlan(plan.objects, tuple(
+            GuardedScope(s.namespaces, _prunable(s.kinds, app_input), s.selector, protected) for s in plan.prune))
     return plans
 
 
