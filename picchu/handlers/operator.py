@@ -72,6 +72,7 @@ class Health:
 
 def build_registry(ctx: EngineContext, queues: dict[str, WorkQueue], health: Health) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
+    changes = SpecChanges()
     group = keys.GROUP
 
     # An explicit registry has none of kopf's default login handlers: watch with the engine's credentials.
@@ -98,9 +99,7 @@ def build_registry(ctx: EngineContext, queues: dict[str, WorkQueue], health: Hea
     def revision_event(body: kopf.Body, type: str | None, **_: Any) -> None:
         ns, name = body.metadata.namespace, body.metadata.name
         queues["revisions"].add(("Revision", ns, name))
-        if type == "DELETED":
-            _forget_generation(body)
-        if type == "MODIFIED" and not _generation_changed(body):
+        if not changes.spec_changed(body, type) and type == "MODIFIED":
             return  # a status or label write (often our own): the ReleaseManagers have nothing new to read
         app = (body.spec.get("app") or {}).get("name")
         for target in body.spec.get("targets") or []:
@@ -112,9 +111,7 @@ def build_registry(ctx: EngineContext, queues: dict[str, WorkQueue], health: Hea
         # Our own status writes must not retrigger a pass (Picchu's lastUpdated filter, §4.2): only creation,
         # deletion, the initial listing and spec/metadata changes (generation, deletionTimestamp) wake it.
         meta = body.metadata
-        if type == "DELETED":
-            _forget_generation(body)
-        if type == "MODIFIED" and not meta.get("deletionTimestamp") and not _generation_changed(body):
+        if not changes.spec_changed(body, type) and type == "MODIFIED" and not meta.get("deletionTimestamp"):
             return
         queues["releasemanagers"].add(("ReleaseManager", meta.namespace, meta.name))
 
@@ -133,25 +130,22 @@ def build_registry(ctx: EngineContext, queues: dict[str, WorkQueue], health: Hea
     return registry
 
 
-_generations: dict[tuple[str, str, str], Any] = {}
+class SpecChanges:
+    """Each watched object's last seen generation, so status and label writes (ours included) can be told
+    apart from spec changes. Deleted objects leave the memory, so it only holds live objects."""
 
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str, str], Any] = {}
 
-def _generation_key(body: kopf.Body) -> tuple[str, str, str]:
-    return (str(body.get("kind")), body.metadata.namespace or "", body.metadata.name or "")
-
-
-def _forget_generation(body: kopf.Body) -> None:
-    """A deleted object leaves the memory, so it holds only live objects."""
-    _generations.pop(_generation_key(body), None)
-
-
-def _generation_changed(body: kopf.Body) -> bool:
-    """Whether the object's spec changed since the last event we saw for it (status writes keep it)."""
-    key = _generation_key(body)
-    generation = body.metadata.get("generation")
-    changed = _generations.get(key) != generation
-    _generations[key] = generation
-    return changed
+    def spec_changed(self, body: kopf.Body, event_type: str | None) -> bool:
+        key = (str(body.get("kind")), body.metadata.namespace or "", body.metadata.name or "")
+        if event_type == "DELETED":
+            self._seen.pop(key, None)
+            return True
+        generation = body.metadata.get("generation")
+        changed = self._seen.get(key) != generation
+        self._seen[key] = generation
+        return changed
 
 
 def connection_info(api: client.ApiClient) -> kopf.ConnectionInfo:
