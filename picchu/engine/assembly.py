@@ -17,7 +17,7 @@ from picchu.engine.delivery import DeliveryCluster
 from picchu.engine.events import EventRecorder
 from picchu.metrics import OperatorMetrics
 from picchu.monitoring import build_alert_source
-from picchu.notify.events import Fanout, Notifier
+from picchu.notify.events import Background, Fanout, Notifier, NullNotifier
 from picchu.settings import Settings
 
 
@@ -32,7 +32,9 @@ def build_notifier(settings: Settings) -> Notifier:
         from picchu.notify.sentry import SentryNotifier
 
         notifiers.append(SentryNotifier(settings.sentry_dsn))
-    return Fanout(notifiers)
+    if not notifiers:
+        return NullNotifier()
+    return Background(Fanout(notifiers))  # a slow Slack or Sentry never stalls a pass
 
 
 def build_context(settings: Settings, api: client.ApiClient) -> EngineContext:
