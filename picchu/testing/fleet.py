@@ -24,6 +24,7 @@ import yaml
 
 from picchu import keys
 from picchu.testing.controlplane.cluster import Cluster as LocalCluster
+from picchu.testing.controlplane.processes import free_port
 
 DELIVERY_NAMESPACE = "picchu"
 
@@ -84,7 +85,7 @@ class OperatorProcess:
     def start(self) -> OperatorProcess:
         if self.log_path is None:
             self.log_path = Path(tempfile.mkstemp(prefix="picchu-operator-", suffix=".log")[1])
-        metrics_port, health_port = _free_port(), _free_port()
+        metrics_port, health_port = free_port(), free_port()
         argv = [sys.executable, "-m", "picchu", "run", "--kubeconfig", str(self.kubeconfig),
                 "--namespace", self.namespace, "--metrics-addr", f"127.0.0.1:{metrics_port}",
                 "--health-addr", f"127.0.0.1:{health_port}", *self.args]
@@ -122,14 +123,6 @@ class OperatorProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(predicate: Any, timeout: float, interval: float = 0.5, message: str = "condition") -> Any:

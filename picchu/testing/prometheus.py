@@ -20,7 +20,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -30,6 +29,8 @@ import urllib.request
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+from picchu.testing.controlplane.processes import free_port
 
 INSTALL_HINT = "install it with `apt-get update && apt-get install -y prometheus` (Debian package)"
 
@@ -59,12 +60,6 @@ def require_prometheus() -> str:
             pytest.fail(f"{missing} (CI=true: tests needing Prometheus must not be skipped)")
         pytest.skip(str(missing))
         raise  # unreachable: skip raises
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
