@@ -1,9 +1,16 @@
 # The two entry points are `make demo` and `make test`; everything else is a step they share.
+# `make test` runs the fast tier first (lint, types, import contracts, pure tests: no cluster, no compile), so a
+# mistake shows in a minute or two, then builds (or reuses) the control plane and runs the integration tier.
 PY := .venv/bin/python
 PIP := .venv/bin/pip
 STAMP := .venv/.installed
+# Tests that need no cluster, no Prometheus and no tool built on demand.
+FAST := not controlplane and not e2e and not prometheus and not tools
+# Integration workers: each runs its own control plane (etcd + 3 apiservers, ~1.3 GiB); tests mostly wait on
+# sync periods and ramp delays, so more workers than cores pays off.
+WORKERS ?= 3
 
-.PHONY: demo test lint unit controlplane crds bench clean
+.PHONY: demo test check lint unit integration test-under-load controlplane crds bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv .venv
@@ -19,12 +26,22 @@ crds: $(STAMP)
 	charts/picchu/sync-crds.sh
 
 lint: $(STAMP)
-	.venv/bin/ruff check picchu tests bench
+	.venv/bin/ruff check picchu tests bench hack
 	.venv/bin/mypy picchu
 	.venv/bin/lint-imports
 
-test: $(STAMP) controlplane lint
-	.venv/bin/pytest -q
+unit: $(STAMP)
+	.venv/bin/pytest -q -n 2 -m "$(FAST)"
+
+check: lint unit
+
+integration: $(STAMP) controlplane
+	.venv/bin/pytest -q -n $(WORKERS) -m "not ($(FAST))"
+
+test: check integration
+
+test-under-load: $(STAMP) controlplane
+	$(PY) hack/with_cpu_hogs.py -- $(MAKE) integration
 
 demo: $(STAMP) controlplane
 	$(PY) -m picchu demo

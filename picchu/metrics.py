@@ -57,6 +57,7 @@ class OperatorMetrics:
     revision_failed: Gauge
     mirror_failure_counter: Counter
     reconcile_errors: Counter
+    reconcile_passes: Counter
     cluster_errors: Counter
 
     def __getattr__(self, name: str) -> Histogram:
@@ -126,6 +127,12 @@ class OperatorMetrics:
             ),
             reconcile_errors=Counter(
                 "picchu_reconcile_errors", "Reconcile passes that ended in an error", ["kind"], registry=reg
+            ),
+            reconcile_passes=Counter(
+                "picchu_reconcile_passes",
+                "Reconcile passes run, by kind (exposed as picchu_reconcile_passes_total): a unit of work "
+                "to divide request counts by",
+                ["kind"], registry=reg,
             ),
             cluster_errors=Counter(
                 "picchu_cluster_errors", "Observe/apply failures per target cluster", ["cluster"], registry=reg

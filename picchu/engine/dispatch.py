@@ -1,7 +1,8 @@
 """Route a work-queue key to the pass of its kind, and make sure no exception escapes a pass unreported.
 
 Keys are `(kind, namespace, name)`. A pass returns the delay before its next run; an unexpected exception is
-counted, logged with the key and re-raised so the queue backs off that key only.
+counted, logged with the key and re-raised so the queue backs off that key only. Every pass, failed or not, is
+counted in `picchu_reconcile_passes_total{kind}`: efficiency is measured per pass, never per wall-clock window.
 """
 
 from __future__ import annotations
@@ -39,3 +40,5 @@ def reconcile_key(ctx: EngineContext, key: Hashable) -> float | None:
         ctx.events.emit(ObjectRef(keys.API_VERSION, kind, namespace, name), WARNING, "ReconcileError",
                         f"{kind} pass failed, retrying with back-off: {type(exc).__name__}: {str(exc)[:300]}")
         raise
+    finally:
+        ctx.metrics.reconcile_passes.labels(kind).inc()

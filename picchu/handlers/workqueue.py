@@ -60,6 +60,11 @@ class WorkQueue:
                 return
         self._add(key, delay)
 
+    @property
+    def depth(self) -> int:
+        """Keys that are due, scheduled or running: 0 means the queue has nothing left to do."""
+        return len(self._keys)
+
     def forget(self, key: Hashable) -> None:
         """Drop a key whose object is gone (no more periodic passes)."""
         state = self._keys.get(key)

@@ -143,6 +143,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "controlplane: needs the local kube-apiserver + etcd control plane")
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects: `make check` leaves these tests out by marker
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if {"control_plane", "control_plane_binaries"} & set(getattr(item, "fixturenames", ())):

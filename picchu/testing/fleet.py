@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,31 @@ class OperatorProcess:
                 os.killpg(self._process.pid, signal.SIGKILL)
                 self._process.wait(5)
         self._process = None
+
+    def passes(self, kind: str = "ReleaseManager") -> int:
+        """Passes of `kind` the operator has finished (`picchu_reconcile_passes_total`); 0 before it serves.
+
+        Tests count work in passes, never in seconds: a loaded machine runs fewer passes per second, not
+        different ones.
+        """
+        from prometheus_client.parser import text_string_to_metric_families
+
+        try:
+            with urllib.request.urlopen(self.metrics_url, timeout=5) as response:
+                text = response.read().decode()
+        except OSError:
+            return 0
+        for family in text_string_to_metric_families(text):
+            if family.name == "picchu_reconcile_passes":
+                return sum(int(sample.value) for sample in family.samples
+                           if sample.name.endswith("_total") and sample.labels.get("kind") == kind)
+        return 0
+
+    def wait_passes(self, count: int, kind: str = "ReleaseManager", timeout: float = 180.0) -> int:
+        """Wait until `count` more passes of `kind` have finished; return the new total."""
+        target = self.passes(kind) + count
+        return int(wait_for(lambda: (found := self.passes(kind)) >= target and found, timeout,
+                            message=f"{count} more {kind} passes (at {self.passes(kind)}, want {target})"))
 
     def logs(self, tail: int = 80) -> str:
         if self.log_path is None or not self.log_path.exists():

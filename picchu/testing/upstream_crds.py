@@ -81,7 +81,8 @@ def fetch(source: UpstreamSource) -> list[Path]:
 
 def _download_module(module: str, version: str) -> Path:
     go = go_executable()
-    env = {**os.environ, "GOTOOLCHAIN": os.environ.get("GOTOOLCHAIN", "local"), "GOFLAGS": "-mod=mod"}
+    env = {**os.environ, "GOTOOLCHAIN": os.environ.get("GOTOOLCHAIN", "local"), "GOFLAGS": "-mod=mod -modcacherw",
+           "GOMODCACHE": str(cache_root() / "crds" / "go-mod")}  # under the cache: removing it starts cold
     with tempfile.TemporaryDirectory() as outside_any_module:
         result = subprocess.run([go, "mod", "download", "-json", f"{module}@{version}"], cwd=outside_any_module,
                                 env=env, capture_output=True, text=True, timeout=600)

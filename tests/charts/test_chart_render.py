@@ -21,6 +21,7 @@ import yaml
 from picchu.cli import app
 from picchu.testing.controlplane import ControlPlane
 
+pytestmark = pytest.mark.tools
 RENDERER = Path(__file__).resolve().parent / "render"
 CHART = Path(__file__).resolve().parents[2] / "charts" / "picchu"
 

@@ -109,7 +109,7 @@ class World:
         items = client.CoreV1Api(self.apis["delivery"]).list_namespaced_event(self.namespace).items
         return [e for e in items if e.involved_object.name == name]
 
-    def wait(self, predicate: Any, timeout: float = 90.0, message: str = "condition") -> Any:
+    def wait(self, predicate: Any, timeout: float = 180.0, message: str = "condition") -> Any:
         try:
             return wait_for(predicate, timeout, interval=0.5, message=message)
         except AssertionError as error:

@@ -32,7 +32,7 @@ Samples = dict[str, list[tuple[dict[str, str], float]]]
 
 def _release(world: World, tag: str, minutes: int = 0) -> None:
     world.revision(tag, minutes=minutes)
-    world.wait(lambda: world.state(tag) == "released", timeout=120, message=f"{tag} released")
+    world.wait(lambda: world.state(tag) == "released", timeout=240, message=f"{tag} released")
     for cluster in TARGETS:
         world.wait(lambda c=cluster: world.weights(c) == {tag: 100}, message=f"{tag} at 100% on {cluster}")
 
@@ -118,8 +118,8 @@ def test_the_metrics_endpoint_serves_picchus_metrics_after_a_rollout(world: Worl
 def test_liveness_and_readiness_answer_200_once_the_operator_runs(world: World) -> None:
     world.register()
     operator = world.start_operator()
-    world.wait(lambda: _status(operator.health_url + "/readyz") == 200, timeout=60, message="/readyz 200")
-    world.wait(lambda: _status(operator.health_url + "/healthz") == 200, timeout=30, message="/healthz 200")
+    world.wait(lambda: _status(operator.health_url + "/readyz") == 200, timeout=120, message="/readyz 200")
+    world.wait(lambda: _status(operator.health_url + "/healthz") == 200, timeout=60, message="/healthz 200")
     assert _status(operator.health_url + "/nothing") == 404
     _release(world, "v1")
     assert operator.running
@@ -134,12 +134,12 @@ def test_two_replicas_elect_one_leader_and_the_follower_takes_over_when_it_stops
                 for _ in range(2)]
     try:
         ready = world.wait(lambda: [r for r in replicas if _status(r.health_url + "/readyz") == 200],
-                           timeout=60, message="one replica ready")
+                           timeout=120, message="one replica ready")
         assert len(ready) == 1
         leader = ready[0]
         follower = next(r for r in replicas if r is not leader)
         world.operator = leader  # failure messages show the leader's log
-        assert wait_for(lambda: _status(follower.health_url + "/healthz") == 200, 15, message="follower live")
+        assert wait_for(lambda: _status(follower.health_url + "/healthz") == 200, 60, message="follower live")
         assert _status(follower.health_url + "/readyz") == 503, "the follower is not ready while it waits"
         holder = _lease_holder(world)
         assert holder, "the Lease names its holder"
@@ -150,9 +150,9 @@ def test_two_replicas_elect_one_leader_and_the_follower_takes_over_when_it_stops
         leader.stop()
         assert _lease_holder(world) != holder, "a leader stopped gracefully hands the Lease back at once"
         world.operator = follower
-        world.wait(lambda: _lease_holder(world) not in (None, holder), timeout=60,
+        world.wait(lambda: _lease_holder(world) not in (None, holder), timeout=120,
                    message="the follower acquires the Lease")
-        world.wait(lambda: _status(follower.health_url + "/readyz") == 200, timeout=30,
+        world.wait(lambda: _status(follower.health_url + "/readyz") == 200, timeout=60,
                    message="the new leader is ready")
         _release(world, "v2", minutes=5)
         assert follower.running
@@ -164,7 +164,7 @@ def test_two_replicas_elect_one_leader_and_the_follower_takes_over_when_it_stops
 def test_a_leader_whose_lease_is_taken_away_exits_instead_of_acting_beside_the_new_holder(world: World) -> None:
     world.register()
     leader = world.start_operator("--enable-leader-election")
-    world.wait(lambda: _status(leader.health_url + "/readyz") == 200, timeout=60, message="the leader is ready")
+    world.wait(lambda: _status(leader.health_url + "/readyz") == 200, timeout=120, message="the leader is ready")
     coordination = client.CoordinationV1Api(world.apis["delivery"])
     lease = coordination.read_namespaced_lease(LEASE, world.namespace)
     lease.spec.holder_identity = "another-replica"
