@@ -84,7 +84,7 @@ class PrometheusServer:
         scrape_targets: Iterable[str] = (),
         evaluation_interval: str = "1s",
         scrape_interval: str = "1s",
-        startup_timeout: float = 30.0,
+        startup_timeout: float = 120.0,
     ):
         self.rule_files = [Path(path).resolve() for path in rule_files]
         self.scrape_targets = list(scrape_targets)
@@ -203,7 +203,7 @@ class PrometheusServer:
         return [sample["metric"] for sample in self.query(f"ALERTS{{{selector}}}")]
 
     def wait_for_alert(
-        self, alertname: str, timeout: float = 60.0, firing: bool = True, **labels: str
+        self, alertname: str, timeout: float = 120.0, firing: bool = True, **labels: str
     ) -> None:
         """Block until the alert fires (or, with firing=False, until it no longer fires)."""
         deadline = time.monotonic() + timeout
@@ -276,7 +276,7 @@ class SloAlerts:
     canary="true" when `canary=True`), `clear(...)` to stop it. Both wait until Prometheus agrees.
     """
 
-    def __init__(self, alert: str = "echo_availability", canary: bool = False, wait_timeout: float = 60.0):
+    def __init__(self, alert: str = "echo_availability", canary: bool = False, wait_timeout: float = 120.0):
         from picchu.testing.metrics_exporter import MetricsExporter, error_rule
 
         self.alert = alert

@@ -17,7 +17,7 @@ def connection(name: str) -> ClusterConnection:
 
 
 def test_every_cluster_runs_at_the_same_time():
-    both_started = threading.Barrier(2, timeout=5)
+    both_started = threading.Barrier(2, timeout=30)
 
     def work(c, deadline):
         both_started.wait()  # breaks (and fails the cluster) if the clusters ran one after the other

@@ -8,10 +8,11 @@ Neighbours: `processes` and `plane` run what is built here; `__main__` exposes `
 
 Invariants:
 - The pin lives in one place: the `k8s.io/kubernetes` line of `hack/controlplane/go.mod`.
-- Binaries are cached outside the repository in `~/.cache/picchu/controlplane/<k8s version>/bin/`
-  (`PICCHU_CACHE_DIR` moves `~/.cache/picchu`). A stamp file is written only after all three binaries
-  were built; it records a digest of go.mod + go.sum, so changing the pin means rebuilding, and an
-  interrupted build is never mistaken for a finished one.
+- Binaries are cached outside the repository in `~/.cache/picchu/controlplane/<k8s version>/<pin digest>/bin/`
+  (`PICCHU_CACHE_DIR` moves `~/.cache/picchu`); the digest covers go.mod + go.sum, so changing the pin
+  builds beside the old binaries instead of over them (checkouts of two commits never rebuild each other's).
+  A stamp file is written only after every binary was built, so an interrupted build is never mistaken for
+  a finished one. The Go module and build caches of a version are shared by its digests (`<version>/go/`).
 - `PICCHU_CONTROLPLANE_BIN` may point at a directory with ready binaries; then nothing is built.
 """
 
@@ -103,6 +104,10 @@ def _pin_digest(module_dir: Path) -> str:
     return digest.hexdigest()
 
 
+def _bin_dir(version: str, module_dir: Path) -> Path:
+    return cache_root() / "controlplane" / version / _pin_digest(module_dir)[:12] / "bin"
+
+
 def cached_binaries() -> Binaries | None:
     """The binaries for the current pin if they are complete, else None. Never builds."""
     override = os.environ.get("PICCHU_CONTROLPLANE_BIN")
@@ -113,7 +118,7 @@ def cached_binaries() -> Binaries | None:
     if not (module_dir / "go.mod").exists():
         return None
     version = pinned_kubernetes_version(module_dir)
-    found = Binaries(version=version, bin_dir=cache_root() / "controlplane" / version / "bin")
+    found = Binaries(version=version, bin_dir=_bin_dir(version, module_dir))
     stamp = found.bin_dir.parent / _STAMP
     if not stamp.exists() or stamp.read_text().strip() != _pin_digest(module_dir):
         return None
@@ -164,11 +169,11 @@ def build_binaries(*, log: TextIO | None = None) -> Binaries:
     if not (module_dir / "go.mod").exists():
         raise ControlPlaneUnavailable(f"Missing {module_dir / 'go.mod'}: run from a picchu source checkout")
     version = pinned_kubernetes_version(module_dir)
-    target = Binaries(version=version, bin_dir=cache_root() / "controlplane" / version / "bin")
+    target = Binaries(version=version, bin_dir=_bin_dir(version, module_dir))
     target.bin_dir.mkdir(parents=True, exist_ok=True)
     stamp = target.bin_dir.parent / _STAMP
     stamp.unlink(missing_ok=True)
-    env = _go_env(target.bin_dir.parent)
+    env = _go_env(cache_root() / "controlplane" / version)
     cold = not any(Path(env["GOCACHE"]).glob("*/*"))
     print(f"[controlplane] building {', '.join(BINARY_NAMES)} (k8s {version}) from Go modules into "
           f"{target.bin_dir}.", file=out, flush=True)
