@@ -15,7 +15,7 @@ import threading
 import time
 from pathlib import Path
 
-from picchu.testing.controlplane.binaries import ControlPlaneUnavailable, ensure_binaries
+from picchu.testing.controlplane.binaries import BINARY_NAMES, ControlPlaneUnavailable, ensure_binaries
 from picchu.testing.controlplane.plane import ControlPlane
 
 
@@ -24,7 +24,8 @@ def _build(_: argparse.Namespace) -> int:
 
     binaries = ensure_binaries(log=sys.stdout)
     print(f"control-plane binaries (k8s {binaries.version}):")
-    for path in (binaries.kube_apiserver, binaries.etcd, binaries.kubectl):
+    for name in BINARY_NAMES:
+        path = binaries.bin_dir / name
         print(f"  {path}")
     crds = upstream_crd_documents()  # fetch now, so tests never need the network or Go
     print(f"{len(crds)} upstream CRDs from {len(load_pins())} pinned modules cached under:")
