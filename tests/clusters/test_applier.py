@@ -107,7 +107,7 @@ def test_a_cluster_whose_apiserver_is_stopped_fails_alone_and_its_error_carries_
     b = control_plane.clusters["b"]
     b.stop_apiserver()
     try:
-        results = Applier(timeout=10).apply([(c, plan) for c in connections])
+        results = Applier(timeout=60).apply([(c, plan) for c in connections])
     finally:
         b.start_apiserver()
     assert results["a"].ok and len(results["a"].applied) == len(plan.objects)
@@ -119,7 +119,7 @@ def test_a_cluster_whose_apiserver_is_stopped_fails_alone_and_its_error_carries_
 
 
 def test_after_a_failed_pass_the_next_pass_writes_what_failed(connections, control_plane, namespace):
-    applier, plan = Applier(timeout=10), app_plan(namespace)
+    applier, plan = Applier(timeout=60), app_plan(namespace)
     b = control_plane.clusters["b"]
     b.stop_apiserver()
     try:
@@ -231,7 +231,8 @@ def test_a_cluster_that_accepts_connections_but_never_answers_fails_within_its_b
     try:
         hanging = connect(control_plane.clusters["a"], name="silent",
                           server=f"https://127.0.0.1:{silent.getsockname()[1]}")
-        results = Applier(timeout=2).apply([(hanging, app_plan(namespace)), (connections[1], app_plan(namespace))])
+        # the budget is generous so that b finishes on a loaded machine; the silent cluster uses all of it
+        results = Applier(timeout=15).apply([(hanging, app_plan(namespace)), (connections[1], app_plan(namespace))])
     finally:
         silent.close()
     assert results["b"].ok
