@@ -182,6 +182,10 @@ def build_connection(access: ClusterAccess, *, identity: str, pool_size: int) ->
     redact = Redactor(credential_strings(dict(access.auth_info)))
     configuration = client.Configuration()
     configuration.connection_pool_maxsize = pool_size  # urllib3 drops connections beyond it
+    # No silent retries: urllib3 would resend a slow GET up to three times with a fresh full timeout each time,
+    # so one observe could cost four LISTs and four budgets on an apiserver that is already slow. A failed
+    # request fails its pass; the next pass is the retry, within the pass's own deadline.
+    configuration.retries = False
     configuration.debug = False
     try:
         api = config.new_client_from_config_dict(access.kubeconfig(), persist_config=False,

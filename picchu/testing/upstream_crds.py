@@ -140,6 +140,7 @@ def install_crd_documents(cluster: Cluster, documents: Iterable[dict[str, Any]],
     if rejected:
         raise CrdInstallError(f"cluster {cluster.name!r} rejected CRDs:\n" + "\n".join(rejected))
     _wait_established(cluster, names, timeout)
+    _wait_served(cluster, crds, timeout)
     return names
 
 
@@ -161,6 +162,22 @@ def _wait_established(cluster: Cluster, names: list[str], timeout: float) -> Non
         if time.monotonic() > deadline:
             raise CrdInstallError(f"CRDs not Established in cluster {cluster.name!r} after {timeout:.0f}s: "
                                   f"{sorted(pending)}")
+        time.sleep(0.1)
+
+
+def _wait_served(cluster: Cluster, crds: list[dict[str, Any]], timeout: float) -> None:
+    """Wait until every CRD's resources answer a LIST: `Established` comes before the storage is ready, and
+    a request in between gets `429 storage is (re)initializing`, which a test would take for a failure."""
+    deadline = time.monotonic() + timeout
+    paths = {f"/apis/{crd['spec']['group']}/{version['name']}/{crd['spec']['names']['plural']}?limit=1"
+             for crd in crds for version in crd["spec"]["versions"] if version.get("served", True)}
+    while paths:
+        paths = {path for path in paths if cluster.get(path, timeout=timeout)[0] != 200}
+        if not paths:
+            return
+        if time.monotonic() > deadline:
+            raise CrdInstallError(f"CRD resources not served in cluster {cluster.name!r} after {timeout:.0f}s: "
+                                  f"{sorted(paths)}")
         time.sleep(0.1)
 
 
