@@ -233,6 +233,10 @@ def _delete_copies(ctx: EngineContext, connection: ClusterConnection, namespace:
     errors = []
     for secret_name in names:
         try:
+            live = core.read_namespaced_secret(secret_name, namespace,
+                                               _request_timeout=ctx.settings.cluster_timeout_seconds)
+            if keys.LABEL_IGNORE in (live.metadata.labels or {}):
+                continue  # a human asked picchu to leave this copy alone
             core.delete_namespaced_secret(secret_name, namespace, _request_timeout=ctx.settings.cluster_timeout_seconds)
         except ApiException as exc:
             if exc.status != 404:
