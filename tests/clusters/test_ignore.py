@@ -123,3 +123,30 @@ def test_a_namespace_labelled_ignore_is_not_deleted_with_its_app(connections, ap
     assert failures == {}
     assert core.read_namespace(namespace).metadata.deletion_timestamp is None
     assert core.read_namespaced_config_map("precious", namespace).metadata.name == "precious"
+
+
+def test_service_monitor_annotations_follow_the_entry_and_annotations_others_set_are_kept(
+        connections, control_plane, namespace):
+    """README "Differences from Picchu": Picchu wrote a ServiceMonitor's annotations on create only."""
+    from picchu.plans import monitoring
+    from tests.clusters.test_rendered_plan import three_tag_app
+
+    app = three_tag_app(namespace)
+
+    def plan(note: str) -> ClusterPlan:
+        target = app.monitoring.alertable_target.model_copy(update={"service_monitors": None})
+        wire = target.model_dump(by_alias=True, exclude_none=True)
+        wire["serviceMonitors"] = [{"name": "echo", "sloRegex": False, "annotations": {"note": note},
+                                    "spec": {"selector": {}, "endpoints": [{"port": "http"}]}}]
+        monitored = type(app.monitoring)(alertable_target=type(target).model_validate(wire),
+                                         releasable_target=app.monitoring.releasable_target)
+        inputs = type(app)(**{**app.__dict__, "monitoring": monitored})
+        return ClusterPlan(tuple(DesiredObject(m) for m in monitoring.render_service_monitors(inputs)))
+
+    cluster = control_plane.clusters["a"]
+    applier = Applier()
+    assert applier.apply([(connections[0], plan("first"))])["a"].ok
+    cluster.kubectl("annotate", "servicemonitor", "echo", "-n", namespace, "someone.example/else=kept")
+    assert applier.apply([(connections[0], plan("second"))])["a"].ok
+    annotations = live(cluster, "ServiceMonitor", "echo", namespace)["metadata"]["annotations"]
+    assert annotations["note"] == "second" and annotations["someone.example/else"] == "kept"
