@@ -84,6 +84,13 @@ def run(
     ] = None,
     prometheus_enabled: Annotated[bool | None, typer.Option("--prometheus-enabled/--prometheus-disabled")] = None,
     alert_failure_policy: Annotated[str | None, typer.Option(help="hold | fail-closed")] = None,
+    datadog_api_key: Annotated[str | None, typer.Option(help="Turns on the Datadog canary-monitor check "
+                                                       "(with --datadog-app-key; env DD_API_KEY)")] = None,
+    datadog_app_key: Annotated[str | None, typer.Option(help="env DD_APP_KEY")] = None,
+    datadog_site: Annotated[str | None, typer.Option(help='"datadoghq.eu", ... or a URL (env DD_SITE)')] = None,
+    datadog_query_ttl_seconds: Annotated[
+        float | None, typer.Option("--datadog-query-ttl", parser=_seconds, metavar="DURATION", help='"120s" or 120')
+    ] = None,
     humane_releases_enabled: Annotated[bool | None, typer.Option("--humane-releases-enabled/--no-humane-releases")] = None,
     service_levels_namespace: Annotated[str | None, typer.Option()] = None,
     concurrent_revisions: Annotated[int | None, typer.Option()] = None,
@@ -120,6 +127,10 @@ def run(
             prometheus_query_ttl_seconds=prometheus_query_ttl_seconds,
             prometheus_enabled=prometheus_enabled,
             alert_failure_policy=policy,
+            datadog_api_key=datadog_api_key,
+            datadog_app_key=datadog_app_key,
+            datadog_site=datadog_site,
+            datadog_query_ttl_seconds=datadog_query_ttl_seconds,
             humane_releases_enabled=humane_releases_enabled,
             service_levels_namespace=service_levels_namespace,
             concurrent_revisions=concurrent_revisions,

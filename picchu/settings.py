@@ -1,7 +1,8 @@
 """Process configuration: Picchu's flags and defaults (spec §4.1) plus the choices this operator adds.
 
 Every setting has one field here; `picchu run` fills it from flags, each flag falls back to an environment
-variable `PICCHU_<NAME>` (and Picchu's own `SLACK_TOKEN`), then to Picchu's default. The pure core never
+variable `PICCHU_<NAME>` (and Picchu's own `SLACK_TOKEN`, Datadog's `DD_API_KEY`, `DD_APP_KEY`, `DD_SITE`),
+then to Picchu's default. The pure core never
 reads this module: the engine passes the few values it needs as arguments.
 """
 
@@ -47,6 +48,11 @@ class Settings:
     slack_channel: str = ""
     slack_base_url: str = "https://slack.com/api/"
     sentry_dsn: str = field(default="", repr=False)
+    # Datadog canary-monitor source (§9.8), on when both keys are set; combined with Prometheus.
+    datadog_api_key: str = field(default="", repr=False)
+    datadog_app_key: str = field(default="", repr=False)
+    datadog_site: str = "datadoghq.com"  # a Datadog site, or a full URL (e.g. a local endpoint)
+    datadog_query_ttl_seconds: float = 120.0  # Picchu cached the Events API answer 120 s
     log_level: str = "INFO"
 
     @property
@@ -54,9 +60,22 @@ class Settings:
         """`--prometheus-enabled=false` forces the query address to "" (alerts ignored), as in Picchu."""
         return self.prometheus_query_address if self.prometheus_enabled else ""
 
+    @property
+    def datadog_enabled(self) -> bool:
+        return bool(self.datadog_api_key and self.datadog_app_key)
+
+    @property
+    def datadog_host(self) -> str:
+        """The Datadog API base URL: `https://api.«site»`, or the site itself when it is a URL."""
+        site = self.datadog_site.strip().rstrip("/")
+        return site if site.startswith(("http://", "https://")) else f"https://api.{site}"
+
     def problems(self) -> list[str]:
         """What is wrong with these settings, each as what to write instead ([] when the process can start)."""
         found = []
+        if bool(self.datadog_api_key) != bool(self.datadog_app_key):
+            missing = "--datadog-app-key (DD_APP_KEY)" if self.datadog_api_key else "--datadog-api-key (DD_API_KEY)"
+            found.append(f"the Datadog canary check needs both keys: set {missing} too, or neither")
         if not isinstance(logging.getLevelName(self.log_level.upper()), int):
             found.append(f"--log-level {self.log_level!r}: use DEBUG, INFO, WARNING or ERROR")
         for flag, value in (("--metrics-addr", self.metrics_addr), ("--health-addr", self.health_addr)):
@@ -66,6 +85,7 @@ class Settings:
         for flag, number, least in (("--sync-period-seconds", self.sync_period_seconds, 0.1),
                                     ("--cluster-timeout-seconds", self.cluster_timeout_seconds, 0.1),
                                     ("--prometheus-query-ttl", self.prometheus_query_ttl_seconds, 0),
+                                    ("--datadog-query-ttl", self.datadog_query_ttl_seconds, 0),
                                     ("--concurrent-revisions", self.concurrent_revisions, 1),
                                     ("--concurrent-release-managers", self.concurrent_release_managers, 1)):
             if number < least:
@@ -96,6 +116,10 @@ class Settings:
                 values[f.name] = _coerce(f.type, raw, f.name)
         if "slack_token" not in values and env.get("SLACK_TOKEN"):
             values["slack_token"] = env["SLACK_TOKEN"]
+        for name, variable in (("datadog_api_key", "DD_API_KEY"), ("datadog_app_key", "DD_APP_KEY"),
+                               ("datadog_site", "DD_SITE")):  # Datadog's own variables
+            if name not in values and env.get(variable):
+                values[name] = env[variable]
         values.update({k: v for k, v in overrides.items() if v is not None})
         return replace(cls(), **values)
 

@@ -6,11 +6,14 @@ manager ``picchu``, instead of Picchu's per-kind read-modify-write (§11.1). Nei
 calls `Applier.apply` and turns the per-cluster results into conditions and events.
 
 Invariants:
-- No read before a write. Each object is written only when its rendered content differs from the last
-  content successfully written to that cluster through the same client, so a pass over an unchanged world
-  sends no request at all. Memory of a write is dropped when the write fails, when the cluster's client is
+- Each object is written only when its rendered content differs from the last content successfully
+  written to that cluster through the same client, so a pass over an unchanged world sends no request at
+  all. Before such a write one GET reads the live object: one labelled ``picchu.medium.engineering/ignore``
+  is not written (whoever created it), and one written by someone else (a Go Picchu) that already holds
+  the rendered content is adopted as it is, without a write (`adoption`). Memory of a write is dropped when the write fails, when the cluster's client is
   rebuilt, and after ``remember_for`` seconds (so hand edits and deletions are healed eventually).
-- Only objects labelled ``app.kubernetes.io/managed-by: picchu`` are ever pruned; pruning lists the scope
+- Only objects labelled ``app.kubernetes.io/managed-by: picchu``, or recognised by a scope's `LegacyOwned`
+  rules as written by a Go Picchu (its own labels and names), are ever pruned; pruning lists the scope
   only on the first pass, when the set of desired objects in the scope changed, or when that memory expired.
   That listing happens before the writes, and objects found labelled ``picchu.medium.engineering/ignore``
   are then neither written nor pruned until a later listing finds the label gone (§11.1).
@@ -29,11 +32,12 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from picchu import keys
+from picchu.clusters import adoption
 from picchu.clusters.connection import ClusterConnection
-from picchu.clusters.desired import ClusterPlan, DesiredObject, ObjectKey, split_api_version
+from picchu.clusters.desired import ClusterPlan, DesiredObject, LegacyOwned, ObjectKey, split_api_version
 from picchu.clusters.fanout import fan_out
 from picchu.clusters.transport import (
     APPLY_PATCH,
@@ -50,6 +54,7 @@ from picchu.clusters.transport import (
 )
 
 _WRITE_QUERY = (("fieldManager", keys.FIELD_MANAGER),)
+_Outcome = Literal["applied", "unchanged", "ignored"]
 log = logging.getLogger(__name__)
 
 
@@ -71,6 +76,8 @@ class ClusterApplyResult:
     unchanged: tuple[ObjectKey, ...] = ()
     pruned: tuple[ObjectKey, ...] = ()
     failed: tuple[Failure, ...] = ()
+    ignored: tuple[ObjectKey, ...] = ()
+    """Rendered, but the live object is labelled `picchu.medium.engineering/ignore`: left untouched."""
 
     @property
     def ok(self) -> bool:
@@ -83,10 +90,11 @@ class _Tally:
     unchanged: list[ObjectKey] = field(default_factory=list)
     pruned: list[ObjectKey] = field(default_factory=list)
     failed: list[Failure] = field(default_factory=list)
+    ignored: list[ObjectKey] = field(default_factory=list)
 
     def result(self, cluster: str) -> ClusterApplyResult:
         return ClusterApplyResult(cluster, tuple(self.applied), tuple(self.unchanged), tuple(self.pruned),
-                                  tuple(self.failed))
+                                  tuple(self.failed), tuple(self.ignored))
 
 
 def _digest(value: Any) -> str:
@@ -194,21 +202,25 @@ class Applier:
                 tally.failed.append(Failure(key, "; ".join(problems)))
                 continue
             digest = desired.digest()
-            if key in ignored or self._remembered(self._written, memory_key, digest):
+            if key in ignored:
+                tally.ignored.append(key)
+                continue
+            if self._remembered(self._written, memory_key, digest):
                 tally.unchanged.append(key)
                 continue
             try:
                 if unreachable:
                     raise Unreachable(unreachable)
-                wrote = self._write(connection, desired, deadline)
+                outcome = self._write(connection, desired, deadline)
             except RequestFailed as error:
                 unreachable = str(error) if isinstance(error, Unreachable) else unreachable
                 self._forget_object(memory_key)
                 tally.failed.append(Failure(key, connection.redact(str(error))))
                 continue
-            with self._lock:
-                self._written[memory_key] = (digest, time.monotonic())
-            (tally.applied if wrote else tally.unchanged).append(key)
+            if outcome != "ignored":  # an ignored object is looked at again next pass: the label may be gone
+                with self._lock:
+                    self._written[memory_key] = (digest, time.monotonic())
+            {"applied": tally.applied, "unchanged": tally.unchanged, "ignored": tally.ignored}[outcome].append(key)
         if unreachable is None:
             self._delete_undesired(connection, surveys, {d.key for d in plan.objects}, deadline, tally)
         return tally.result(connection.name)
@@ -228,27 +240,59 @@ class Applier:
                                 "render it with a namespace")
         return location
 
-    def _write(self, connection: ClusterConnection, desired: DesiredObject, deadline: Deadline) -> bool:
-        """Send what this object's mode requires; True when the cluster accepted a write."""
+    def _write(self, connection: ClusterConnection, desired: DesiredObject, deadline: Deadline) -> _Outcome:
+        """Send what this object's mode requires, after one look at the live object (a create-only object
+        needs none: a POST never changes an existing one)."""
         location = self._locate(connection, desired, deadline)
         key = desired.key
+        if desired.mode == "create-only":
+            return "applied" if self._create(connection, desired, location, deadline) else "unchanged"
+        live = self._read(connection, location, key, deadline)
+        if adoption.is_ignored(live):
+            return "ignored"
         if desired.mode == "apply":
+            if live is not None and not adoption.applied_by_us(live) and adoption.already_as_desired(
+                    desired.manifest, live):
+                return "unchanged"  # written by someone else (a Go Picchu) exactly as we would: no churn
             response = send(connection, "PATCH", location.item(key.namespace, key.name), deadline,
                             query=(*_WRITE_QUERY, ("force", "true")), body=desired.manifest,
                             content_type=APPLY_PATCH)
             _require(response)
-            return True
-        created = self._create(connection, desired, location, deadline)
-        if created or desired.mode == "create-only":
-            return created
-        try:
-            return self._rescale(connection, desired, location, deadline)
-        except RequestFailed as error:
-            if error.status != 404:
-                raise
-            # Deleted behind our back since we last wrote it: create it again, template and all.
-            self._forget_object((connection.identity, desired.key))
-            return self._create(connection, desired, location, deadline)
+            return "applied"
+        if live is None:
+            self._forget_object((connection.identity, key))
+            return "applied" if self._create(connection, desired, location, deadline) else "unchanged"
+        owned = desired.mode == "scale-owned"
+        if adoption.labels_as_desired(desired.manifest, live) and not _replicas_due(desired.manifest, live, owned):
+            with self._lock:
+                self._labels[(connection.identity, key)] = _digest(_labels_of(desired.manifest))
+            return "unchanged"
+        if owned:
+            return "applied" if self._set_owned_replicas(connection, desired, location, live, deadline) \
+                else "unchanged"
+        return "applied" if self._rescale(connection, desired, location, deadline) else "unchanged"
+
+    def _set_owned_replicas(self, connection: ClusterConnection, desired: DesiredObject, location: Location,
+                            live: Mapping[str, Any], deadline: Deadline) -> bool:
+        """A ReplicaSet no autoscaler scales: labels and replicas as rendered, in one patch."""
+        labels = _labels_of(desired.manifest)
+        ops: list[dict[str, Any]] = []
+        if not adoption.labels_as_desired(desired.manifest, live):
+            ops.append({"op": "add", "path": "/metadata/labels", "value": labels})
+        if _replicas_due(desired.manifest, live, owned=True):
+            ops.append(_set_replicas(int(desired.manifest["spec"]["replicas"])))
+        wrote = self._patch(connection, location.item(desired.key.namespace, desired.key.name), ops, deadline)
+        with self._lock:
+            self._labels[(connection.identity, desired.key)] = _digest(labels)
+        return wrote
+
+    def _read(self, connection: ClusterConnection, location: Location, key: ObjectKey,
+              deadline: Deadline) -> dict[str, Any] | None:
+        response = send(connection, "GET", location.item(key.namespace, key.name), deadline)
+        if response.status == 404:
+            return None
+        _require(response)
+        return response.body if isinstance(response.body, dict) else None
 
     def _create(self, connection: ClusterConnection, desired: DesiredObject, location: Location,
                 deadline: Deadline) -> bool:
@@ -321,7 +365,7 @@ class Applier:
             memory_key = (connection.identity, scope.fingerprint())
             if self._remembered(self._pruned, memory_key, digest):
                 continue
-            survey = _Survey(memory_key, digest)
+            survey = _Survey(memory_key, digest, legacy=tuple(scope.legacy))
             for api_version, kind in scope.kinds:
                 try:
                     location = self._discovery.locate(connection, api_version, kind, deadline)
@@ -380,13 +424,15 @@ class _Survey:
     complete: bool = True
     owned: list[tuple[ObjectKey, Location, str]] = field(default_factory=list)
     ignored: set[ObjectKey] = field(default_factory=set)
+    legacy: tuple[LegacyOwned, ...] = ()
 
     def add(self, location: Location, api_version: str, kind: str, items: list[dict[str, Any]]) -> None:
         for item in items:
             metadata = item.get("metadata") or {}
             labels = metadata.get("labels") or {}
-            if labels.get(keys.LABEL_MANAGED_BY) != keys.MANAGED_BY:
-                continue  # never touch what picchu does not own (the selector already ensures it)
+            if labels.get(keys.LABEL_MANAGED_BY) != keys.MANAGED_BY and not any(
+                    legacy.matches(str(metadata.get("name", "")), labels) for legacy in self.legacy):
+                continue  # never touch what picchu does not own (nor a Go Picchu wrote, by its labels and names)
             key = ObjectKey.of({"apiVersion": api_version, "kind": kind, "metadata": metadata})
             if keys.LABEL_IGNORE in labels:
                 self.ignored.add(key)
@@ -404,6 +450,21 @@ def _log_result(result: ClusterApplyResult) -> None:
 
 def _labels_of(manifest: Mapping[str, Any]) -> dict[str, str]:
     return dict((manifest.get("metadata") or {}).get("labels") or {})
+
+
+def _replicas_due(manifest: Mapping[str, Any], live: Mapping[str, Any], owned: bool = False) -> bool:
+    """The scale-only rule (§11.1) would write replicas: to zero, or reviving from zero (never for wpa);
+    for a ReplicaSet whose count picchu owns (no autoscaler), whenever it differs."""
+    annotations = (manifest.get("metadata") or {}).get("annotations") or {}
+    if annotations.get(keys.ANNOTATION_AUTOSCALER) == keys.AUTOSCALER_WPA:
+        return False
+    replicas = (manifest.get("spec") or {}).get("replicas")
+    current = (live.get("spec") or {}).get("replicas", 1)
+    if not isinstance(replicas, int):
+        return False
+    if owned:
+        return bool(replicas != current)
+    return bool((replicas == 0) != (current == 0))
 
 
 def _set_replicas(count: int) -> dict[str, Any]:

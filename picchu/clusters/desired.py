@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from picchu import keys
 
-WriteMode = Literal["apply", "create-only", "scale-only"]
+WriteMode = Literal["apply", "create-only", "scale-only", "scale-owned"]
 """How an object is written.
 
 - ``"apply"``: server-side apply with field manager ``picchu`` (conflicts forced), every pass its content changes.
@@ -30,9 +30,11 @@ WriteMode = Literal["apply", "create-only", "scale-only"]
 - ``"scale-only"``: a ReplicaSet whose pod template is written once, on create (with the computed replica
   count, autoscaler ``wpa`` included, spec §17 #29); afterwards only its labels, and its replicas when
   going to or from zero (desired == 0 or existing == 0), and never replicas for autoscaler ``wpa`` (§11.1).
+- ``"scale-owned"``: as ``"scale-only"`` for a ReplicaSet no autoscaler scales: its replicas are written
+  whenever they differ from the rendered count.
 """
 
-WRITE_MODES: tuple[WriteMode, ...] = ("apply", "create-only", "scale-only")
+WRITE_MODES: tuple[WriteMode, ...] = ("apply", "create-only", "scale-only", "scale-owned")
 
 
 def split_api_version(api_version: str) -> tuple[str, str]:
@@ -88,9 +90,25 @@ class DesiredObject:
         metadata = self.manifest.get("metadata")
         if not isinstance(metadata, Mapping) or not metadata.get("name"):
             found.append("metadata.name: missing; every manifest needs a name")
-        if self.mode == "scale-only" and self.manifest.get("kind") != "ReplicaSet":
-            found.append(f"mode: 'scale-only' applies to ReplicaSets, not {self.manifest.get('kind')!r}")
+        if self.mode in ("scale-only", "scale-owned") and self.manifest.get("kind") != "ReplicaSet":
+            found.append(f"mode: {self.mode!r} applies to ReplicaSets, not {self.manifest.get('kind')!r}")
         return found
+
+
+@dataclass(frozen=True)
+class LegacyOwned:
+    """How to recognise an object a Go Picchu wrote (it carries no managed-by label), so that it can be pruned
+    after a switch-over: by Picchu's own labels (every one of ``labels``; a ``None`` value means any value)
+    or by one of Picchu's own ``names``. Nothing else is ever recognised."""
+
+    labels: Mapping[str, str | None] = field(default_factory=dict)
+    names: tuple[str, ...] = ()
+
+    def matches(self, name: str, labels: Mapping[str, str]) -> bool:
+        if self.names:
+            return name in self.names
+        return bool(self.labels) and all(
+            key in labels and (value is None or labels[key] == value) for key, value in self.labels.items())
 
 
 @dataclass(frozen=True)
@@ -100,15 +118,19 @@ class PruneScope:
     Every object of one of ``kinds`` (pairs of apiVersion, kind) in one of ``namespaces`` that carries label
     ``app.kubernetes.io/managed-by: picchu`` and every label of ``selector`` is deleted unless the plan still
     desires it. Cluster-scoped kinds ignore ``namespaces``. Objects without the managed-by label are never
-    touched, whatever their other labels.
+    touched, whatever their other labels, unless a ``legacy`` rule recognises them as written by Go Picchu.
     """
 
     namespaces: tuple[str, ...]
     kinds: tuple[tuple[str, str], ...]
     selector: Mapping[str, str] = field(default_factory=dict)
+    legacy: tuple[LegacyOwned, ...] = ()
+    """With rules, the listing drops the managed-by condition and the applier keeps what they recognise."""
 
     def label_selector(self) -> str:
         labels = {**self.selector, keys.LABEL_MANAGED_BY: keys.MANAGED_BY}
+        if self.legacy:
+            labels.pop(keys.LABEL_MANAGED_BY)
         return ",".join(f"{name}={value}" for name, value in sorted(labels.items()))
 
     def fingerprint(self) -> str:
@@ -133,7 +155,8 @@ class ClusterPlan:
             return plan
         objects = tuple(DesiredObject(item.manifest, _mode_of(item)) for item in plan.objects)
         scopes = tuple(PruneScope(_namespaces_of(scope), tuple(tuple(k) for k in scope.kinds),
-                                  dict(scope.selector or {})) for scope in getattr(plan, "prune", ()))
+                                  dict(scope.selector or {}), _legacy_of(scope))
+                       for scope in getattr(plan, "prune", ()))
         return cls(objects, scopes)
 
     @classmethod
@@ -152,6 +175,11 @@ def _mode_of(item: Any) -> WriteMode:
         policy = getattr(item, "policy", "apply")
         mode = getattr(policy, "value", policy)
     return mode  # type: ignore[return-value]  # checked by DesiredObject.problems()
+
+
+def _legacy_of(scope: Any) -> tuple[LegacyOwned, ...]:
+    return tuple(LegacyOwned(dict(rule.labels or {}), tuple(rule.names or ()))
+                 for rule in getattr(scope, "legacy", ()) or ())
 
 
 def _namespaces_of(scope: Any) -> tuple[str, ...]:

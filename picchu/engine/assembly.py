@@ -16,7 +16,7 @@ from picchu.engine.context import EngineContext
 from picchu.engine.delivery import DeliveryCluster
 from picchu.engine.events import EventRecorder
 from picchu.metrics import OperatorMetrics
-from picchu.monitoring import build_alert_source
+from picchu.monitoring import AlertSource, CombinedAlertSource, build_alert_source
 from picchu.notify.events import Background, Fanout, Notifier, NullNotifier
 from picchu.settings import Settings
 
@@ -37,6 +37,19 @@ def build_notifier(settings: Settings) -> Notifier:
     return Background(Fanout(notifiers))  # a slow Slack or Sentry never stalls a pass
 
 
+def build_alerts(settings: Settings, *, timeout_seconds: float) -> AlertSource:
+    """Prometheus (or nothing), plus the Datadog canary-monitor source when both Datadog keys are set."""
+    prometheus = build_alert_source(settings.alert_query_address, ttl_seconds=settings.prometheus_query_ttl_seconds,
+                                    timeout_seconds=timeout_seconds)
+    if not settings.datadog_enabled:
+        return prometheus
+    from picchu.monitoring.datadog import DatadogMonitorSource
+
+    datadog = DatadogMonitorSource(settings.datadog_api_key, settings.datadog_app_key, host=settings.datadog_host,
+                                   ttl_seconds=settings.datadog_query_ttl_seconds, timeout_seconds=timeout_seconds)
+    return CombinedAlertSource([prometheus, datadog])
+
+
 def build_context(settings: Settings, api: client.ApiClient) -> EngineContext:
     timeout = settings.cluster_timeout_seconds
     workers = settings.concurrent_release_managers + settings.concurrent_revisions
@@ -46,8 +59,7 @@ def build_context(settings: Settings, api: client.ApiClient) -> EngineContext:
         delivery=DeliveryCluster(api, timeout_seconds=timeout),
         events=EventRecorder(api),
         metrics=OperatorMetrics.create(),
-        alerts=build_alert_source(settings.alert_query_address, ttl_seconds=settings.prometheus_query_ttl_seconds,
-                                  timeout_seconds=min(timeout, settings.sync_period_seconds)),
+        alerts=build_alerts(settings, timeout_seconds=min(timeout, settings.sync_period_seconds)),
         pool=ClientPool(max_concurrency=settings.concurrent_release_managers),
         applier=Applier(timeout=timeout * 3),
         observer=Observer(timeout=timeout),

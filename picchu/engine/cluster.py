@@ -4,8 +4,8 @@ Cluster: keep `status.kubernetes {version, ready}` current (a discovery call thr
 `Ready` condition that says why a cluster is not usable (disabled, missing or broken credentials,
 unreachable). ClusterSecrets: copy the selected Secrets of a delivery namespace into a namespace of every
 enabled Cluster it selects (selector strings handed to the apiserver, a rejected one reported by field:
-§17 #12), record what was copied in `status.secrets`, and on deletion remove the copies and the finalizer
-instead of hanging forever. Copies are written by the shared applier, so an unchanged pass writes nothing.
+§17 #12), record what was copied in `status.secrets`, remove the copies whose source Secret is gone or no
+longer selected, and on deletion remove the copies and the finalizer instead of hanging forever. Copies are written by the shared applier, so an unchanged pass writes nothing.
 """
 
 from __future__ import annotations
@@ -152,8 +152,9 @@ def reconcile_cluster_secrets(ctx: EngineContext, namespace: str, name: str) -> 
             except ClusterConfigError as exc:
                 errors.append(f"{cluster_obj['metadata']['name']}: {exc}")
     copied = sorted(s["metadata"]["name"] for s in sources)
+    recorded = list((obj.get("status") or {}).get("secrets") or [])
     if deleting:  # remove what was recorded as copied and what would be copied now
-        names = sorted({*copied, *((obj.get("status") or {}).get("secrets") or [])})
+        names = sorted({*copied, *recorded})
         for connection in connections:
             errors.extend(_delete_copies(ctx, connection, target.namespace, names))
         if not errors:
@@ -168,8 +169,15 @@ def reconcile_cluster_secrets(ctx: EngineContext, namespace: str, name: str) -> 
         results = ctx.applier.apply([(c, plan) for c in connections]) if connections else {}
         errors.extend(f"{cluster}: {failure}" for cluster, result in sorted(results.items())
                       for failure in result.failed)
-        if (obj.get("status") or {}).get("secrets") != copied:
-            ctx.delivery.patch_status("ClusterSecrets", namespace, name, {"secrets": copied})
+        # A recorded copy whose source Secret is gone (deleted, or no longer selected) is removed everywhere;
+        # it stays recorded until every enabled cluster confirmed the deletion, so a failure is retried.
+        stale = sorted(set(recorded) - set(copied))
+        stale_errors = [e for connection in connections for e in _delete_copies(ctx, connection, target.namespace,
+                                                                                 stale)] if stale else []
+        errors.extend(stale_errors)
+        record = sorted({*copied, *stale}) if stale_errors else copied
+        if recorded != record:
+            ctx.delivery.patch_status("ClusterSecrets", namespace, name, {"secrets": record})
     if errors:  # retried next period; the event says which clusters and why (credentials redacted)
         message = ("cannot delete the copies (fix the cluster, or remove the finalizer by hand) in: " if deleting
                    else "cannot copy secrets to: ") + "; ".join(errors)
@@ -225,6 +233,10 @@ def _delete_copies(ctx: EngineContext, connection: ClusterConnection, namespace:
     errors = []
     for secret_name in names:
         try:
+            live = core.read_namespaced_secret(secret_name, namespace,
+                                               _request_timeout=ctx.settings.cluster_timeout_seconds)
+            if keys.LABEL_IGNORE in (live.metadata.labels or {}):
+                continue  # a human asked picchu to leave this copy alone
             core.delete_namespaced_secret(secret_name, namespace, _request_timeout=ctx.settings.cluster_timeout_seconds)
         except ApiException as exc:
             if exc.status != 404:

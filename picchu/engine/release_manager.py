@@ -275,14 +275,20 @@ def delete_app(connections: list[Any], namespace: str, levels_namespace: str, le
     from kubernetes.client.exceptions import ApiException
 
     def work(connection: Any, deadline: Any) -> None:
+        core = client.CoreV1Api(connection.api)
         try:
-            client.CoreV1Api(connection.api).delete_namespace(namespace, _request_timeout=timeout)
+            # A namespace a human labelled `ignore` is never deleted (with it everything inside would go).
+            live = core.read_namespace(namespace, _request_timeout=timeout)
+            if keys.LABEL_IGNORE not in (live.metadata.labels or {}):
+                core.delete_namespace(
+                    namespace, _request_timeout=timeout,
+                    body=client.V1DeleteOptions(preconditions=client.V1Preconditions(uid=live.metadata.uid)))
         except ApiException as exc:
-            if exc.status != 404:
+            if exc.status not in (404, 409):  # gone already / replaced meanwhile
                 raise
         if not levels_namespace:
             return
-        selector = ",".join(f"{k}={v}" for k, v in sorted(levels_labels.items()))
+        selector = ",".join([*(f"{k}={v}" for k, v in sorted(levels_labels.items())), f"!{keys.LABEL_IGNORE}"])
         try:
             client.CustomObjectsApi(connection.api).delete_collection_namespaced_custom_object(
                 "sloth.slok.dev", "v1", levels_namespace, "prometheusservicelevels", label_selector=selector,

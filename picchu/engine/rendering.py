@@ -57,7 +57,8 @@ def cluster_plans(ctx: EngineContext, snapshot: Snapshot, decision: Decision, re
         cluster = pi.ClusterInput(name=member.name, spec=to_wire(member.model.spec))
         plan = ClusterPlan.adapt(render_cluster(app_input, cluster))
         plans[member.name] = ClusterPlan(plan.objects, tuple(
-            GuardedScope(s.namespaces, _prunable(s.kinds, app_input), s.selector, protected) for s in plan.prune))
+            GuardedScope(s.namespaces, _prunable(s.kinds, app_input), s.selector, s.legacy, protected)
+            for s in plan.prune))
     return plans
 
 

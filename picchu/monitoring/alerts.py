@@ -118,6 +118,25 @@ class NullAlertSource:
         return AlertVerdict.clear()
 
 
+class CombinedAlertSource:
+    """Several sources asked together (Prometheus and Datadog): any firing source rolls the release back
+    (its alert names, all sources' names together); otherwise any unreadable source makes the verdict
+    UNKNOWN (the failure policy decides); clear only when every source is clear."""
+
+    def __init__(self, sources: Iterable[AlertSource]) -> None:
+        self.sources = tuple(sources)
+
+    def triggered_alerts(self, app: str, tag: str, canaries_only: bool) -> AlertVerdict:
+        verdicts = [source.triggered_alerts(app, tag, canaries_only) for source in self.sources]
+        names = [name for verdict in verdicts if verdict.is_triggered for name in verdict.alert_names]
+        if names:
+            return AlertVerdict.triggered(names)
+        unknown = [verdict.reason for verdict in verdicts if verdict.is_unknown]
+        if unknown:
+            return AlertVerdict.unknown("; ".join(unknown))
+        return AlertVerdict.clear()
+
+
 def alert_query(tag: str, canaries_only: bool) -> str:
     """The exact query of §13.1. The SLO query is the same for every app and tag (one shared cache entry)."""
     if canaries_only:

@@ -7,7 +7,8 @@ Datadog site, or a local fake in tests), and answers with the same `AlertVerdict
 triggered with the monitor names, clear, or UNKNOWN with the reason (never an exception). Answers are
 cached per query for `ttl_seconds` (Picchu: 120 s); errors are not cached.
 
-Nothing wires it by default; the engine may combine it with the Prometheus source if a user asks for it.
+`picchu run --datadog-api-key ... --datadog-app-key ...` (or DD_API_KEY, DD_APP_KEY, DD_SITE) turns it on; the
+engine then asks it together with Prometheus (`CombinedAlertSource`).
 """
 
 from __future__ import annotations

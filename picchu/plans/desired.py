@@ -9,6 +9,9 @@ others and annotations survive, §17 #13). Two kinds of object must not be re-ap
 * `SCALE_ONLY`: ReplicaSets. Create with the full manifest; afterwards only `spec.replicas` may change, and
   only when the desired or the existing count is 0 (retire / un-retire: §11.1); in between, the autoscaler
   owns the count and the pod template is immutable by design.
+* `SCALE_OWNED`: a ReplicaSet no autoscaler scales: as `SCALE_ONLY`, but picchu owns the count, so
+  `spec.replicas` is written whenever it differs (how a ramp provisions pods ahead without an autoscaler;
+  Picchu only toggled it to/from zero and could wait forever for pods nobody started).
 
 Neighbours: every renderer builds manifests with `new_object`; `plan.py` wraps them in `DesiredObject`.
 """
@@ -26,6 +29,7 @@ class WritePolicy(enum.Enum):
     APPLY = "apply"
     CREATE_ONLY = "create-only"
     SCALE_ONLY = "scale-only"
+    SCALE_OWNED = "scale-owned"
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ DestinationRule, rules, VirtualService, ServiceMonitors, SLO rules, service leve
 2. Then, for each `PruneScope`, delete every object of those kinds in that namespace that matches the
    selector and is not among `objects` (by apiVersion group, kind, namespace, name). Kinds the cluster does
    not serve are skipped. Everything rendered carries `app.kubernetes.io/managed-by: picchu` and the app
-   label, so nothing foreign is ever pruned.
+   label, so nothing foreign is ever pruned; objects a Go Picchu wrote are recognised by Picchu's own
+   labels and names (`LegacyOwned`), so a switch-over leaves no orphans.
 
 Hence deleting a tag (DeleteRevision) is rendering without it; retiring it is rendering it with 0 replicas
 and no autoscaler; a branch change of autoscaler, a dropped ServiceMonitor or SLO, the end of a canary all
@@ -55,6 +56,15 @@ APP_NAMESPACE_KINDS: tuple[tuple[str, str], ...] = (
 
 
 @dataclass(frozen=True)
+class LegacyOwned:
+    """Recognises an object Go Picchu wrote (without our managed-by label) by Picchu's own labels (all of
+    `labels`; None = any value) or names, so a switch-over leaves no orphans (§11.17 inventory)."""
+
+    labels: dict[str, str | None] = field(default_factory=dict)
+    names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class PruneScope:
     """Delete what matches here but was not rendered."""
 
@@ -63,6 +73,8 @@ class PruneScope:
     """(apiVersion, kind) pairs."""
     selector: dict[str, str] = field(default_factory=dict)
     """Equality label selector (all must match)."""
+    legacy: tuple[LegacyOwned, ...] = ()
+    """Objects without the managed-by label that are Go Picchu's and pruned like ours."""
 
     def __str__(self) -> str:
         kinds = ", ".join(kind for _, kind in self.kinds)
@@ -106,17 +118,17 @@ def render_cluster(inputs: AppInput, cluster: ClusterInput) -> RenderedPlan:
     for tag in inputs.tags:
         factor = scaling.scaling_factor(cluster, tag)
         ordered += _apply(configs.render_configs(inputs, tag))
-        ordered.append(
-            DesiredObject(workloads.render_replica_set(inputs, tag, factor), WritePolicy.SCALE_ONLY)
-        )
-        ordered += _apply(scaling.render_autoscalers(inputs, cluster, tag, factor))
+        autoscalers = scaling.render_autoscalers(inputs, cluster, tag, factor)
+        policy = WritePolicy.SCALE_ONLY if autoscalers else WritePolicy.SCALE_OWNED
+        ordered.append(DesiredObject(workloads.render_replica_set(inputs, tag, factor), policy))
+        ordered += _apply(autoscalers)
         if tag.canary_rules:
             ordered += _apply(monitoring.render_canary_rules(inputs, tag))
     if inputs.routing is not None:
         ordered += _apply(routing.render_routing(inputs, cluster, inputs.routing))
     ordered += _apply(monitoring.render_service_monitors(inputs))
     ordered += _apply(slo.render_slo_rules(inputs))
-    prune = [PruneScope(inputs.namespace, APP_NAMESPACE_KINDS, _selector(inputs.app))]
+    prune = [PruneScope(inputs.namespace, APP_NAMESPACE_KINDS, _selector(inputs.app), _app_legacy(inputs))]
     levels_namespace = inputs.settings.service_levels_namespace
     if levels_namespace and cluster.service_levels:
         levels = slo.render_service_levels(inputs)
@@ -127,9 +139,22 @@ def render_cluster(inputs: AppInput, cluster: ClusterInput) -> RenderedPlan:
             ordered += _apply(levels)
         selector = {**_selector(inputs.app), keys.LABEL_TARGET: inputs.target}
         prune.append(
-            PruneScope(levels_namespace, (("sloth.slok.dev/v1", "PrometheusServiceLevel"),), selector)
+            PruneScope(levels_namespace, (("sloth.slok.dev/v1", "PrometheusServiceLevel"),), selector, (
+                LegacyOwned({keys.LABEL_TAG: None}),  # pre-1.5 per-tag levels (DeleteTaggedServiceLevels)
+                LegacyOwned(names=(slo.service_levels_name(inputs),)),
+            ))
         )
     return RenderedPlan(cluster=cluster.name, objects=_unique(ordered), prune=tuple(prune))
+
+
+def _app_legacy(inputs: AppInput) -> tuple[LegacyOwned, ...]:
+    """Go Picchu's per-tag objects carry the incarnation labels (tag, target); its app objects the
+    ReleaseManager owner labels (§8.7). ServiceMonitors carry only the user's labels: never recognised."""
+    return (
+        LegacyOwned({keys.LABEL_TAG: None, keys.LABEL_TARGET: inputs.target}),
+        LegacyOwned({keys.LABEL_OWNER_TYPE: keys.OWNER_TYPE_RELEASE_MANAGER,
+                     keys.LABEL_OWNER_NAME: inputs.release_manager}),
+    )  # fmt: skip
 
 
 def _apply(manifests: list[Manifest]) -> list[DesiredObject]:

@@ -99,9 +99,14 @@ def render_service_levels(inputs: AppInput) -> list[Manifest]:
         rendered_slos.append(entry)
     psl_labels = {keys.LABEL_APP: inputs.app, keys.LABEL_TARGET: inputs.target, **labels.managed(inputs.app)}
     return [
-        new_object(SLOTH_API, "PrometheusServiceLevel", f"{inputs.app}-{inputs.target}-servicelevels", namespace,
+        new_object(SLOTH_API, "PrometheusServiceLevel", service_levels_name(inputs), namespace,
                    psl_labels, spec={"service": inputs.app, "slos": rendered_slos})
     ]  # fmt: skip
+
+
+def service_levels_name(inputs: AppInput) -> str:
+    """The shared PrometheusServiceLevel of one app × target (§11.12)."""
+    return f"{inputs.app}-{inputs.target}-servicelevels"
 
 
 def _objective(text: object) -> float:

@@ -56,6 +56,7 @@ def render_replica_set(inputs: AppInput, tag: TagInput, factor: float) -> Manife
     spec["template"] = {
         "metadata": {
             "name": tag.tag,
+            "namespace": inputs.namespace,  # as Picchu writes it (§11.7); the API server keeps it
             "labels": labels.pod_labels(inputs, tag.tag),
             "annotations": _pod_annotations(target, role),
         },

@@ -1,7 +1,7 @@
 """Replica arithmetic and the ramp capacity gate (spec §10.2, §10.3, §10.7).
 
 Neighbours: ``ramp.py`` asks the gate (:func:`can_ramp_to`) before every upward step; ``decide.py`` uses
-:func:`divide_replicas`, :func:`target_scale` and :func:`proactive_minimum` to size each incarnation's
+:func:`divide_replicas`, :func:`target_scale` and :func:`provision_ahead` to size each incarnation's
 ReplicaSet and autoscaler per cluster.
 
 Invariants:
@@ -11,9 +11,10 @@ Invariants:
   bit-for-bit those of Picchu (e.g. ``0.81 × 5`` → ceil 5);
 * a missing ``scale.min`` is treated as 0 (spec §17.2), so the first release of a revision without a
   minimum still ramps;
-* the gate never requires more pods than the revision can get: the fleet total of ``scale.max`` (spec)
-  and the pods its own plan provisions right now (``provisioned``, our fix: Picchu could wait forever
-  for pods nobody would start, e.g. a rollback stuck half-way, or an autoscaler pinned at its 0 % size).
+* the gate never lowers its requirement below the load it must carry (capped only by the fleet total of
+  ``scale.max``, spec): a revision whose pods are not there yet is provisioned ahead (:func:`provision_ahead`
+  raises its autoscaler floor or ReplicaSet size for the next step) and holds, with a reason, until they
+  are ready.
 """
 
 from __future__ import annotations
@@ -99,19 +100,16 @@ def required_replicas(
     others: Iterable[ServingLoad],
     bounds: ScaleBounds,
     live_factors: Sequence[float],
-    provisioned: int | None = None,
 ) -> int:
-    """Available replicas this incarnation needs before serving ``desired`` percent.
+    """Available replicas this incarnation needs before serving ``desired`` percent (spec §10.3).
 
-    ``provisioned`` is what the revision's own plan asks for over the live clusters (ReplicaSet replicas,
-    or the autoscaler's floor): once all of it is ready, waiting longer cannot help.
+    Never lowered to what the revision happens to run: ramping into a load the ready pods cannot carry is
+    what the gate exists to prevent. Pods are provisioned ahead instead (:func:`provision_ahead`).
     """
     base = base_capacity(others, bounds)
     required = math.ceil(CAPACITY_THRESHOLD * expected_total_replicas(base, desired, live_factors))
     if bounds.max > 0:
         required = min(required, expected_total_replicas(bounds.max, 100, live_factors))
-    if provisioned is not None:
-        required = min(required, provisioned)
     return required
 
 
@@ -121,10 +119,9 @@ def can_ramp_to(
     others: Iterable[ServingLoad],
     bounds: ScaleBounds,
     live_factors: Sequence[float],
-    provisioned: int | None = None,
 ) -> CapacityCheck:
     """The capacity gate: enough available pods (summed over live clusters) for ``desired`` percent."""
-    required = required_replicas(desired, others, bounds, live_factors, provisioned)
+    required = required_replicas(desired, others, bounds, live_factors)
     return CapacityCheck(ok=available >= required, available=available, required=required)
 
 
@@ -160,7 +157,7 @@ def target_scale(policy: RampPolicy, current_percent: int, is_ramping: bool) -> 
     return current_percent / nxt
 
 
-def proactive_minimum(
+def provision_ahead(
     *,
     state: str,
     current_percent: int,
@@ -169,15 +166,30 @@ def proactive_minimum(
     others: Iterable[ServingLoad],
     bounds: ScaleBounds,
     live_factors: Sequence[float],
+    canary_percent: int = 0,
 ) -> int:
-    """Per-cluster autoscaler minimum that pre-provisions the next ramp step (spec §10.3), or 0."""
-    if not (is_ramping and current_percent > 0 and state == "releasing"):
+    """Per-cluster pods to keep for the next ramp step, so the gate's requirement can be met (or 0).
+
+    Picchu's proactive minimum (spec §10.3) raises an autoscaler's floor this way; the same number is also
+    the floor of a ReplicaSet without autoscaler (written when it is created or revived from zero, §11.1).
+    Capped at the per-cluster share of ``scale.max``, which also caps the requirement.
+    """
+    if bounds.min is None or bounds.worker:
         return 0
-    if bounds.min is None or bounds.worker or not bounds.has_autoscaler:
+    if state == "canarying":
+        nxt = canary_percent
+    elif state in ("releasing", "released") and is_ramping:  # released: the roll-back target grows too
+        nxt = next_increment(policy, current_percent, policy.max_percent)
+    else:
         return 0
-    nxt = next_increment(policy, current_percent, policy.max_percent)
     if nxt <= current_percent:
         return 0
     live = len(live_factors)
-    per_cluster = controller_divide(required_replicas(nxt, others, bounds, live_factors), 100, live)
-    return min(per_cluster, controller_divide(bounds.max, 100, live))
+    required = required_replicas(nxt, others, bounds, live_factors)
+    cap = controller_divide(bounds.max, 100, live)
+    per_cluster = min(controller_divide(required, 100, live), cap)
+    # Each cluster multiplies by its own factor: grow until the fleet total meets the requirement (the cap
+    # always does, since the requirement is capped by the same scale.max).
+    while per_cluster < cap and sum(math.ceil(per_cluster * f) for f in live_factors) < required:
+        per_cluster += 1
+    return per_cluster

@@ -187,7 +187,7 @@ def _traffic(
                     i.entry.release_eligible = False
             for tag, check in checks.items():
                 if not check.ok:
-                    reasons.append(f"{tag} waits for capacity: {check.available}/{check.required} pods")
+                    reasons.append(f"{tag} waiting for capacity: {check.available} of {check.required} pods ready")
         else:
             may_route = False
             reasons.append("holding traffic: no releasable tag has ready pods")
@@ -215,10 +215,9 @@ def _contender(
 ) -> traffic.Contender:
     loads = [load for tag, load in others.items() if tag != i.tag]
     factors = _live_factors(s, i)
-    provisioned = _provisioned(s, i, others)
 
     def gate(desired: int) -> bool:
-        check = capacity.can_ramp_to(desired, i.available, loads, i.bounds, factors, provisioned)
+        check = capacity.can_ramp_to(desired, i.available, loads, i.bounds, factors)
         checks[i.tag] = check
         return check.ok
 
@@ -234,16 +233,6 @@ def _contender(
         canary_percent=i.canary_percent,
         can_ramp_to=gate,
     )
-
-
-def _provisioned(s: Snapshot, i: Incarnation, others: dict[str, ServingLoad]) -> int | None:
-    """Pods this revision's plan keeps over the live clusters while it waits to grow (sized as the ramping
-    tag at its current percent): the capacity gate never waits for more than that."""
-    if i.target is None:
-        return None
-    share = _share(s, i, i.entry.state, i.entry.current_percent, others, ramping=True)
-    per_cluster = max(share.replicas, share.autoscaler_min) if i.bounds.has_autoscaler else share.replicas
-    return sum(math.ceil(per_cluster * _factor(c, i)) for c in s.live_clusters)
 
 
 # -- per-tag plans -----------------------------------------------------------------------------------------
@@ -349,21 +338,25 @@ def _share(
         )  # fmt: skip
 
     default = i.target.scale.default or 1
-    replicas = divide(default) if bounds.has_autoscaler else capacity.controller_divide(default, 100, live)
+    loads = [load for tag, load in others.items() if tag != i.tag]
+    ahead = capacity.provision_ahead(
+        state=state, current_percent=percent, is_ramping=is_ramping, policy=policy, others=loads,
+        bounds=bounds, live_factors=_live_factors(s, i), canary_percent=i.canary_percent,
+    )  # fmt: skip
+    if bounds.has_autoscaler:
+        replicas = divide(default)
+    else:
+        replicas = max(capacity.controller_divide(default, 100, live), ahead)
     replicas = replicas if routable else 0
     low, high = divide(bounds.min or 0), divide(bounds.max)
-    loads = [load for tag, load in others.items() if tag != i.tag]
-    proactive = capacity.proactive_minimum(
-        state=state, current_percent=percent, is_ramping=is_ramping, policy=policy, others=loads,
-        bounds=bounds, live_factors=_live_factors(s, i),
-    )  # fmt: skip
-    low = max(low, proactive)
     if bounds.worker and not routable:
         low = high = 0
     elif percent == 0:
         low = high
     elif bounds.worker and not bounds.min:
         low = 0
+    if bounds.has_autoscaler and routable:
+        low = max(low, ahead)
     return ClusterScale(cluster="", replicas=replicas, autoscaler_min=low, autoscaler_max=max(high, low))
 
 

@@ -250,3 +250,85 @@ def test_kubectl_get_revisions_shows_app_tag_and_each_targets_state(
         "production",
         "canarying",
     ]
+
+
+# Status shapes Go Picchu 1.6 writes (spec §3.1.3, §3.4, §3.5, §6.3): zero times serialise as null, a fresh
+# RM entry carries only what `fresh()` sets, a Revision whose RMs do not exist yet has no sentry block, and a
+# Cluster whose discovery failed reports only `ready: false`.
+PICCHU_STATUSES: list[tuple[str, str, dict[str, Any]]] = [
+    ("revision-echo.yaml", "rev", {"targets": [{"name": "production", "state": "created"}]}),
+    ("revision-echo.yaml", "rev", {"sentry": {}, "targets": None}),
+    (
+        "revision-echo.yaml",
+        "rev",
+        {
+            "sentry": {"release": False},
+            "targets": [
+                {
+                    "name": "production",
+                    "scale": {"current": 3, "desired": 4, "peak": 4},
+                    "release": {"currentPercent": 10, "peakPercent": 10},
+                    "state": "canarying",
+                }
+            ],
+        },
+    ),
+    (
+        "releasemanager-echo-production.yaml",
+        "releasemanager",
+        {
+            "lastUpdated": "2020-05-29T15:10:00Z",
+            "revisions": [
+                {
+                    "tag": "main-20200529-144642-c3d06a9828",
+                    "state": {"current": "created", "target": "created", "lastUpdated": None},
+                    "currentPercent": 0,
+                    "peakPercent": 0,
+                    "releaseEligible": False,
+                    "triggeredAlerts": None,
+                    "lastUpdated": "2020-05-29T15:10:00Z",
+                    "gitTimestamp": None,
+                    "revisionTimestamp": None,
+                    "deployingStartTimestamp": None,
+                    "canaryStartTimestamp": None,
+                    "pendingReleaseStartTimestamp": None,
+                    "releaseStartTimestamp": None,
+                    "metrics": {},
+                    "scale": {"Current": 0, "Desired": 0, "Peak": 0},
+                }
+            ],
+        },
+    ),
+    (
+        "releasemanager-echo-production.yaml",
+        "releasemanager",
+        {"revisions": [{"tag": "t1", "state": {"current": "deleted"}, "scale": {}, "deleted": True}]},
+    ),
+    ("cluster-production-reef-a.yaml", "cluster", {"kubernetes": {"ready": False}}),
+]
+
+
+@pytest.mark.parametrize(("sample", "resource", "status"), PICCHU_STATUSES)
+def test_the_api_server_accepts_every_status_shape_go_picchu_writes(
+    control_plane: ControlPlane, namespace: str, sample: str, resource: str, status: dict[str, Any]
+) -> None:
+    obj = manifest(sample)
+    obj.pop("status", None)
+    obj["metadata"]["namespace"] = namespace
+    kubectl(control_plane, "create", "-f", "-", body=obj)
+    current = stored(control_plane, obj, namespace)
+    # Go Picchu writes status with Status().Update(): a PUT of the whole object on the status subresource.
+    kubectl(
+        control_plane,
+        "replace",
+        "--subresource=status",
+        "-f",
+        "-",
+        body={**current, "status": status},
+    )
+    back = stored(control_plane, obj, namespace)
+    without_nulls = json.loads(
+        json.dumps(status), object_hook=lambda d: {k: v for k, v in d.items() if v is not None}
+    )
+    assert back.get("status", {}) == without_nulls
+    load(back)

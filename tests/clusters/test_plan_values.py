@@ -44,3 +44,41 @@ def test_a_plan_built_from_manifests_marks_create_only_and_scale_only_objects_by
     secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "service-account-token", "namespace": "echo-prod"}}
     plan = ClusterPlan.of([secret, _rs()], create_only=[ObjectKey.of(secret)], scale_only=[ObjectKey.of(_rs())])
     assert [o.mode for o in plan.objects] == ["create-only", "scale-only"]
+
+
+def test_go_picchu_objects_are_recognised_by_picchu_s_own_labels_and_names_only():
+    from picchu.clusters.desired import LegacyOwned
+
+    per_tag = LegacyOwned({keys.LABEL_TAG: None, keys.LABEL_TARGET: "production"})
+    assert per_tag.matches("v1", {keys.LABEL_TAG: "v1", keys.LABEL_TARGET: "production", keys.LABEL_APP: "echo"})
+    assert not per_tag.matches("v1", {keys.LABEL_TAG: "v1", keys.LABEL_TARGET: "staging"})
+    assert not per_tag.matches("v1", {keys.LABEL_APP: "echo"}), "the app label alone is anyone's"
+    by_name = LegacyOwned(names=("echo-production-servicelevels",))
+    assert by_name.matches("echo-production-servicelevels", {})
+    assert not by_name.matches("echo-production-other", {keys.LABEL_TAG: "v1"})
+    assert not LegacyOwned().matches("anything", {"any": "label"})
+    scope = PruneScope(("echo-prod",), (("v1", "ConfigMap"),), {keys.LABEL_APP: "echo"}, (per_tag,))
+    assert scope.label_selector() == f"{keys.LABEL_APP}=echo", "legacy objects carry no managed-by label"
+
+
+def test_an_object_someone_else_wrote_is_as_desired_when_it_holds_every_rendered_field():
+    from picchu.clusters.adoption import already_as_desired, applied_by_us, is_ignored, labels_as_desired
+
+    desired = {"apiVersion": "v1", "kind": "Service",
+               "metadata": {"name": "echo", "labels": {keys.LABEL_APP: "echo", keys.LABEL_MANAGED_BY: "picchu"}},
+               "spec": {"ports": [{"name": "http", "port": 80, "targetPort": "http"}], "selector": {"a": "b"}}}
+    live = {"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "echo", "labels": {keys.LABEL_APP: "echo"}, "resourceVersion": "7",
+                         "managedFields": [{"manager": "picchu", "operation": "Update"}]},
+            "spec": {"ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+                     "selector": {"a": "b"}, "clusterIP": "10.0.0.1"}}
+    assert already_as_desired(desired, live), "server defaults and our managed-by label do not make a write due"
+    assert labels_as_desired(desired, live)
+    assert not applied_by_us(live), "Go Picchu's Update is not our server-side apply"
+    changed = {**live, "spec": {**live["spec"], "ports": [{"name": "http", "port": 81, "targetPort": "http"}]}}
+    assert not already_as_desired(desired, changed)
+    extra = {**live, "spec": {**live["spec"], "ports": [*live["spec"]["ports"], {"name": "x", "port": 9}]}}
+    assert not already_as_desired(desired, extra), "a list must match element by element"
+    assert not already_as_desired({**desired, "metadata": {**desired["metadata"], "annotations": {"x": "1"}}}, live)
+    assert is_ignored({"metadata": {"labels": {keys.LABEL_IGNORE: ""}}}) and not is_ignored(live)
+    assert not is_ignored(None)

@@ -123,3 +123,27 @@ def test_deleting_cluster_secrets_removes_the_copies_and_the_finalizer(
 
     assert copies(api_clients["a"], target) == {}
     assert delivery.get("ClusterSecrets", name) is None
+
+
+def test_a_copy_whose_source_secret_disappeared_is_removed_from_every_cluster(
+        ctx: EngineContext, delivery: Delivery, api_clients: dict[str, client.ApiClient],
+        extra_namespaces: Callable[[], str]) -> None:
+    source, target = extra_namespaces(), extra_namespaces()
+    delivery.core.create_namespace({"metadata": {"name": source}})
+    source_secret(delivery, source, "kept")
+    source_secret(delivery, source, "deleted")
+    source_secret(delivery, source, "unselected")
+    delivery.register("a")
+    name = cluster_secrets(delivery, {"namespace": source, "labelSelector": "origin=delivery"}, {"namespace": target})
+    run_pass(reconcile_cluster_secrets, ctx, delivery.namespace, name)
+    assert set(copies(api_clients["a"], target)) == {"kept", "deleted", "unselected"}
+    client.CoreV1Api(api_clients["a"]).create_namespaced_secret(target, {
+        "metadata": {"name": "someone-elses"}, "type": "Opaque", "data": secret_data("x")})
+
+    delivery.core.delete_namespaced_secret("deleted", source)
+    delivery.core.patch_namespaced_secret("unselected", source, {"metadata": {"labels": {"origin": "elsewhere"}}})
+    run_pass(reconcile_cluster_secrets, ctx, delivery.namespace, name)
+
+    assert set(copies(api_clients["a"], target)) == {"kept", "someone-elses"}, "a stale copy stayed, or a Secret " \
+        "picchu never copied was deleted"
+    assert (delivery.get("ClusterSecrets", name) or {})["status"]["secrets"] == ["kept"]

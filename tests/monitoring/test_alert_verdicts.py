@@ -6,6 +6,7 @@ from picchu.monitoring import (
     AlertDecision,
     AlertFailurePolicy,
     AlertVerdict,
+    CombinedAlertSource,
     NullAlertSource,
     PrometheusAlertSource,
     alert_query,
@@ -121,3 +122,48 @@ def test_the_cache_forgets_its_oldest_entry_beyond_its_bound() -> None:
     for number, key in enumerate(["a", "b", "c"]):
         cache.put(key, number)
     assert (cache.get("a"), cache.get("b"), cache.get("c"), len(cache)) == (None, 1, 2, 2)
+
+
+class _Fixed:
+    def __init__(self, verdict: AlertVerdict) -> None:
+        self.verdict = verdict
+
+    def triggered_alerts(self, app: str, tag: str, canaries_only: bool) -> AlertVerdict:
+        return self.verdict
+
+
+FIRING, CLEAR, DOWN = AlertVerdict.triggered(["prom_slo"]), AlertVerdict.clear(), AlertVerdict.unknown("dd down")
+
+
+@pytest.mark.parametrize(
+    ("prometheus", "datadog", "hold", "fail_closed"),
+    [
+        (CLEAR, CLEAR, AlertDecision.PROCEED, AlertDecision.PROCEED),
+        (FIRING, CLEAR, AlertDecision.ROLL_BACK, AlertDecision.ROLL_BACK),
+        (CLEAR, AlertVerdict.triggered(["prod-echo-canary-monitor"]), AlertDecision.ROLL_BACK, AlertDecision.ROLL_BACK),
+        (FIRING, DOWN, AlertDecision.ROLL_BACK, AlertDecision.ROLL_BACK),
+        (CLEAR, DOWN, AlertDecision.HOLD, AlertDecision.ROLL_BACK),
+        (DOWN, CLEAR, AlertDecision.HOLD, AlertDecision.ROLL_BACK),
+    ],
+)
+def test_either_source_firing_rolls_back_and_an_unreadable_one_follows_the_policy(
+    prometheus: AlertVerdict, datadog: AlertVerdict, hold: AlertDecision, fail_closed: AlertDecision
+) -> None:
+    combined = CombinedAlertSource([_Fixed(prometheus), _Fixed(datadog)])
+    verdict = combined.triggered_alerts("echo", "v2", canaries_only=False)
+    assert AlertFailurePolicy.HOLD.decide(verdict) is hold
+    assert AlertFailurePolicy.FAIL_CLOSED.decide(verdict) is fail_closed
+    if verdict.is_triggered:
+        assert set(verdict.alert_names) == set(prometheus.alert_names + datadog.alert_names)
+
+
+def test_datadog_is_on_when_both_keys_are_set_from_flags_or_datadog_s_own_variables() -> None:
+    from picchu.settings import Settings
+
+    assert not Settings.from_env({}).datadog_enabled
+    settings = Settings.from_env({"DD_API_KEY": "a", "DD_APP_KEY": "b", "DD_SITE": "datadoghq.eu"})
+    assert settings.datadog_enabled and settings.datadog_host == "https://api.datadoghq.eu"
+    assert Settings.from_env({}, datadog_site="http://127.0.0.1:9").datadog_host == "http://127.0.0.1:9"
+    assert "secret-a" not in repr(Settings.from_env({}, datadog_api_key="secret-a"))
+    half = Settings.from_env({}, datadog_api_key="k")
+    assert any("--datadog-app-key" in problem for problem in half.problems())

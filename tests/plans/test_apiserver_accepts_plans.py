@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
@@ -178,3 +179,24 @@ def test_applying_the_same_plan_twice_is_accepted_and_changes_nothing(
     before = apps.read_namespaced_replica_set("v1", namespace).metadata.resource_version
     assert _apply_plan(plan, api_clients["a"], tmp_path / "discovery.json") == []
     assert apps.read_namespaced_replica_set("v1", namespace).metadata.resource_version == before
+
+
+def test_sloth_requires_alerting_so_an_slo_without_an_alerting_name_keeps_both_alerts_disabled(
+    namespace: str, control_plane: Any
+) -> None:
+    """Why the shared PrometheusServiceLevel differs from Picchu's (README "Differences from Picchu"): Picchu
+    omits `alerting` when no alerting name is set, and the real Sloth CRD rejects exactly that."""
+    plan = render_cluster(rich_inputs(namespace), _cluster())
+    [levels] = [item.manifest for item in plan.objects if item.kind == "PrometheusServiceLevel"]
+    silent = [slo for slo in levels["spec"]["slos"] if not slo["alerting"].get("name")]
+    assert silent and all(
+        slo["alerting"] == {"pageAlert": {"disable": True}, "ticketAlert": {"disable": True}} for slo in silent
+    )
+    as_picchu_writes = copy.deepcopy(levels)
+    as_picchu_writes["metadata"]["namespace"] = namespace
+    for slo in as_picchu_writes["spec"]["slos"]:
+        if not slo["alerting"].get("name"):
+            del slo["alerting"]
+    result = control_plane.clusters["a"].kubectl("create", "-f", "-", input=json.dumps(as_picchu_writes),
+                                                 check=False)
+    assert result.returncode != 0 and "alerting: Required value" in result.stderr, result.stderr

@@ -92,6 +92,7 @@ def test_the_replica_set_fixture_renders_the_expected_pod_template() -> None:
             "template": {
                 "metadata": {
                     "name": "testtag",
+                    "namespace": "testnamespace",  # §11.7: Picchu writes the namespace into the template
                     "labels": pod_labels,
                     "annotations": {
                         "sidecar.istio.io/statsInclusionPrefixes": "listener,cluster.outbound",

@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from release_builders import T0
 
 from picchu.release.capacity import (
+    CAPACITY_THRESHOLD,
     ScaleBounds,
     ServingLoad,
     base_capacity,
@@ -15,7 +18,7 @@ from picchu.release.capacity import (
     controller_divide,
     divide_replicas,
     expected_total_replicas,
-    proactive_minimum,
+    provision_ahead,
     required_replicas,
     target_scale,
 )
@@ -158,15 +161,15 @@ def _proactive(**overrides: object) -> int:
         bounds=ScaleBounds(min=1, max=10, has_autoscaler=True), live_factors=[1.0],
     )  # fmt: skip
     kw.update(overrides)
-    return proactive_minimum(**kw)  # type: ignore[arg-type]
+    return provision_ahead(**kw)  # type: ignore[arg-type]
 
 
-def test_proactive_minimum_raises_the_autoscaler_floor_for_the_next_step() -> None:
+def test_provision_ahead_raises_the_autoscaler_floor_for_the_next_step() -> None:
     # base 30 pods at 100 %, next step 20 % → 6 expected → 0.9 × 6 → 6 pods on the one cluster
     assert _proactive() == 6
 
 
-def test_proactive_minimum_is_capped_by_the_per_cluster_maximum() -> None:
+def test_provision_ahead_is_capped_by_the_per_cluster_maximum() -> None:
     assert _proactive(bounds=ScaleBounds(min=1, max=1, has_autoscaler=True)) == 1
 
 
@@ -174,21 +177,75 @@ def test_proactive_minimum_is_capped_by_the_per_cluster_maximum() -> None:
     "overrides",
     [
         {"is_ramping": False},
-        {"state": "released"},
+        {"state": "retired"},
+        {"state": "deploying"},
         {"bounds": ScaleBounds(min=1, max=10, has_autoscaler=True, worker=True)},
-        {"bounds": ScaleBounds(min=1, max=10, has_autoscaler=False)},
-        {"current_percent": 0},
+        {"bounds": ScaleBounds(min=None, max=10, has_autoscaler=True)},
     ],
 )
-def test_proactive_minimum_is_zero_outside_an_autoscaled_ramp(overrides: dict[str, object]) -> None:
+def test_nothing_is_provisioned_ahead_outside_a_ramp(overrides: dict[str, object]) -> None:
     assert _proactive(**overrides) == 0
 
 
-def test_capacity_gate_never_asks_for_more_pods_than_the_revision_s_own_plan_provisions() -> None:
-    # The old revision serves 60 % with 2 pods: "3.3 pods at 100 %". A revision whose plan runs 2 pods can
-    # never show 4; Picchu's gate waited forever (a rollback stuck half-way). We cap at what is provisioned.
-    others = [ServingLoad(current_percent=60, available=2, peak_percent=80)]
-    bounds = ScaleBounds(min=2, max=6, has_autoscaler=False)
-    assert required_replicas(60, others, bounds, [1.0, 1.0]) == 4
-    assert required_replicas(60, others, bounds, [1.0, 1.0], provisioned=2) == 2
-    assert can_ramp_to(60, 2, others, bounds, [1.0, 1.0], provisioned=2).ok
+def test_a_replica_set_without_autoscaler_and_the_first_step_are_provisioned_too() -> None:
+    assert _proactive(bounds=ScaleBounds(min=1, max=10, has_autoscaler=False)) == 6
+    # from 0 % the next geometric step is 10 %: 30 at 100 % → 3 expected → ceil(2.7) = 3
+    assert _proactive(current_percent=0) == 3
+
+
+def test_a_canary_is_provisioned_for_its_canary_percent() -> None:
+    assert _proactive(state="canarying", current_percent=0, canary_percent=20) == 6
+    assert _proactive(state="canarying", current_percent=20, canary_percent=20) == 0
+
+
+# (available, others' load, desired) → required: the gate never lowers its requirement to the pods the
+# revision happens to run (issue example: 36 pods serve 90 %, 4 pods must not take 30 %).
+GATE_TABLE = [
+    (4, [ServingLoad(90, 36, 90)], 30, 11, False),
+    (11, [ServingLoad(90, 36, 90)], 30, 11, True),
+    (2, [ServingLoad(60, 2, 80)], 60, 3, False),
+    (0, [], 10, 1, False),
+    (40, [ServingLoad(90, 36, 90)], 100, 36, True),
+]
+
+
+@pytest.mark.parametrize(("available", "others", "desired", "required", "ok"), GATE_TABLE)
+def test_the_capacity_gate_holds_until_the_ready_pods_can_carry_the_next_step(
+    available: int, others: list[ServingLoad], desired: int, required: int, ok: bool
+) -> None:
+    check = can_ramp_to(desired, available, others, ScaleBounds(min=2, max=40, has_autoscaler=True), [1.0])
+    assert (check.required, check.ok) == (required, ok)
+
+
+@given(
+    available=st.integers(0, 200),
+    pods=st.integers(1, 200),
+    serving=st.integers(1, 100),
+    desired=st.integers(1, 100),
+    clusters=st.integers(1, 4),
+)
+def test_a_passing_gate_means_the_ready_pods_carry_the_load_per_pod_as_before(
+    available: int, pods: int, serving: int, desired: int, clusters: int
+) -> None:
+    """Property: when the gate opens, the ready pods are at least 90 % of the pods that carry the same load
+    now (`pods` serve `serving` %), whatever the revision runs (scale.max is large here)."""
+    others = [ServingLoad(serving, pods, serving)]
+    bounds = ScaleBounds(min=1, max=10_000, has_autoscaler=True)
+    check = can_ramp_to(desired, available, others, bounds, [1.0] * clusters)
+    if check.ok:
+        assert available >= CAPACITY_THRESHOLD * pods * desired / serving - 1e-9
+
+
+@given(current=st.integers(1, 99), pods=st.integers(1, 100), serving=st.integers(1, 100))
+def test_provisioning_ahead_covers_what_the_gate_will_ask_for_the_next_step(
+    current: int, pods: int, serving: int
+) -> None:
+    """Property: pods provisioned ahead for a releasing ramp are enough to open the gate for its next step
+    (so a ramp never waits for pods nobody starts), within scale.max."""
+    others = [ServingLoad(serving, pods, serving)]
+    bounds = ScaleBounds(min=1, max=10_000, has_autoscaler=True)
+    per_cluster = provision_ahead(state="releasing", current_percent=current, is_ramping=True, policy=GEOMETRIC,
+                                  others=others, bounds=bounds, live_factors=[1.0, 1.0])
+    nxt = next_increment(GEOMETRIC, current, GEOMETRIC.max_percent)
+    if nxt > current:
+        assert can_ramp_to(nxt, per_cluster * 2, others, bounds, [1.0, 1.0]).ok

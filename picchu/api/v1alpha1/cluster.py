@@ -14,7 +14,6 @@ from typing import Literal
 from pydantic import Field
 
 from picchu.api.v1alpha1.common import (
-    WIRE_REQUIRED,
     FloatString,
     OpenModel,
     Resource,
@@ -66,8 +65,8 @@ class ClusterSpec(WireModel):
 
 
 class ClusterKubernetesStatus(OpenModel):
-    version: StrictStr = Field(default="", json_schema_extra=WIRE_REQUIRED)
-    ready: StrictBool = Field(default=False, json_schema_extra=WIRE_REQUIRED)
+    version: StrictStr = ""
+    ready: StrictBool = False
 
 
 class ClusterStatus(OpenModel):

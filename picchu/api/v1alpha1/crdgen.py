@@ -238,6 +238,8 @@ def _crd(kind: type[Resource]) -> dict[str, Any]:
     spec_schema["properties"]["metadata"] = {"type": "object"}
     # Go Picchu's CRDs require nothing at the top level (spec is optional there); keep accepting the same.
     spec_schema.pop("required", None)
+    if "status" in spec_schema["properties"]:
+        _drop_required(spec_schema["properties"]["status"])
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -268,6 +270,18 @@ def _crd(kind: type[Resource]) -> dict[str, Any]:
             ],
         },
     }
+
+
+def _drop_required(schema: Any) -> None:
+    """Status is never stricter than what Go Picchu writes: during a switch-over (or a roll-back to Go
+    Picchu) both operators write status through these CRDs, and Picchu omits fields (e.g. `sentry.release`)."""
+    if isinstance(schema, dict):
+        schema.pop("required", None)
+        for value in schema.values():
+            _drop_required(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            _drop_required(value)
 
 
 def _model_schema(model: type[BaseModel]) -> Schema:

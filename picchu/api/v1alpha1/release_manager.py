@@ -18,7 +18,6 @@ from typing import Literal
 from pydantic import Field
 
 from picchu.api.v1alpha1.common import (
-    WIRE_REQUIRED,
     Int32,
     Int64,
     OpenModel,
@@ -48,8 +47,8 @@ class ReleaseManagerSpec(WireModel):
 
 
 class ReleaseManagerRevisionState(OpenModel):
-    current: StrictStr = Field(default=STATE_CREATED, json_schema_extra=WIRE_REQUIRED)
-    target: StrictStr = Field(default=STATE_CREATED, json_schema_extra=WIRE_REQUIRED)
+    current: StrictStr = Field(default=STATE_CREATED)
+    target: StrictStr = Field(default=STATE_CREATED)
     last_updated: Time | None = None
 
 
@@ -79,16 +78,14 @@ class ReleaseManagerRevisionStatus(OpenModel):
     """Rollout state of one tag (an incarnation) on this app/target."""
 
     tag: StrictStr
-    state: ReleaseManagerRevisionState = Field(
-        default_factory=ReleaseManagerRevisionState, json_schema_extra=WIRE_REQUIRED
-    )
-    current_percent: UInt32 = Field(default=0, json_schema_extra=WIRE_REQUIRED)
+    state: ReleaseManagerRevisionState = Field(default_factory=ReleaseManagerRevisionState)
+    current_percent: UInt32 = Field(default=0)
     """Traffic percent right now."""
-    peak_percent: UInt32 = Field(default=0, json_schema_extra=WIRE_REQUIRED)
+    peak_percent: UInt32 = Field(default=0)
     """Highest percent ever reached."""
-    release_eligible: StrictBool = Field(default=False, json_schema_extra=WIRE_REQUIRED)
+    release_eligible: StrictBool = Field(default=False)
     triggered_alerts: list[StrictStr] | None = None
-    last_updated: Time | None = Field(default=None, json_schema_extra=WIRE_REQUIRED)
+    last_updated: Time | None = Field(default=None)
     """When currentPercent last changed; ramp delays count from it."""
     git_timestamp: Time | None = None
     revision_timestamp: Time | None = None
@@ -98,9 +95,7 @@ class ReleaseManagerRevisionStatus(OpenModel):
     release_start_timestamp: Time | None = None
     ttl: Int64 | None = None
     metrics: ReleaseManagerRevisionMetrics = Field(default_factory=ReleaseManagerRevisionMetrics)
-    scale: ReleaseManagerRevisionScaleStatus = Field(
-        default_factory=ReleaseManagerRevisionScaleStatus, json_schema_extra=WIRE_REQUIRED
-    )
+    scale: ReleaseManagerRevisionScaleStatus = Field(default_factory=ReleaseManagerRevisionScaleStatus)
     """Replicas summed over live clusters (keys Current, Desired, Peak)."""
     deleted: StrictBool | None = None
     """No ReplicaSet for the tag was observed."""
@@ -122,7 +117,7 @@ class ReleaseManagerRevisionStatus(OpenModel):
 class ReleaseManagerStatus(OpenModel):
     """Per-tag rollout state, written by the ReleaseManager reconciler."""
 
-    last_updated: Time | None = Field(default=None, json_schema_extra=WIRE_REQUIRED)
+    last_updated: Time | None = Field(default=None)
     revisions: list[ReleaseManagerRevisionStatus] | None = None
 
     def revision(self, tag: str) -> ReleaseManagerRevisionStatus | None:

@@ -397,16 +397,14 @@ class RevisionTargetStatus(OpenModel):
 
 
 class RevisionStatusSentry(OpenModel):
-    release: StrictBool = Field(default=False, json_schema_extra=WIRE_REQUIRED)
+    release: StrictBool = Field(default=False)
 
 
 class RevisionStatus(OpenModel):
     """Rebuilt by the Revision reconciler from each target's ReleaseManager entry for this tag."""
 
-    sentry: RevisionStatusSentry = Field(
-        default_factory=RevisionStatusSentry, json_schema_extra=WIRE_REQUIRED
-    )
-    targets: list[RevisionTargetStatus] = Field(default_factory=list, json_schema_extra=WIRE_REQUIRED)
+    sentry: RevisionStatusSentry = Field(default_factory=RevisionStatusSentry)
+    targets: list[RevisionTargetStatus] = Field(default_factory=list)
 
 
 class Revision(Resource):
