@@ -3,7 +3,7 @@ PY := .venv/bin/python
 PIP := .venv/bin/pip
 STAMP := .venv/.installed
 
-.PHONY: demo test lint unit controlplane crds bench clean
+.PHONY: demo test lint unit controlplane crds bench reliability clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv .venv
@@ -19,7 +19,7 @@ crds: $(STAMP)
 	charts/picchu/sync-crds.sh
 
 lint: $(STAMP)
-	.venv/bin/ruff check picchu tests bench
+	.venv/bin/ruff check picchu tests bench reliability
 	.venv/bin/mypy picchu
 	.venv/bin/lint-imports
 
@@ -31,6 +31,10 @@ demo: $(STAMP) controlplane
 
 bench: $(STAMP) controlplane
 	for b in bench/*.py; do $(PY) $$b || exit 1; done
+
+# Not part of `make test`: scenarios that try to break the operator (minutes; prints a table).
+reliability: $(STAMP) controlplane
+	$(PY) -m reliability.run
 
 clean:
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache

@@ -113,6 +113,15 @@ class OperatorProcess:
                 self._process.wait(5)
         self._process = None
 
+    def kill(self) -> None:
+        """SIGKILL the operator (and its children) with no chance to clean up, as an OOM kill or node loss would."""
+        if self._process is None:
+            return
+        if self._process.poll() is None:
+            os.killpg(self._process.pid, signal.SIGKILL)
+            self._process.wait(10)
+        self._process = None
+
     def logs(self, tail: int = 80) -> str:
         if self.log_path is None or not self.log_path.exists():
             return ""
