@@ -70,22 +70,27 @@ def run(world: World, *, apps: int = 5, ramps_per_app: int = 4, deadline_seconds
     threads = [threading.Thread(target=sample, daemon=True), threading.Thread(target=kill, daemon=True)]
     for thread in threads:
         thread.start()
-    finished = 0
+    finished = applied = 0
+    timeout: list[str] = []
     try:
         for n in range(1, ramps_per_app + 1):
             tag = f"v{n}"
             for app in names:
                 world.revision(namespace, app, tag, minutes=n, target={"release": RAMP})
+            applied = n
             _wait(lambda t=tag: all(world.weights(c, a) == {t: 100} for a in names for c in TARGETS), started,
                   deadline_seconds, f"ramps to {tag}")
             finished += len(names)
+    except TimeoutError as error:  # still report what was measured until then
+        timeout.append(str(error))
     finally:
         stop.set()
         for thread in threads:
             thread.join(10)
-    expected = {f"{app}-v{n}" for app in names for n in range(ramps_per_app + 1)}
+    expected = {f"{app}-v{n}" for app in names for n in range(applied + 1)}
     lost_revisions = sorted(expected - set(world.revisions(namespace)))
-    lost_sets = [f"{app}-v{n} on {c}" for app in names for c in TARGETS for n in range(ramps_per_app + 1)
+    settled = applied + 1 if not timeout else applied  # a Revision applied just before a timeout may have no RS yet
+    lost_sets = [f"{app}-v{n} on {c}" for app in names for c in TARGETS for n in range(settled)
                  if f"v{n}" not in world.replicasets(c, app)]
     tracebacks = sum(o.log_path.read_text(errors="replace").count("Traceback") for o in world.operators
                      if o.log_path)
@@ -96,7 +101,7 @@ def run(world: World, *, apps: int = 5, ramps_per_app: int = 4, deadline_seconds
     }
     ok = finished == apps * ramps_per_app and not jumps and not lost_revisions and not lost_sets
     return Row("kill -9 during ramps", ok, time.monotonic() - started, numbers,
-               [*jumps[:5], *lost_revisions[:5], *lost_sets[:5]])
+               [*timeout, *jumps[:5], *lost_revisions[:5], *lost_sets[:5]])
 
 
 def _passes(world: World, operator: Any) -> bool:
