@@ -10,7 +10,7 @@ FAST := not controlplane and not e2e and not prometheus and not tools
 # sync periods and ramp delays, so more workers than cores pays off.
 WORKERS ?= 3
 
-.PHONY: demo test check lint unit integration test-under-load controlplane crds bench clean
+.PHONY: demo test check lint unit integration test-under-load controlplane crds bench reliability clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv .venv
@@ -26,7 +26,7 @@ crds: $(STAMP)
 	charts/picchu/sync-crds.sh
 
 lint: $(STAMP)
-	.venv/bin/ruff check picchu tests bench hack
+	.venv/bin/ruff check picchu tests bench hack reliability
 	.venv/bin/mypy picchu
 	.venv/bin/lint-imports
 
@@ -48,6 +48,10 @@ demo: $(STAMP) controlplane
 
 bench: $(STAMP) controlplane
 	for b in bench/*.py; do $(PY) $$b || exit 1; done
+
+# Not part of `make test`: scenarios that try to break the operator (minutes; prints a table).
+reliability: $(STAMP) controlplane
+	$(PY) -m reliability.run
 
 clean:
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache

@@ -151,7 +151,7 @@ class _Fleet:
     def apply(self, decision: Decision, now: datetime) -> None:
         for plan in decision.plans:
             for c in self.clusters:
-                if c.name in self.unreachable:
+                if c.name in self.unreachable or plan.tag in decision.kept.get(c.name, ()):
                     continue
                 key = (c.name, plan.tag)
                 if plan.delete:
@@ -236,6 +236,7 @@ def simulate(
     present = {tag for tag in pool if tag not in arrivals}
     fleet = _Fleet(clusters=clusters, ready_delay=ready_delay)
     status: tuple[Any, ...] = ()
+    applied: dict[str, dict[str, int]] = {}
     pending = sorted(events, key=lambda e: e.at)
     frames: list[Frame] = []
     steps = int(duration / period)
@@ -251,21 +252,20 @@ def simulate(
             app=revisions[0].app, target=target, fleet=first_target.fleet, now=now,
             revisions=tuple(pool[t] for t in pool if t in present and pool[t].target(target) is not None),
             rm_status=status, clusters=clusters, observation=fleet.observe(now), settings=settings,
+            applied=applied,
         )  # fmt: skip
         decision = decide(snapshot)
         if decision.delete_release_manager:
             frames.append(Frame(at, {}, decision.reasons, tuple(fired)))
             break
         reasons = decision.reasons
-        if (
-            fleet.unreachable
-        ):  # like the engine: a pass with an unreachable cluster applies and persists nothing
-            lost = ", ".join(sorted(fleet.unreachable))
-            reasons = (f"pass held: cluster(s) {lost} unreachable, nothing applied or persisted", *reasons)
-        elif not decision.held:
+        if not decision.held:  # like the engine: applied to every reachable cluster, recorded per cluster
             fleet.apply(decision, now)
             status = decision.rm_status
             present -= set(decision.deletable_tags)
+            weights = decision.weights()
+            applied = {c.name: (applied.get(c.name, weights) if c.name in fleet.unreachable else weights)
+                       for c in clusters}  # fmt: skip
         for entry in status:  # the Revision controller's part (spec §6.6, §6.4)
             if entry.state.current == "timingout" and entry.tag in present:
                 pool[entry.tag] = _failed(pool[entry.tag], now, True)

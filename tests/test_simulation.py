@@ -114,6 +114,18 @@ def test_an_unreachable_cluster_freezes_the_ramp_until_it_answers_again(tmp_path
     assert frames[-1].tags["v2"].state == "released"
 
 
+def test_a_failure_while_a_cluster_is_unreachable_still_rolls_back(tmp_path: Path) -> None:
+    revisions = load_manifests([write(tmp_path, "v1"), write(tmp_path, "v2")])
+    events = [parse_event("3m: add v2"), parse_event("4m30s: unreachable b"), parse_event("5m: fail v2")]
+    frames = simulate(revisions, events, start=START, duration=timedelta(minutes=6))
+    held = [f.tags["v2"].percent for f in frames if timedelta(minutes=4, seconds=30) <= f.at < timedelta(minutes=5)]
+    assert held and held[0] > 0 and len(set(held)) == 1, "the ramp holds while b is unreachable"
+    during = [f for f in frames if f.at >= timedelta(minutes=5)]
+    assert during and all(f.tags["v2"].percent == 0 and f.tags["v1"].percent == 100 for f in during)
+    assert during[-1].tags["v2"].state == "failed"
+    assert any("toward safety" in r for f in frames for r in f.reasons)
+
+
 def test_a_humane_schedule_waits_for_office_hours(tmp_path: Path) -> None:
     saturday = datetime(2026, 3, 7, 18, 0, tzinfo=UTC)
     revisions = load_manifests([write(tmp_path, "v1", schedule="humane")])

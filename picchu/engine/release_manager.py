@@ -3,18 +3,24 @@
 1. read the RM, its fleet (enabled Clusters, connected through the pool), its Revisions and FaultInjectors;
 2. observe the app's ReplicaSets on every cluster at once (one LIST per cluster);
 3. `picchu.release.decide` (pure) gives states, weights, replicas, GC marks and reasons;
-4. render every cluster's objects (`engine.rendering` → `picchu.plans`) and apply them with the one applier;
-5. only when every cluster applied, persist the decision: one status patch (skipped when nothing changed),
-   GC labels on Revisions, events for state changes, metrics.
+4. render every cluster's objects (`engine.rendering` → `picchu.plans`) and apply them with the one applier
+   to every cluster that could be observed;
+5. only when every observed cluster applied, persist the decision: one status patch (skipped when nothing
+   changed) including `status.applied` (the weights each cluster now holds; an unreachable cluster keeps its
+   last record), GC labels on Revisions, events for state changes, metrics.
 
-Holding is explicit: an unreachable or failing cluster, no live cluster, or an unreadable alert source stops
-the ramp (nothing persisted), with a condition and an event naming the cause; other apps are unaffected.
+Holding is explicit: an unreachable cluster, no live cluster, or an unreadable alert source holds the ramp,
+with a condition and an event naming the cause; other apps are unaffected. Traffic still moves toward safety
+(the core lets failing tags shed traffic) and that is applied at once to every reachable cluster; a cluster
+that answers again gets the decided weights in its first pass (`status.applied` says it lags) and loses the
+pods of tags it no longer routes to in the next. A cluster whose apply fails holds the pass (nothing persisted).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -72,17 +78,30 @@ def reconcile_release_manager(ctx: EngineContext, namespace: str, name: str) -> 
         observation=Observation(replicas=_replicas(observation), unreachable=frozenset(unreachable)),
         settings=_core_settings(ctx),
         hold_traffic=_alert_hold(ctx, rm, revisions),
+        applied={a.cluster: dict(a.weights) for a in ((rm.status.applied if rm.status else None) or [])},
     )
     decision = decide(snapshot)
     if decision.delete_release_manager:
         ctx.delivery.delete("ReleaseManager", namespace, name)
         ctx.events.emit(ref, NORMAL, "Deleted", "no Revision targets this app and target any more")
         return None
-    problems = dict(unreachable)
-    if not decision.held and not unreachable:
-        problems.update(_apply(ctx, obj, members, revisions, decision, snapshot))
-    _report(ctx, obj, ref, decision, problems, revisions, app, target)
+    failed: dict[str, str] = {}
+    applied: set[str] = set()
+    if not decision.held:
+        failed, applied = _apply(ctx, members, revisions, decision, snapshot, set(unreachable))
+    outcome = Outcome(unreachable, failed, applied, frozenset(m.name for m in members if m.model is not None))
+    _report(ctx, obj, ref, decision, outcome, revisions, app, target)
     return period
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Where this pass's plans went: clusters not observed, clusters whose apply failed, clusters applied."""
+
+    unreachable: dict[str, str]
+    failed: dict[str, str]
+    applied: set[str]
+    members: frozenset[str]
 
 
 RAMPING_STATES = ("canarying", "releasing")
@@ -146,30 +165,48 @@ def _replicas(observation: Any) -> dict[str, dict[str, ReplicaCount]]:
     return result
 
 
-def _apply(ctx: EngineContext, rm_obj: dict[str, Any], members: list[FleetMember], revisions: list[Revision],
-           decision: Decision, snapshot: Snapshot) -> dict[str, str]:
-    """Render and apply every cluster's plan; returns {cluster: reason} for each cluster that failed."""
+def _apply(ctx: EngineContext, members: list[FleetMember], revisions: list[Revision], decision: Decision,
+           snapshot: Snapshot, unreachable: set[str]) -> tuple[dict[str, str], set[str]]:
+    """Render and apply the plan of every cluster that could be observed; returns {cluster: reason} for each
+    cluster that failed and the set of clusters that applied."""
     plans: dict[str, ClusterPlan] = cluster_plans(ctx, snapshot, decision, revisions, members)
-    targets = [(m.connection, plans[m.name]) for m in members if m.connection is not None and m.name in plans]
+    targets = [(m.connection, plans[m.name]) for m in members
+               if m.connection is not None and m.name in plans and m.name not in unreachable]
     results = ctx.applier.apply(targets)
     problems = {}
     for cluster, result in results.items():
         if not result.ok:
             problems[cluster] = "; ".join(str(f) for f in result.failed)[:500]
             ctx.metrics.cluster_errors.labels(cluster).inc()
-    return problems
+    return problems, {c for c, r in results.items() if r.ok}
 
 
-def _report(ctx: EngineContext, obj: dict[str, Any], ref: ObjectRef, decision: Decision,
-            problems: dict[str, str], revisions: list[Revision], app: str, target: str) -> None:
+def applied_records(old: list[dict[str, Any]] | None, decision: Decision, members: frozenset[str],
+                    applied: set[str], now: str) -> list[dict[str, Any]]:
+    """`status.applied`: the decided weights for clusters applied this pass, the last record for the others
+    (clusters that left the fleet are dropped); `appliedAt` changes only with the weights."""
+    records: dict[str, dict[str, Any]] = {r["cluster"]: r for r in old or []
+                                          if isinstance(r, dict) and r.get("cluster") in members}
+    weights = decision.weights()
+    for cluster in applied:
+        previous = records.get(cluster) or {}
+        if previous.get("weights") != weights or "appliedAt" not in previous:
+            records[cluster] = {"cluster": cluster, "weights": weights, "appliedAt": now}
+    return [records[c] for c in sorted(records)]
+
+
+def _report(ctx: EngineContext, obj: dict[str, Any], ref: ObjectRef, decision: Decision, outcome: Outcome,
+            revisions: list[Revision], app: str, target: str) -> None:
     namespace, name = ref.namespace, ref.name
     now = ctx.clock()
     old_status = obj.get("status") or {}
+    problems = {**outcome.unreachable, **outcome.failed}
+    message = "holding, clusters not in sync: " + "; ".join(f"{c}: {r}" for c, r in sorted(problems.items()))
     if problems:
-        message = "holding, clusters not in sync: " + "; ".join(f"{c}: {r}" for c, r in sorted(problems.items()))
-        conds = [conditions.Condition("ClustersSynced", False, "ClusterUnavailable", message[:1000])]
         ctx.events.emit(ref, WARNING, "ClusterUnavailable", message[:1000])
         log.warning(message, extra=fields(app=app, target=target))
+    if outcome.failed:
+        conds = [conditions.Condition("ClustersSynced", False, "ClusterUnavailable", message[:1000])]
         merged = conditions.merge(old_status.get("conditions"), conds, now)
         if merged != old_status.get("conditions"):  # lastUpdated is required by the status schema
             ctx.delivery.patch_status("ReleaseManager", namespace, name, {
@@ -178,15 +215,19 @@ def _report(ctx: EngineContext, obj: dict[str, Any], ref: ObjectRef, decision: D
         return
     entries = [e.model_dump(by_alias=True, exclude_none=True, mode="json") for e in decision.rm_status]
     progress = "; ".join(decision.reasons) or "in sync"
-    conds = [
-        conditions.Condition("ClustersSynced", True, "Applied", "every enabled cluster holds the desired objects"),
-        conditions.Condition("Progressing", not decision.held, "Held" if decision.held else "Decided",
-                             progress[:1000]),
-    ]
+    synced = (conditions.Condition("ClustersSynced", False, "ClusterUnavailable", message[:1000]) if problems else
+              conditions.Condition("ClustersSynced", True, "Applied", "every enabled cluster holds the desired objects"))
+    conds = [synced, conditions.Condition("Progressing", not decision.held, "Held" if decision.held else "Decided",
+                                          progress[:1000])]
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     status: dict[str, Any] = {"revisions": entries,
                               "conditions": conditions.merge(old_status.get("conditions"), conds, now)}
+    if not decision.held:
+        records = applied_records(old_status.get("applied"), decision, outcome.members, outcome.applied, stamp)
+        if records or old_status.get("applied"):
+            status["applied"] = records
     if {k: old_status.get(k) for k in status} != status:
-        status["lastUpdated"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        status["lastUpdated"] = stamp
         ctx.delivery.patch_status("ReleaseManager", namespace, name, status)
     _mark_garbage(ctx, namespace, target, revisions, decision.deletable_tags)
     by_tag = {r.tag: r for r in revisions}

@@ -6,13 +6,16 @@ Which tags are rendered (the objects they must have right now):
   (0 replicas, no autoscaler) when its state is retired/failed or the pass retires it, and not at all when the
   pass deletes it (DeleteRevision is "render without it", the applier prunes);
 * a tag whose Revision is gone but whose entry still drains traffic cannot be rendered (no spec): its
-  objects are *protected* from pruning until the core says `deleted`, so pods never vanish under traffic.
+  objects are *protected* from pruning until the core says `deleted`, so pods never vanish under traffic;
+* per cluster, a tag the core lists in `Decision.kept` for it (that cluster still routed traffic to the tag
+  when last applied, e.g. it was unreachable while the tag was rolled back) is left exactly as it is there
+  instead of being retired or deleted: its routes go first, its pods the pass after.
 Config copies (`configSelector`) are read from the delivery cluster only for rendered tags.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
@@ -54,12 +57,22 @@ def cluster_plans(ctx: EngineContext, snapshot: Snapshot, decision: Decision, re
     for member in members:
         if member.model is None:
             continue
+        leaving = _leaving(decision, decision.kept.get(member.name, ()))
+        tag_input = replace(app_input, tags=tuple(t for t in app_input.tags if t.tag not in leaving))
+        guarded = (*protected, *leaving)
         cluster = pi.ClusterInput(name=member.name, spec=to_wire(member.model.spec))
-        plan = ClusterPlan.adapt(render_cluster(app_input, cluster))
+        plan = ClusterPlan.adapt(render_cluster(tag_input, cluster))
         plans[member.name] = ClusterPlan(plan.objects, tuple(
-            GuardedScope(s.namespaces, _prunable(s.kinds, app_input), s.selector, s.legacy, protected)
+            GuardedScope(s.namespaces, _prunable(s.kinds, tag_input), s.selector, s.legacy, guarded)
             for s in plan.prune))
     return plans
+
+
+def _leaving(decision: Decision, kept: tuple[str, ...]) -> tuple[str, ...]:
+    """The kept tags this pass would retire or delete (or no longer render at all): left as they are."""
+    plans = {p.tag: p for p in decision.plans}
+    return tuple(t for t in kept if t not in plans or plans[t].delete or plans[t].retire
+                 or plans[t].state in RETIRED)
 
 
 ROUTING_KINDS = {"Service", "DestinationRule", "VirtualService", "Sidecar"}

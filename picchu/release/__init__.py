@@ -15,7 +15,8 @@ out), ``observation`` (:class:`Observation`: ``replicas[tag][cluster] = ReplicaC
 available)`` summed over the ReplicaSets labelled with the tag, plus ``unreachable`` cluster names),
 ``settings`` (:class:`Settings`: ``calendar`` — a :class:`ReleaseCalendar` built outside the core, e.g.
 ``ReleaseCalendar(zone=ZoneInfo("America/Los_Angeles"), holidays=holidays.US(subdiv="CA"))`` —
-and ``humane_releases_enabled``), ``rm_name``; ``namespace`` is derived (``«app»-«target»``).
+and ``humane_releases_enabled``), ``rm_name``, ``hold_traffic`` (a reason to hold ramps, e.g. unreadable
+alerts), ``applied`` (release weights last applied per cluster); ``namespace`` is derived (``«app»-«target»``).
 
 :class:`Decision` (output, frozen):
 
@@ -32,13 +33,16 @@ and ``humane_releases_enabled``), ``rm_name``; ``namespace`` is derived (``«app
   the larger of its handler's state and its new state and of its old and new percent.
 * ``routes`` + ``sync_app`` — the weighted destinations (tag, weight, tag_routing_header, traffic_policy),
   newest first; run SyncApp only when ``sync_app`` is true (spec §10.4 precondition, and holds).
+* ``kept`` — per cluster, tags whose objects stay untouched there this pass (that cluster still routed
+  traffic to them when last applied: no retire, delete or prune under traffic).
 * ``deletable_tags`` (GC: label those Revisions deletable), ``delete_release_manager`` (no Revision left),
   ``entered`` (state changes), ``latencies`` (histogram samples to observe once, spec §15), ``reasons``
   (human-readable explanations and holds), ``held`` (nothing to do this pass).
 
 Holds ("unknown is an outcome"): no live cluster → ``held``; a live cluster unreachable → no readiness
-verdict, no timeout, no weight change; an unknown state name → that entry is kept untouched and weights
-are held. One observation per pass, taken before deciding (Picchu observed twice).
+verdict, no timeout, no ramp; an unknown state name → that entry is kept untouched and ramps are held.
+Traffic only moves toward safety while the world is partly unknown (``safety``): failing tags still shed
+what they would shed with the whole world known, to healthy tags with ready pods. One observation per pass, taken before deciding (Picchu observed twice).
 
 Deliberate deviations from Picchu (spec §17; each module's docstring has the details):
 
@@ -56,7 +60,7 @@ Deliberate deviations from Picchu (spec §17; each module's docstring has the de
 
 Modules: ``snapshot`` (types), ``facts`` (incarnations, §8.3 facts), ``states`` (the 18 handlers),
 ``ramp`` (linear/geometric), ``capacity`` (replicas, capacity gate), ``traffic`` (weights), ``schedule``
-(release windows), ``gc`` (what to delete), ``status`` (entries, latencies, recommissioning), ``decide``.
+(release windows), ``gc`` (what to delete), ``safety`` (moves while partly unknown), ``status`` (entries, latencies, recommissioning), ``decide``.
 """
 
 from picchu.release.decide import decide

@@ -6,7 +6,8 @@ Order inside a pass (the same as Picchu's, with a single observation):
    and apply the observation (spec §8.1–§8.6); mark the ramp anchor from the states *before* the tick;
 3. record once-only latencies for the state reached last pass (spec §15);
 4. tick every incarnation once, newest first (``states.py``);
-5. allocate traffic (``traffic.py``) unless the observation is incomplete or a state is unknown;
+5. allocate traffic (``traffic.py``) unless the observation is incomplete, a state is unknown or traffic is
+   held; then only failing tags shed traffic, toward safety (``safety.py``);
 6. size every synced tag per cluster (``capacity.py``);
 7. garbage-collect (``gc.py``) and assemble the status with recommissioning (``status.py``).
 
@@ -26,7 +27,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from picchu.release import capacity, gc, states, traffic
+from picchu.release import capacity, gc, safety, states, traffic
 from picchu.release.capacity import CapacityCheck, ServingLoad
 from picchu.release.facts import DEFAULT_TTL, Incarnation, apply_observation, newest_first
 from picchu.release.snapshot import (
@@ -94,7 +95,7 @@ def decide(snapshot: Snapshot) -> Decision:
             entered.append((i.tag, step.state))
 
     may_route = observed_all and not unknown and not s.hold_traffic
-    sync_app, routes = _traffic(s, incs, others, may_route, reasons)
+    sync_app, routes = _traffic(s, incs, others, may_route, reasons, frozenset(unknown))
     plans = tuple(_plan(s, i, steps, others, pre_percent) for i in incs)
     deletable = gc.find_garbage((_gc_entry(i) for i in incs if i.tag not in unknown), s.now)
     originals = {e.tag: e for e in s.rm_status}
@@ -107,6 +108,7 @@ def decide(snapshot: Snapshot) -> Decision:
         routes=routes,
         sync_app=sync_app,
         deletable_tags=tuple(deletable),
+        kept=safety.kept_on_clusters(_known_applied(s), {r.tag: r.weight for r in routes}),
         entered=tuple(entered),
         latencies=tuple(latencies),
         reasons=tuple(reasons),
@@ -169,10 +171,13 @@ def _traffic(
     others: dict[str, ServingLoad],
     may_route: bool,
     reasons: list[str],
+    unknown: frozenset[str] = frozenset(),
 ) -> tuple[bool, tuple[Route, ...]]:
     if not any(i.entry.state in DEPLOYED_STATES or i.entry.state == "deploying" for i in incs):
         return False, ()
     releasable = _releasable(incs)
+    if not may_route:
+        _toward_safety(s, incs, releasable, others, reasons, unknown)
     if may_route:
         checks: dict[str, CapacityCheck] = {}
         contenders = [_contender(s, i, others, checks) for i in releasable]
@@ -204,6 +209,59 @@ def _traffic(
     return may_route, routes
 
 
+def _toward_safety(
+    s: Snapshot,
+    incs: Sequence[Incarnation],
+    releasable: Sequence[Incarnation],
+    others: dict[str, ServingLoad],
+    reasons: list[str],
+    unknown: frozenset[str],
+) -> None:
+    """A pass that may not route (part of the world unknown): ramps hold, failing tags still shed traffic
+    (``safety.py``). The full-world targets come from the usual allocation with the capacity gate relaxed,
+    so a lost cluster's unknown pods never make a rollback slower than it would be with every cluster known.
+    """
+    failing = [i for i in incs if i.entry.state in safety.FAILING_STATES and i.tag not in unknown]
+    if not any(i.entry.current_percent > 0 for i in failing):
+        return
+    result = traffic.allocate([_contender(s, i, others, {}, relaxed=True) for i in releasable], s.now)
+    targets = {i.tag: 0 if i.available <= 0 or not result.routable else result.percents.get(i.tag, 0)
+               for i in failing}  # fmt: skip
+    anchor = next((i for i in releasable if i.is_ramping), None)
+    holders = [safety.Holder(i.tag, i.entry.current_percent, i in failing, _rank(i, anchor, unknown),
+                             targets[i.tag] if i in failing else i.policy.max_percent) for i in incs]  # fmt: skip
+    moves = safety.toward_safety(holders, targets)
+    by_tag = {i.tag: i for i in incs}
+    for tag, _before, after in moves.moved:
+        _set_percent(by_tag[tag], after, s.now)
+    if moves.moved:
+        reasons.append("toward safety while holding: " + ", ".join(f"{t} {b}% -> {a}%" for t, b, a in moves.moved))
+    for tag in moves.stuck:
+        reasons.append(f"{tag} keeps traffic: no healthy tag with ready pods can take it")
+
+
+def _rank(i: Incarnation, anchor: Incarnation | None, unknown: frozenset[str]) -> int | None:
+    if not i.has_revision or i.available <= 0 or i.tag in unknown:
+        return None
+    if i.entry.state in safety.FAILING_STATES:
+        return safety.FAILING_RANK
+    if i is anchor:
+        return safety.RAMPING_RANK
+    if i.entry.state in ("releasing", "released"):
+        return safety.RELEASED_RANK
+    if i.entry.state == "canarying":
+        return safety.CANARY_RANK
+    if i.entry.state in DRAINING_STATES and i.entry.current_percent > 0:
+        return safety.DRAINING_RANK
+    return None
+
+
+def _known_applied(s: Snapshot) -> dict[str, dict[str, int]]:
+    """Weights last applied per cluster of the fleet (clusters without a record are in step)."""
+    names = {c.name for c in s.clusters}
+    return {c: dict(w) for c, w in s.applied.items() if c in names}
+
+
 def _header(i: Incarnation) -> str | None:
     if i.revision is None or not i.routable:
         return None
@@ -211,12 +269,18 @@ def _header(i: Incarnation) -> str | None:
 
 
 def _contender(
-    s: Snapshot, i: Incarnation, others: dict[str, ServingLoad], checks: dict[str, CapacityCheck]
+    s: Snapshot,
+    i: Incarnation,
+    others: dict[str, ServingLoad],
+    checks: dict[str, CapacityCheck],
+    relaxed: bool = False,
 ) -> traffic.Contender:
     loads = [load for tag, load in others.items() if tag != i.tag]
     factors = _live_factors(s, i)
 
     def gate(desired: int) -> bool:
+        if relaxed:
+            return True
         check = capacity.can_ramp_to(desired, i.available, loads, i.bounds, factors)
         checks[i.tag] = check
         return check.ok

@@ -44,7 +44,7 @@ class Observation:
     ``replicas[tag][cluster]`` exists only when that cluster has at least one ReplicaSet labelled with the
     tag. A tag with no entry in any *reachable* cluster is absent ("deleted"). Clusters listed in
     ``unreachable`` could not be observed: their data is unknown, not zero. While a live cluster is
-    unreachable the core holds: no readiness verdict, no weight change, no timeout.
+    unreachable the core holds: no readiness verdict, no ramp, no timeout; only failing tags shed traffic.
     """
 
     replicas: Mapping[str, Mapping[str, ReplicaCount]] = field(default_factory=dict)
@@ -79,7 +79,11 @@ class Snapshot:
     rm_name: str = ""
     hold_traffic: str = ""
     """Non-empty: keep every weight where it is this pass, for this reason (e.g. the alert source cannot be
-    read, so a step could neither be justified nor rolled back). States still advance."""
+    read, so a step could neither be justified nor rolled back). States still advance, and failing tags
+    still shed traffic (``safety.py``)."""
+    applied: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    """Release-route weights last applied to each cluster (``status.applied``); a cluster without a record is
+    taken to hold the weights of ``rm_status``."""
 
     @property
     def namespace(self) -> str:
@@ -168,6 +172,9 @@ class Decision:
     sync_app: bool = False
     """Whether SyncApp (Service, DestinationRule, VirtualService…) should run with ``routes``."""
     deletable_tags: tuple[str, ...] = ()
+    kept: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per cluster, tags whose objects stay as they are there this pass: that cluster still routed traffic to
+    them when last applied, so they are neither retired nor deleted nor pruned there until it no longer does."""
     delete_release_manager: bool = False
     entered: tuple[tuple[str, str], ...] = ()
     """(tag, state) for every state change this pass, for events and counters."""

@@ -139,6 +139,15 @@ class OperatorProcess:
         return int(wait_for(lambda: (found := self.passes(kind)) >= target and found, timeout,
                             message=f"{count} more {kind} passes (at {self.passes(kind)}, want {target})"))
 
+    def kill(self) -> None:
+        """SIGKILL the operator (and its children) with no chance to clean up, as an OOM kill or node loss would."""
+        if self._process is None:
+            return
+        if self._process.poll() is None:
+            os.killpg(self._process.pid, signal.SIGKILL)
+            self._process.wait(10)
+        self._process = None
+
     def logs(self, tail: int = 80) -> str:
         if self.log_path is None or not self.log_path.exists():
             return ""

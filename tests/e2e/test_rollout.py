@@ -6,6 +6,8 @@ in the target clusters, Revision conditions and Kubernetes Events in the deliver
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from kubernetes import client
 
@@ -78,6 +80,82 @@ def test_a_firing_slo_alert_fails_the_new_revision_and_traffic_returns_to_the_pr
         assert world.entries()["v2"]["peakPercent"] < 50
         world.wait(lambda: any(e.reason == "RevisionFailed" for e in world.events(f"{world.app}-v2")),
                    message="a RevisionFailed event")
+
+
+def _passes(world: World) -> int:
+    """ReleaseManager passes of this test's operator so far (`picchu_reconcile_passes_total`)."""
+    assert world.operator is not None
+    return world.operator.passes()
+
+
+def _serving(world: World, cluster: str) -> dict[str, int]:
+    return {tag: w for tag, w in world.weights(cluster).items() if w > 0}
+
+
+def _passes_until(world: World, predicate: Any, message: str, watch: str = "") -> int:
+    """How many ReleaseManager passes started between now and `predicate()` becoming true. The count is read
+    before the predicate on every poll, so a pass that starts in between is never counted (no overcount
+    from sampling). Meanwhile `watch`'s v2 pods must never be gone while its routes still send v2 traffic."""
+    start = _passes(world)
+    seen: list[int] = []
+
+    def check() -> bool:
+        seen.append(_passes(world))
+        if watch:
+            routed = _serving(world, watch).get("v2", 0)
+            pods = sum(rs.spec.replicas or 0 for name, rs in world.replicasets(watch).items() if name == "v2")
+            assert not (routed and pods == 0), f"v2 retired on {watch} while it still routes {routed}% to it"
+        return bool(predicate())
+
+    world.wait(check, timeout=120, message=message)
+    return seen[-1] - start
+
+
+def test_a_rollback_is_applied_to_reachable_clusters_while_one_is_down_and_to_it_when_it_returns(
+        world: World) -> None:
+    require_prometheus()
+    with SloAlerts(alert="availability") as alerts:
+        world.register()
+        world.start_operator("--prometheus-query-address", alerts.url, "--prometheus-query-ttl", "1",
+                             "--sync-period-seconds", "2")  # the last value wins: passes far apart to count them
+        _release_v1(world)
+        world.revision("v2", minutes=5, target={"release": LINEAR_10})
+        world.wait(lambda: _serving(world, "b").get("v2", 0) > 0, message="v2 gets traffic on b")
+        b = world.plane.clusters["b"]
+        b.stop_apiserver()
+        try:
+            assert world.operator is not None
+            world.operator.wait_passes(2)  # a pass or two with b down
+            held = _serving(world, "a")
+            assert 0 < held.get("v2", 0) < 50, f"v2 ramped below the SLO rollback threshold: {held}"
+            alerts.fire(world.app, "v2")
+            api = client.CustomObjectsApi(world.apis["delivery"])
+            world.wait(lambda: api.get_namespaced_custom_object(keys.GROUP, keys.VERSION, world.namespace, "revisions",
+                                                                f"{world.app}-v2")["spec"]["failed"],
+                       message="the SLO alert fails v2")
+            passes = _passes_until(world, lambda: _serving(world, "a") == {"v1": 100}, "v2 at 0% on a", watch="a")
+            assert passes <= 2, f"the rollback reached a {passes} passes after v2 failed, with b down"
+            world.wait(lambda: world.state("v2") == "failed", message="v2 failed while b is down")
+            applied = {r["cluster"]: r["weights"] for r in _rm_status(world).get("applied") or []}
+            assert applied["b"].get("v2", 0) > 0, f"status records that b still routes to v2: {applied}"
+        finally:
+            b.start_apiserver()
+        passes = _passes_until(world, lambda: _serving(world, "b") == {"v1": 100}, "v2 at 0% on b", watch="b")
+        assert passes <= 2, f"the returning cluster got the decided weights {passes} passes after it answered"
+
+        def retired_on_b() -> bool:
+            return all((rs.spec.replicas or 0) == 0 for n, rs in world.replicasets("b").items() if n == "v2")
+
+        _passes_until(world, retired_on_b, "v2 retired on b", watch="b")
+        applied = {r["cluster"]: r["weights"] for r in _rm_status(world).get("applied") or []}
+        assert {c: {t: w for t, w in ws.items() if w} for c, ws in applied.items()} == {
+            "a": {"v1": 100}, "b": {"v1": 100}}
+
+
+def _rm_status(world: World) -> dict[str, Any]:
+    rm = client.CustomObjectsApi(world.apis["delivery"]).get_namespaced_custom_object(
+        keys.GROUP, keys.VERSION, world.namespace, "releasemanagers", f"{world.app}-production")
+    return rm.get("status") or {}  # type: ignore[no-any-return,union-attr]
 
 
 def test_a_disabled_cluster_gets_no_writes(world: World) -> None:

@@ -114,11 +114,23 @@ class ReleaseManagerRevisionStatus(OpenModel):
         )
 
 
+class ReleaseManagerClusterApplied(OpenModel):
+    """The release-route weights last applied to one cluster (a picchu extension; Go Picchu ignores it)."""
+
+    cluster: StrictStr
+    weights: dict[StrictStr, UInt32] = Field(default_factory=dict)
+    """Tag to weight of the release route in that cluster's VirtualService (absent: no route, 0)."""
+    applied_at: Time | None = None
+    """When these weights were applied there."""
+
+
 class ReleaseManagerStatus(OpenModel):
     """Per-tag rollout state, written by the ReleaseManager reconciler."""
 
     last_updated: Time | None = Field(default=None)
     revisions: list[ReleaseManagerRevisionStatus] | None = None
+    applied: list[ReleaseManagerClusterApplied] | None = None
+    """Per cluster, the weights last applied there (picchu extension; a cluster that answers again is brought to the decided weights)."""
 
     def revision(self, tag: str) -> ReleaseManagerRevisionStatus | None:
         """The status entry for `tag`, or None."""

@@ -1,0 +1,1 @@
+"""The reliability suite (`make reliability`): see `reliability/run.py`."""

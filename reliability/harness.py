@@ -1,0 +1,142 @@
+"""The world every reliability scenario runs in: one local control plane (delivery + targets `a`, `b`), the
+ReplicaSet stand-in on each target, and the real `picchu run` process(es) a scenario starts.
+
+Why a harness of its own (not pytest fixtures): scenarios run for minutes, are bounded by their own counts and
+deadlines, and report numbers in a table rather than pass/fail per assertion. Everything a scenario reads is
+what an operator or a user reads: VirtualService weights, ReplicaSets, statuses, Events, logs, metrics.
+"""
+
+from __future__ import annotations
+
+import secrets
+import tempfile
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client
+
+from picchu import keys
+from picchu.testing.builders import revision_manifest
+from picchu.testing.controlplane import ControlPlane, ensure_binaries
+from picchu.testing.fleet import OperatorProcess, cluster_manifests, ensure_namespace, kubectl_apply
+from picchu.testing.replicaset_controller import ReplicaSetReadiness
+from picchu.testing.upstream_crds import install_test_environment_crds
+
+TARGETS = ("a", "b")
+KINDS = ("revisions", "releasemanagers", "clusters", "clustersecrets", "mirrors", "faultinjectors")
+
+
+@dataclass
+class Row:
+    """One line of the summary table."""
+
+    scenario: str
+    ok: bool
+    seconds: float
+    numbers: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+class World:
+    def __init__(self) -> None:
+        self.plane = ControlPlane(("delivery", *TARGETS), workdir=Path(tempfile.mkdtemp(prefix="picchu-rel-")),
+                                  binaries=ensure_binaries())
+        self.operators: list[OperatorProcess] = []
+        self.pollers: list[ReplicaSetReadiness] = []
+        self.secrets: set[str] = set()
+        """Every credential string handed to picchu in this run: none may show up anywhere it writes."""
+
+    def __enter__(self) -> World:
+        self.plane.start()
+        install_test_environment_crds(self.plane, delivery="delivery")
+        self.delivery = self.plane.clusters["delivery"]
+        self.apis = {n: c.api_client() for n, c in self.plane.clusters.items()}
+        self.pollers = [ReplicaSetReadiness(self.apis[n], delay_seconds=0.5, poll_seconds=0.3).start()
+                        for n in TARGETS]
+        self.secrets.update(self.plane.clusters[n].token for n in TARGETS)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for operator in self.operators:
+            operator.stop()
+        for poller in self.pollers:
+            poller.stop()
+        for api in self.apis.values():
+            api.close()
+        self.plane.stop()
+
+    # -- setup ------------------------------------------------------------------------------------------------
+    def namespace(self, prefix: str) -> str:
+        name = f"{prefix}-{secrets.token_hex(3)}"
+        ensure_namespace(self.delivery, name)
+        kubectl_apply(self.delivery, [m for n in TARGETS
+                                      for m in cluster_manifests(self.plane.clusters[n], "production", namespace=name)])
+        return name
+
+    def operator(self, namespace: str, *args: str) -> OperatorProcess:
+        operator = OperatorProcess(self.delivery.kubeconfig_path, namespace=namespace,
+                                   args=("--sync-period-seconds", "1", *args)).start()
+        self.operators.append(operator)
+        return operator
+
+    def revision(self, namespace: str, app: str, tag: str, minutes: int, **kwargs: Any) -> None:
+        committed = datetime.now(UTC) - timedelta(hours=2) + timedelta(minutes=minutes)
+        kubectl_apply(self.delivery, [revision_manifest(app, tag, namespace=namespace, committed=committed, **kwargs)])
+
+    # -- reading ----------------------------------------------------------------------------------------------
+    def weights(self, cluster: str, app: str) -> dict[str, int] | None:
+        """Release-route weights of `app`'s VirtualService on `cluster` (None when it cannot be read)."""
+        try:
+            vs = client.CustomObjectsApi(self.apis[cluster]).get_namespaced_custom_object(
+                "networking.istio.io", "v1alpha3", f"{app}-production", "virtualservices", app)
+        except client.ApiException:
+            return None
+        for route in vs.get("spec", {}).get("http", []):
+            if route.get("name") == "01_release-http":
+                return {d["destination"]["subset"]: d.get("weight", 0) for d in route.get("route", [])
+                        if d.get("weight", 0)}
+        return None
+
+    def entries(self, namespace: str, app: str) -> dict[str, dict[str, Any]]:
+        try:
+            rm = client.CustomObjectsApi(self.apis["delivery"]).get_namespaced_custom_object(
+                keys.GROUP, keys.VERSION, namespace, "releasemanagers", f"{app}-production")
+        except client.ApiException:
+            return {}
+        return {e["tag"]: e for e in (rm.get("status") or {}).get("revisions") or []}
+
+    def state(self, namespace: str, app: str, tag: str) -> str | None:
+        entry = self.entries(namespace, app).get(tag)
+        return entry["state"]["current"] if entry else None
+
+    def replicasets(self, cluster: str, app: str) -> dict[str, int]:
+        """ReplicaSet name (the tag) → spec.replicas in the app's namespace on `cluster`."""
+        items = client.AppsV1Api(self.apis[cluster]).list_namespaced_replica_set(f"{app}-production").items
+        return {rs.metadata.name: rs.spec.replicas or 0 for rs in items}
+
+    def revisions(self, namespace: str) -> list[str]:
+        items = client.CustomObjectsApi(self.apis["delivery"]).list_namespaced_custom_object(
+            keys.GROUP, keys.VERSION, namespace, "revisions")["items"]
+        return [o["metadata"]["name"] for o in items]
+
+    def metrics(self, operator: OperatorProcess) -> str:
+        try:
+            with urllib.request.urlopen(operator.metrics_url, timeout=5) as response:
+                return str(response.read().decode())
+        except OSError:
+            return ""
+
+    def written_text(self) -> dict[str, str]:
+        """Everything picchu wrote that people read, as text: operator logs, Events, statuses of every kind."""
+        texts = {f"log {k}": (o.log_path.read_text(errors="replace") if o.log_path else "")
+                 for k, o in enumerate(self.operators)}
+        core = client.CoreV1Api(self.apis["delivery"])
+        texts["events"] = "\n".join(f"{e.reason} {e.message}" for e in core.list_event_for_all_namespaces().items)
+        custom = client.CustomObjectsApi(self.apis["delivery"])
+        for kind in KINDS:
+            items = custom.list_cluster_custom_object(keys.GROUP, keys.VERSION, kind)["items"]
+            texts[f"status {kind}"] = "\n".join(repr(o.get("status")) for o in items)
+        return texts

@@ -1,0 +1,117 @@
+"""kill -9 of the operator at random points during many ramps.
+
+Several apps ramp one revision after another (linear, 10 % steps) while a killer SIGKILLs the operator
+0–3 s after each start has run its first passes (so every kill lands among passes) and starts a new one at once. A
+sampler reads every VirtualService continuously. Expected: no weight ever moves by more than one ramp step
+between two samples (a restart must neither skip nor repeat a step), no Revision or ReplicaSet is lost, and
+every ramp finishes. Leader election is off (one operator at a time).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from typing import Any
+
+from reliability.harness import TARGETS, Row, World
+
+STEP = 10
+RAMP = {"eligible": True, "schedule": "always", "scalingStrategy": "linear",
+        "linearScaling": {"increment": STEP, "delay": "2s"}}
+
+
+def run(world: World, *, apps: int = 5, ramps_per_app: int = 4, deadline_seconds: float = 900.0,
+        seed: int = 10) -> Row:
+    rng = random.Random(seed)
+    started = time.monotonic()
+    namespace = world.namespace("kill9")
+    names = [f"k{k}{rng.randrange(16**4):04x}" for k in range(apps)]
+    operator = [world.operator(namespace)]
+    for app in names:
+        world.revision(namespace, app, "v0", minutes=0)
+    _wait(lambda: all(world.weights(c, a) == {"v0": 100} for a in names for c in TARGETS), started,
+          deadline_seconds, "first releases")
+    jumps: list[str] = []
+    samples = [0]
+    kills = [0]
+    stop = threading.Event()
+
+    def sample() -> None:
+        last: dict[tuple[str, str], dict[str, int]] = {}
+        while not stop.is_set():
+            for app in names:
+                for cluster in TARGETS:
+                    now = world.weights(cluster, app)
+                    if now is None:
+                        continue
+                    samples[0] += 1
+                    before = last.get((app, cluster))
+                    if before is not None:
+                        for tag in set(before) | set(now):
+                            moved = abs(now.get(tag, 0) - before.get(tag, 0))
+                            if moved > STEP:
+                                jumps.append(f"{app} on {cluster}: {before} -> {now}")
+                    last[(app, cluster)] = now
+            stop.wait(0.05)
+
+    def kill() -> None:
+        """Once the operator has run passes, SIGKILL it at a random point 0–3 s later; restart it at once."""
+        while not stop.is_set():
+            busy_by = time.monotonic() + 90
+            while not _passes(world, operator[0]) and time.monotonic() < busy_by and not stop.is_set():
+                time.sleep(0.1)
+            if stop.wait(rng.uniform(0.0, 3.0)):
+                return
+            operator[0].kill()
+            kills[0] += 1
+            operator[0] = world.operator(namespace)
+
+    threads = [threading.Thread(target=sample, daemon=True), threading.Thread(target=kill, daemon=True)]
+    for thread in threads:
+        thread.start()
+    finished = applied = 0
+    timeout: list[str] = []
+    try:
+        for n in range(1, ramps_per_app + 1):
+            tag = f"v{n}"
+            for app in names:
+                world.revision(namespace, app, tag, minutes=n, target={"release": RAMP})
+            applied = n
+            _wait(lambda t=tag: all(world.weights(c, a) == {t: 100} for a in names for c in TARGETS), started,
+                  deadline_seconds, f"ramps to {tag}")
+            finished += len(names)
+    except TimeoutError as error:  # still report what was measured until then
+        timeout.append(str(error))
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(10)
+    expected = {f"{app}-v{n}" for app in names for n in range(applied + 1)}
+    lost_revisions = sorted(expected - set(world.revisions(namespace)))
+    settled = applied + 1 if not timeout else applied  # a Revision applied just before a timeout may have no RS yet
+    lost_sets = [f"{app}-v{n} on {c}" for app in names for c in TARGETS for n in range(settled)
+                 if f"v{n}" not in world.replicasets(c, app)]
+    tracebacks = sum(o.log_path.read_text(errors="replace").count("Traceback") for o in world.operators
+                     if o.log_path)
+    numbers: dict[str, Any] = {
+        "ramps finished": f"{finished}/{apps * ramps_per_app}", "kill -9": kills[0], "samples": samples[0],
+        "jumps > 1 step": len(jumps), "Revisions lost": len(lost_revisions), "ReplicaSets lost": len(lost_sets),
+        "tracebacks in logs": tracebacks,
+    }
+    ok = finished == apps * ramps_per_app and not jumps and not lost_revisions and not lost_sets
+    return Row("kill -9 during ramps", ok, time.monotonic() - started, numbers,
+               [*timeout, *jumps[:5], *lost_revisions[:5], *lost_sets[:5]])
+
+
+def _passes(world: World, operator: Any) -> bool:
+    """Whether this operator process has run a second ReleaseManager pass of some app (the reconcile-interval
+    histogram is observed from the second pass on)."""
+    return "picchu_release_manager_reconcile_interval_count{" in world.metrics(operator)
+
+
+def _wait(predicate: Any, started: float, budget: float, what: str) -> None:
+    while not predicate():
+        if time.monotonic() - started > budget:
+            raise TimeoutError(f"{what} not done within {budget:.0f}s")
+        time.sleep(0.5)
