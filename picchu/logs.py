@@ -14,7 +14,7 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
-CONTEXT_KEYS = ("app", "target", "tag", "cluster", "kind", "object", "namespace", "state", "reason")
+CONTEXT_KEYS = ("app", "target", "tag", "cluster", "percent", "kind", "object", "namespace", "state", "reason")
 
 
 def fields(**values: Any) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from picchu.api.v1alpha1.common import (
     FloatString,
     OpenModel,
     Resource,
+    StatusCondition,
     StrictBool,
     StrictStr,
     WireModel,
@@ -66,12 +67,21 @@ class ClusterSpec(WireModel):
 
 
 class ClusterKubernetesStatus(OpenModel):
+    """What the cluster's API server answered to the last discovery call."""
+
     version: StrictStr = Field(default="", json_schema_extra=WIRE_REQUIRED)
+    """Kubernetes version (gitVersion) of the cluster's API server."""
     ready: StrictBool = Field(default=False, json_schema_extra=WIRE_REQUIRED)
+    """Whether the API server answered with these credentials."""
 
 
 class ClusterStatus(OpenModel):
+    """Written by the Cluster reconciler."""
+
     kubernetes: ClusterKubernetesStatus | None = None
+    """Reachability and version of the cluster."""
+    conditions: list[StatusCondition] | None = None
+    """Ready: the API server answered with the Secret's credentials (the message names the fix otherwise)."""
 
 
 class Cluster(Resource):

@@ -23,6 +23,7 @@ from picchu.api.v1alpha1.common import (
     Int64,
     OpenModel,
     Resource,
+    StatusCondition,
     StrictBool,
     StrictStr,
     Time,
@@ -75,6 +76,15 @@ class ReleaseManagerRevisionScaleStatus(OpenModel):
     peak: Int32 = Field(default=0, alias="Peak")
 
 
+class ReleaseManagerRevisionWaiting(OpenModel):
+    """Why a tag does not advance (picchu extension, ignored by Go Picchu)."""
+
+    reason: StrictStr
+    """WaitingForCapacity or OutsideReleaseWindow."""
+    message: StrictStr = ""
+    """Details, e.g. "v2 waits for capacity: 4/22 pods"."""
+
+
 class ReleaseManagerRevisionStatus(OpenModel):
     """Rollout state of one tag (an incarnation) on this app/target."""
 
@@ -104,6 +114,8 @@ class ReleaseManagerRevisionStatus(OpenModel):
     """Replicas summed over live clusters (keys Current, Desired, Peak)."""
     deleted: StrictBool | None = None
     """No ReplicaSet for the tag was observed."""
+    waiting: ReleaseManagerRevisionWaiting | None = None
+    """What the tag waits for this pass (picchu extension; absent when it is not waiting)."""
 
     @classmethod
     def fresh(cls, tag: str, now: datetime) -> ReleaseManagerRevisionStatus:
@@ -123,7 +135,12 @@ class ReleaseManagerStatus(OpenModel):
     """Per-tag rollout state, written by the ReleaseManager reconciler."""
 
     last_updated: Time | None = Field(default=None, json_schema_extra=WIRE_REQUIRED)
+    """When the status content last changed."""
     revisions: list[ReleaseManagerRevisionStatus] | None = None
+    """One entry per tag (incarnation) of the app on this target, oldest first."""
+    conditions: list[StatusCondition] | None = None
+    """ClustersSynced (every enabled cluster holds the desired objects) and Progressing (reason Decided, or
+    what holds the whole app: NoClusterInFleet, ClusterUnreachable, AlertSourceUnavailable)."""
 
     def revision(self, tag: str) -> ReleaseManagerRevisionStatus | None:
         """The status entry for `tag`, or None."""

@@ -30,6 +30,7 @@ from picchu.api.v1alpha1.common import (
     PrometheusRuleSpec,
     Quantity,
     Resource,
+    StatusCondition,
     StrictBool,
     StrictStr,
     StringMap,
@@ -407,6 +408,10 @@ class RevisionStatus(OpenModel):
         default_factory=RevisionStatusSentry, json_schema_extra=WIRE_REQUIRED
     )
     targets: list[RevisionTargetStatus] = Field(default_factory=list, json_schema_extra=WIRE_REQUIRED)
+    """One entry per target, copied from that target's ReleaseManager."""
+    conditions: list[StatusCondition] | None = None
+    """Released (every target released), Progressing (reason says what it waits for or what blocks it),
+    Failed (rolled back or timed out), Valid (spec accepted), AlertsClear (no SLO alert firing)."""
 
 
 class Revision(Resource):
