@@ -30,20 +30,27 @@ DEFAULT_SCALING_FACTOR = "1.0"
 
 class ClusterConfig(WireModel):
     server: StrictStr
+    """URL of the cluster's API server."""
     certificate_authority_data: StrictStr = Field(alias="certificate-authority-data")
+    """Base64 PEM of the CA that signed the API server's certificate."""
 
 
 class IngressInfo(WireModel):
     """An Istio ingress gateway and the domains that generate default hostnames."""
 
     dns_name: StrictStr
+    """DNS name of the gateway."""
     gateway: StrictStr | None = None
+    """Istio Gateway (namespace/name) the routes bind to."""
     default_domains: list[StrictStr]
+    """Domains under which each app gets a host name."""
 
 
 class ClusterIngresses(WireModel):
     public: IngressInfo
+    """Gateway for public ports."""
     private: IngressInfo
+    """Gateway for private ports."""
 
 
 class ClusterSpec(WireModel):
@@ -58,6 +65,7 @@ class ClusterSpec(WireModel):
     scaling_factor_string: FloatString | None = None
     """Multiplier for replicas and autoscaler bounds on this cluster (default "1.0")."""
     ingresses: ClusterIngresses
+    """Ingress gateways of the cluster, per port mode."""
     enable_dev_routes: StrictBool | None = None
     """Enable the dev route."""
     dev_route_tag_template: StrictStr | None = None

@@ -115,8 +115,10 @@ _FIELD_EXTRAS: dict[tuple[type[BaseModel], str], Schema] = {
     (RevisionTarget, "karpenter_do_not_disrupt"): {"pattern": f"^(|true|{_GO_DURATION})$"},
     (RevisionTarget, "pod_disruption_budget"): {
         "properties": {
-            "maxUnavailable": {"x-kubernetes-int-or-string": True},
-            "minAvailable": {"x-kubernetes-int-or-string": True},
+            "maxUnavailable": {"description": "Pods that may be unavailable: a number or a percent (\"10%\").",
+                               "x-kubernetes-int-or-string": True},
+            "minAvailable": {"description": "Pods that must stay available: a number or a percent (\"90%\").",
+                             "x-kubernetes-int-or-string": True},
         },
         "x-kubernetes-validations": [
             _rule(
@@ -358,7 +360,10 @@ def _metadata_schema(metadata: Sequence[Any], extra: object = None) -> Schema:
 def _passthrough_schema(required: tuple[str, ...]) -> Schema:
     schema = dict(_PRESERVE)
     if required:  # a required key must be a declared property; untyped, it stays free-form
-        schema["properties"] = {key: {"x-kubernetes-preserve-unknown-fields": True} for key in required}
+        schema["properties"] = {
+            key: {"description": f"Required {key} of this embedded object (as in its upstream Kubernetes API).",
+                  "x-kubernetes-preserve-unknown-fields": True}
+            for key in required}
         schema["required"] = list(required)
     return schema
 

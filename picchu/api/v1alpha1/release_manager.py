@@ -36,44 +36,69 @@ STATE_CREATED = "created"
 
 class Variant(WireModel):
     name: StrictStr
+    """Variant name."""
     enabled: StrictBool
+    """Whether the variant is enabled."""
 
 
 class ReleaseManagerSpec(WireModel):
     """The app/target pair this ReleaseManager rolls out (created by the Revision reconciler)."""
 
     fleet: StrictStr
+    """Fleet (Cluster label picchu.medium.engineering/fleet) the app is rolled out to."""
     app: StrictStr
+    """Application name (Revision spec.app.name)."""
     target: StrictStr
+    """Target name (Revision spec.targets[].name)."""
     variants: list[Variant] | None = None
+    """Feature variants (Picchu field, unused by picchu)."""
 
 
 class ReleaseManagerRevisionState(OpenModel):
     current: StrictStr = Field(default=STATE_CREATED, json_schema_extra=WIRE_REQUIRED)
+    """Current state (created, deploying, deployed, ..., released, retired, failed)."""
     target: StrictStr = Field(default=STATE_CREATED, json_schema_extra=WIRE_REQUIRED)
+    """State being entered (same as current in picchu)."""
     last_updated: Time | None = None
+    """When the state last changed."""
 
 
 class ReleaseManagerRevisionMetrics(OpenModel):
     git_create_seconds_int: Int64 | None = None
+    """Commit to Revision creation."""
     git_deploy_seconds_int: Int64 | None = None
+    """Commit to deployed."""
     git_canary_seconds_int: Int64 | None = None
+    """Commit to canaried."""
     git_pending_release_seconds_int: Int64 | None = None
+    """Commit to pendingrelease."""
     git_release_seconds_int: Int64 | None = None
+    """Commit to released."""
     revision_deploy_seconds_int: Int64 | None = None
+    """Revision creation to deployed."""
     revision_canary_seconds_int: Int64 | None = None
+    """Revision creation to canaried."""
     revision_release_seconds_int: Int64 | None = None
+    """Revision creation to released."""
     revision_pending_release_seconds_int: Int64 | None = None
+    """Revision creation to pendingrelease."""
     revision_rollback_seconds_int: Int64 | None = None
+    """Failure to rolled back."""
     deploy_seconds_int: Int64 | None = None
+    """Start of deploying to deployed."""
     canary_seconds_int: Int64 | None = None
+    """Start of canarying to canaried."""
     release_seconds_int: Int64 | None = None
+    """Start of releasing to released."""
 
 
 class ReleaseManagerRevisionScaleStatus(OpenModel):
     current: Int32 = Field(default=0, alias="Current")
+    """Available pods over the live clusters."""
     desired: Int32 = Field(default=0, alias="Desired")
+    """Desired pods over the live clusters."""
     peak: Int32 = Field(default=0, alias="Peak")
+    """Most pods ever available."""
 
 
 class ReleaseManagerRevisionWaiting(OpenModel):
@@ -89,25 +114,37 @@ class ReleaseManagerRevisionStatus(OpenModel):
     """Rollout state of one tag (an incarnation) on this app/target."""
 
     tag: StrictStr
+    """Revision tag this entry tracks."""
     state: ReleaseManagerRevisionState = Field(
         default_factory=ReleaseManagerRevisionState, json_schema_extra=WIRE_REQUIRED
     )
+    """Rollout state of the tag."""
     current_percent: UInt32 = Field(default=0, json_schema_extra=WIRE_REQUIRED)
     """Traffic percent right now."""
     peak_percent: UInt32 = Field(default=0, json_schema_extra=WIRE_REQUIRED)
     """Highest percent ever reached."""
     release_eligible: StrictBool = Field(default=False, json_schema_extra=WIRE_REQUIRED)
+    """Whether this tag may take traffic (copied from the Revision while deploying)."""
     triggered_alerts: list[StrictStr] | None = None
+    """SLO alerts that failed this tag."""
     last_updated: Time | None = Field(default=None, json_schema_extra=WIRE_REQUIRED)
     """When currentPercent last changed; ramp delays count from it."""
     git_timestamp: Time | None = None
+    """Commit time of the build (Revision annotation)."""
     revision_timestamp: Time | None = None
+    """When the Revision was created."""
     deploying_start_timestamp: Time | None = None
+    """When the tag entered deploying."""
     canary_start_timestamp: Time | None = None
+    """When the tag entered canarying."""
     pending_release_start_timestamp: Time | None = None
+    """When the tag entered pendingrelease."""
     release_start_timestamp: Time | None = None
+    """When the tag entered releasing."""
     ttl: Int64 | None = None
+    """Seconds after which an unreleased or superseded tag is retired."""
     metrics: ReleaseManagerRevisionMetrics = Field(default_factory=ReleaseManagerRevisionMetrics)
+    """Latencies already observed for this tag, in whole seconds (each is recorded once)."""
     scale: ReleaseManagerRevisionScaleStatus = Field(
         default_factory=ReleaseManagerRevisionScaleStatus, json_schema_extra=WIRE_REQUIRED
     )
