@@ -15,11 +15,10 @@ import threading
 import time
 from collections.abc import Hashable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import kopf
-from kubernetes import client, config
+from kubernetes import client
 from prometheus_client import start_http_server
 
 from picchu import keys, logs
@@ -190,22 +189,9 @@ def build_queues(ctx: EngineContext) -> dict[str, WorkQueue]:
     return queues
 
 
-def delivery_client(kubeconfig: Path | None) -> client.ApiClient:
-    if kubeconfig is not None:
-        return cast(client.ApiClient, config.new_client_from_config(
-            config_file=str(kubeconfig)))
-    try:
-        configuration = client.Configuration()
-        config.load_incluster_config(client_configuration=configuration)
-        return client.ApiClient(configuration)
-    except config.ConfigException:
-        return cast(client.ApiClient, config.new_client_from_config())
-
-
-def run_operator(settings: Settings, kubeconfig: Path | None = None) -> None:
-    """Serve health and metrics first, so a follower waiting for the Lease answers its probes (live, not ready)."""
-    logs.configure(settings.log_level)
-    api = delivery_client(kubeconfig)
+def run_operator(settings: Settings, api: client.ApiClient) -> None:
+    """Serve health and metrics first, so a follower waiting for the Lease answers its probes (live, not ready).
+    Called by `handlers.startup.run_checked`, which configured logging and checked the client."""
     health = Health()
     health.beat()
     health.serve(settings.health_addr)
