@@ -7,6 +7,7 @@ counted, logged with the key and re-raised so the queue backs off that key only.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Hashable
 from typing import cast
 
@@ -30,6 +31,7 @@ PASSES: dict[str, Callable[[EngineContext, str, str], float | None]] = {
 
 def reconcile_key(ctx: EngineContext, key: Hashable) -> float | None:
     kind, namespace, name = cast(tuple[str, str, str], key)
+    started = time.monotonic()
     try:
         return PASSES[kind](ctx, namespace, name)
     except Exception as exc:
@@ -39,3 +41,5 @@ def reconcile_key(ctx: EngineContext, key: Hashable) -> float | None:
         ctx.events.emit(ObjectRef(keys.API_VERSION, kind, namespace, name), WARNING, "ReconcileError",
                         f"{kind} pass failed, retrying with back-off: {type(exc).__name__}: {str(exc)[:300]}")
         raise
+    finally:
+        ctx.metrics.reconcile_duration.labels(kind).observe(time.monotonic() - started)

@@ -159,7 +159,8 @@ def _apply(ctx: EngineContext, rm_obj: dict[str, Any], members: list[FleetMember
     """Render and apply every cluster's plan; returns {cluster: reason} for each cluster that failed."""
     plans: dict[str, ClusterPlan] = cluster_plans(ctx, snapshot, decision, revisions, members)
     targets = [(m.connection, plans[m.name]) for m in members if m.connection is not None and m.name in plans]
-    results = ctx.applier.apply(targets)
+    rm_spec = rm_obj.get("spec") or {}
+    results = ctx.applier.apply(targets, log_fields=fields(app=rm_spec.get("app"), target=rm_spec.get("target")))
     problems = {}
     for cluster, result in results.items():
         if not result.ok:
@@ -282,11 +283,12 @@ def _metrics(ctx: EngineContext, decision: Decision, app: str, target: str, now:
         oldest = min(dated, key=lambda e: e.state.last_updated) if dated else None
         tag = oldest.tag if oldest is not None else ""
         previous = ctx.metric_series.get(("oldest", app, target, state))
-        if previous is not None and previous != tag:
+        if previous and previous != tag:
             m.revision_oldest_age_seconds.remove(app, target, state, previous)
         ctx.metric_series[("oldest", app, target, state)] = tag
-        age = (now - oldest.state.last_updated).total_seconds() if oldest is not None else 0.0
-        m.revision_oldest_age_seconds.labels(app, target, state, tag).set(age)
+        if oldest is not None:  # an empty state has no series (no `revision=""` zeros)
+            m.revision_oldest_age_seconds.labels(app, target, state, tag).set(
+                (now - oldest.state.last_updated).total_seconds())
     tags = {route.tag for route in decision.routes}
     for route in decision.routes:
         m.revision_release_weight.labels(app, target, route.tag).set(route.weight)

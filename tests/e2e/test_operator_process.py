@@ -110,7 +110,15 @@ def test_the_metrics_endpoint_serves_picchus_metrics_after_a_rollout(world: Worl
               for labels, value in samples["picchu_revision_oldest_age_seconds"]
               if labels.get("app") == app}
     assert oldest[("released", "v2")] >= 0 and oldest[("retired", "v1")] >= 0
-    assert oldest[("failed", "")] == 0, "an empty state reports no revision and age 0"
+    assert not any(labels.get("revision") == "" for labels, _ in samples["picchu_revision_oldest_age_seconds"]), \
+        "an empty state has no series (no revision=\"\" zeros)"
+    for histogram in histograms:  # the conventional name beside Picchu's, with the same observations
+        assert _values(samples, f"{histogram}_seconds_count", app=app, target="production") == [2.0]
+    assert not [name for name in samples if name.endswith("_created")]
+    assert samples.get("picchu_build_info") and samples.get("process_resident_memory_bytes")
+    assert _values(samples, "workqueue_depth", name="releasemanagers")
+    assert sum(v for labels, v in samples.get("picchu_cluster_requests_total", []) if labels.get("method") == "PATCH") > 0
+    assert _values(samples, "leader_election_master_status") == [1.0]
 
 
 # --- health ----------------------------------------------------------------------------------------------
