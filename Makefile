@@ -26,8 +26,9 @@ lint: $(STAMP)
 test: $(STAMP) controlplane lint
 	.venv/bin/pytest -q
 
+# make demo KEEP=1 keeps the clusters running after the rollout (Ctrl-C stops them) and keeps their directory.
 demo: $(STAMP) controlplane
-	$(PY) -m picchu demo
+	$(PY) -m picchu demo $(if $(KEEP),--keep,)
 
 bench: $(STAMP) controlplane
 	for b in bench/*.py; do $(PY) $$b || exit 1; done

@@ -207,7 +207,7 @@ def run(
 
 @app.command()
 def demo(
-    keep: Annotated[bool, typer.Option(help="Keep the clusters running after the rollout")] = False,
+    keep: Annotated[bool, typer.Option(help="Keep the clusters running after the rollout (until Ctrl-C) and their work directory")] = False,
 ) -> None:
     """Bring up three local clusters, run the operator, roll out a sample app and show the progress."""
     from picchu.demo import run_demo

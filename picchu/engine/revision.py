@@ -202,14 +202,16 @@ def _sync_release_managers(ctx: EngineContext, namespace: str, revision: Revisio
         labels = {keys.LABEL_TARGET: target.name, keys.LABEL_FLEET: target.fleet, keys.LABEL_APP: app}
         spec = {"fleet": target.fleet, "app": app, "target": target.name}
         rm = ctx.delivery.get("ReleaseManager", namespace, name)
-        if rm is None:
-            rm = ctx.delivery.create("ReleaseManager", namespace, {
+        created = False
+        if rm is None:  # two Revisions of one app may race here: the loser reads the winner's object
+            rm, created = ctx.delivery.create_or_get("ReleaseManager", namespace, {
                 "apiVersion": keys.API_VERSION,
                 "kind": "ReleaseManager",
                 "metadata": {"name": name, "namespace": namespace, "labels": labels,
                              "finalizers": [keys.FINALIZER_RELEASE_MANAGER]},
                 "spec": spec,
             })
+        if created:
             ctx.events.emit(ObjectRef.of(rm), NORMAL, "Created", f"ReleaseManager for {app} on target {target.name}")
             ctx.wake_release_manager(namespace, name)
         else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import time
 from pathlib import Path
 from typing import cast
 
@@ -30,6 +31,7 @@ def run_checked(settings: Settings, kubeconfig: Path | None) -> None:
     logs.configure(settings.log_level)
     api = delivery_client(kubeconfig)
     probe(api, kubeconfig)
+    wait_for_kinds(api, settings.namespace)
     from picchu.handlers.operator import run_operator
 
     try:
@@ -79,6 +81,48 @@ def probe(api: client.ApiClient, kubeconfig: Path | None) -> None:
         log.debug("the delivery cluster did not answer", exc_info=True)
         raise StartupError(f"the delivery cluster's API server {host} (from {source}) did not answer: "
                            f"{_first_line(exc)}; check that it is running and that {source} points at it") from None
+
+
+def wait_for_kinds(api: client.ApiClient, namespace: str, timeout: float = 120.0) -> None:
+    """Wait until the API server serves every kind picchu watches. Right after the CRDs are installed their
+    storage initialises for a few seconds (HTTP 429/503); starting the watches then only produced ERROR lines.
+    A kind that is not installed at all (404) is a StartupError naming the fix."""
+    from kubernetes.client.exceptions import ApiException
+
+    from picchu import keys
+    from picchu.handlers.operator import KINDS
+
+    custom = client.CustomObjectsApi(api)
+    deadline = time.monotonic() + timeout
+    announced = False
+    for plural in KINDS:
+        while True:
+            try:
+                if namespace:
+                    custom.list_namespaced_custom_object(keys.GROUP, keys.VERSION, namespace, plural, limit=1,
+                                                         _request_timeout=PROBE_TIMEOUT_SECONDS)
+                else:
+                    custom.list_cluster_custom_object(keys.GROUP, keys.VERSION, plural, limit=1,
+                                                      _request_timeout=PROBE_TIMEOUT_SECONDS)
+                break
+            except ApiException as exc:
+                if exc.status == 404:
+                    raise StartupError(f"the delivery cluster does not serve {plural}.{keys.GROUP}: install "
+                                       "picchu's CRDs with `kubectl apply -f config/crd/` (or the Helm chart)"
+                                       ) from None
+                if exc.status in (401, 403):
+                    raise StartupError(f"the delivery cluster refused to list {plural}.{keys.GROUP} (HTTP "
+                                       f"{exc.status}); grant picchu's ClusterRole (charts/picchu) to its "
+                                       "credentials") from None
+                if time.monotonic() > deadline:
+                    raise StartupError(f"the delivery cluster did not serve {plural}.{keys.GROUP} within "
+                                       f"{timeout:g}s (HTTP {exc.status} {exc.reason}); check the API server "
+                                       "logs") from None
+                if not announced:
+                    log.info("waiting for the API server to serve picchu's kinds (HTTP %s %s)", exc.status,
+                             exc.reason)
+                    announced = True
+                time.sleep(1)
 
 
 def _first_line(exc: BaseException) -> str:
