@@ -98,8 +98,8 @@ def target_progress(view: TargetView) -> tuple[bool, str, str]:
         if view.desired:
             return True, "WaitingForPods", f"{name}: WaitingForPods {view.ready}/{view.desired} pods ready"
         return True, "WaitingForPods", f"{name}: WaitingForPods, no ReplicaSet observed yet"
-    if state == "pendingrelease":
-        return True, "OutsideReleaseWindow", f"{name}: waiting for the release window"
+    if state == "pendingrelease":  # the core notes OutsideReleaseWindow when the schedule holds it
+        return True, "PendingRelease", f"{name}: deployed, the release starts next"
     if state == "releasing":
         return True, "Releasing", f"{name}: releasing at {view.current_percent}%"
     if state in ("canarying", "canaried"):
@@ -108,19 +108,22 @@ def target_progress(view: TargetView) -> tuple[bool, str, str]:
         return True, "Testing", f"{name}: {state}"
     if state == "deployed" and not view.release_eligible:
         return False, "Deployed", f"{name}: deployed, not release-eligible"
+    if state == "deployed":
+        return True, "Deployed", f"{name}: deployed, the release starts next"
     return True, "Deploying", f"{name}: {state}"
 
 
 def revision_conditions(views: list[TargetView], marked_failed: bool, failure_reason: str,
-                        alerts: Condition | None) -> list[Condition]:
-    """Released, Progressing and Failed for a Revision (see the comment above)."""
+                        alerts: Condition | None, failure_message: str = "") -> list[Condition]:
+    """Released, Progressing and Failed for a Revision (see the comment above). `failure_reason` and
+    `failure_message` say why it failed when the Revision pass knows (SLO alerts, timeout)."""
     progress = [target_progress(v) for v in views]
     failed_targets = [msg for (_, reason, msg) in progress if reason == "Failed"]
     failed = marked_failed or bool(failed_targets)
     if failed:
         why = failure_reason or ("TimedOut" if any(v.state == "timingout" for v in views) else "RolledBack")
-        failed_cond = Condition(FAILED, True, why,
-                                "; ".join(failed_targets) or "the Revision is marked failed (spec.failed)")
+        failed_cond = Condition(FAILED, True, why, failure_message or "; ".join(failed_targets)
+                                or "the Revision is marked failed (spec.failed)")
     else:
         failed_cond = Condition(FAILED, False, "NotFailed", "no target failed")
     released = bool(views) and all(v.state == "released" for v in views) and not failed

@@ -72,9 +72,10 @@ def reconcile_revision(ctx: EngineContext, namespace: str, name: str) -> float |
     ctx.metrics.revision_failed.labels(app, tag).set(1 if decision.failing else 0)
     now = ctx.clock()
     old_conditions = (obj.get("status") or {}).get("conditions")
+    reason, message = _failure(decision, old_conditions)
     summary = conditions.revision_conditions(
         _target_views(revision, targets_status, rms), bool(obj.get("spec", {}).get("failed")) or decision.failing,
-        _failure_reason(decision, old_conditions), alert_condition)
+        reason, alert_condition, message)
     status = {
         "sentry": {"release": False},
         "targets": targets_status,
@@ -113,12 +114,16 @@ def _target_views(revision: Revision, targets_status: list[dict[str, Any]],
 FAILURE_REASONS = {"SLO violation": "SLOViolation", "test timing out": "TimedOut"}
 
 
-def _failure_reason(decision: FailureDecision, old_conditions: list[dict[str, Any]] | None) -> str:
-    """The Failed condition's reason: this pass's failure, else the one recorded when it failed."""
+def _failure(decision: FailureDecision, old_conditions: list[dict[str, Any]] | None) -> tuple[str, str]:
+    """The Failed condition's reason and message: this pass's failure, else the one recorded when it failed."""
     if decision.failing:
-        return FAILURE_REASONS.get(decision.reason, "RolledBack")
+        alerts = f" ({', '.join(decision.alerts)} fired below {ACCEPTANCE_PERCENTAGE}% on " \
+                 f"{decision.acceptance_target})" if decision.alerts else ""
+        return FAILURE_REASONS.get(decision.reason, "RolledBack"), f"{decision.reason}{alerts}; rolling back"
     old = next((c for c in old_conditions or [] if c.get("type") == conditions.FAILED), None)
-    return str(old["reason"]) if old and old.get("status") == "True" else ""
+    if old and old.get("status") == "True":
+        return str(old["reason"]), str(old.get("message") or "")
+    return "", ""
 
 
 def _announce(ctx: EngineContext, ref: ObjectRef, old: list[dict[str, Any]] | None,

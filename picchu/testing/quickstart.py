@@ -10,7 +10,6 @@ rollback example needs a Prometheus whose alerts a person can trigger. This modu
 
 from __future__ import annotations
 
-import os
 import shlex
 import threading
 from dataclasses import dataclass, field
@@ -43,7 +42,7 @@ def write_env(plane: ControlPlane, delivery: str, namespace: str, kubectl: Path,
     """`env`: variables for kubectl (KUBECONFIG with a context per cluster) and `picchu run` (PICCHU_*)."""
     values = {
         "KUBECONFIG": str(plane.kubeconfig_path),
-        "PATH": f"{kubectl.parent}:{os.environ.get('PATH', '')}",
+        "PATH": f"{kubectl.parent}:$PATH",
         "PICCHU_KUBECONFIG": str(plane.clusters[delivery].kubeconfig_path),
         "PICCHU_NAMESPACE": namespace,
         "PICCHU_SYNC_PERIOD_SECONDS": "2",
@@ -54,7 +53,8 @@ def write_env(plane: ControlPlane, delivery: str, namespace: str, kubectl: Path,
         values["PICCHU_PROMETHEUS_QUERY_ADDRESS"] = prometheus_url
         values["PICCHU_PROMETHEUS_QUERY_TTL"] = "1"
     path = plane.workdir / "env"
-    path.write_text("".join(f"export {k}={shlex.quote(v)}\n" for k, v in values.items()))
+    lines = [f'export {k}="{v}"' if k == "PATH" else f"export {k}={shlex.quote(v)}" for k, v in values.items()]
+    path.write_text("\n".join(lines) + "\n")
     return path
 
 

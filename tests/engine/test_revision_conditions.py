@@ -47,6 +47,8 @@ def test_a_failed_target_or_the_rollback_switch_is_failed_not_progressing() -> N
     assert s["Progressing"][:2] == (False, "Failed")
     s = summary(view("releasing", percent=10), failed=True, reason="SLOViolation")
     assert s["Failed"][:2] == (True, "SLOViolation") and s["Released"][0] is False
+    s = revision_conditions([view("releasing", percent=10)], True, "SLOViolation", None, "SLO violation (x fired)")
+    assert next(c for c in s if c.type == "Failed").message == "SLO violation (x fired)"
 
 
 def test_a_timed_out_target_fails_with_reason_timed_out() -> None:
@@ -70,7 +72,9 @@ def test_capacity_and_release_window_waits_come_from_the_release_manager() -> No
     s = summary(view("releasing", percent=10, waiting={"reason": "WaitingForCapacity",
                                                        "message": "v2 waits for capacity: 4/8 pods"}))
     assert s["Progressing"] == (True, "WaitingForCapacity", "production: v2 waits for capacity: 4/8 pods")
-    assert summary(view("pendingrelease"))["Progressing"][:2] == (True, "OutsideReleaseWindow")
+    window = {"reason": "OutsideReleaseWindow", "message": "v2 waits for its humane release window"}
+    assert summary(view("pendingrelease", waiting=window))["Progressing"][:2] == (True, "OutsideReleaseWindow")
+    assert summary(view("pendingrelease"))["Progressing"][:2] == (True, "PendingRelease")
 
 
 def test_firing_alerts_that_do_not_fail_the_revision_are_named_while_it_progresses() -> None:

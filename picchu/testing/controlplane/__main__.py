@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import sys
 import threading
 import time
@@ -37,6 +38,10 @@ def _build(_: argparse.Namespace) -> int:
     return 0
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _step(text: str) -> None:
     print(text, flush=True)
 
@@ -45,6 +50,8 @@ def _up(args: argparse.Namespace) -> int:
     from picchu.testing.upstream_crds import install_test_environment_crds
 
     names = [name.strip() for name in args.clusters.split(",") if name.strip()]
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` cleans up like Ctrl-C
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in the background
     _step("control-plane binaries (a first build compiles kube-apiserver, etcd and kubectl: several minutes)...")
     binaries = ensure_binaries(log=sys.stdout)
     started = time.monotonic()
