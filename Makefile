@@ -43,8 +43,9 @@ test: check integration
 test-under-load: $(STAMP) controlplane
 	$(PY) hack/with_cpu_hogs.py -- $(MAKE) integration
 
+# make demo KEEP=1 keeps the clusters running after the rollout (Ctrl-C stops them) and keeps their directory.
 demo: $(STAMP) controlplane
-	$(PY) -m picchu demo
+	$(PY) -m picchu demo $(if $(KEEP),--keep,)
 
 bench: $(STAMP) controlplane
 	for b in bench/*.py; do $(PY) $$b || exit 1; done

@@ -5,12 +5,14 @@ etcd; install the upstream CRDs and picchu's CRDs; register `a` and `b` as the `
 credentials Secret, as a platform team would); start `picchu run`; let `ReplicaSetReadiness` play the
 kubelet; apply Revision `v1` and, once it is released, Revision `v2`; render a live table of every cluster's
 ReplicaSets and VirtualService weights until `v2` is released and `v1` retired. Everything it starts is
-stopped on exit (Ctrl-C included) unless `--keep` is given.
+stopped on exit (Ctrl-C included) and its working directory (etcd data, certificates, tokens, the operator log)
+removed; with `--keep` (`make demo KEEP=1`) the clusters keep running until Ctrl-C and the directory stays.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import string
 import sys
 import tempfile
@@ -60,6 +62,7 @@ def run_demo(keep: bool = False, timeout: float = 600.0) -> None:
         plane.start()
         delivery = plane.clusters["delivery"]
         for name in plane.clusters:
+            console.print(f"    installing the upstream CRDs into {name}…")
             install_upstream_crds(plane.clusters[name])
         install_crds_from_dir(delivery, ROOT / "config" / "crd")
         ensure_namespace(delivery, DELIVERY_NAMESPACE)
@@ -90,6 +93,10 @@ def run_demo(keep: bool = False, timeout: float = 600.0) -> None:
         for r in readiness:
             r.stop()
         plane.stop()
+        if keep:
+            console.print(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _states(delivery_api: client.ApiClient) -> dict[str, tuple[str, int]]:

@@ -1,40 +1,38 @@
 """JSON log lines with the fields operators filter on (app, target, tag, cluster).
 
-One line per record: `{"ts", "level", "logger", "msg", ...extra}`; warnings and uncaught exceptions (main or
-worker threads) go through the same formatter, so every line of the process is JSON. Pass context with
+One line per record: `{"ts", "level", "logger", "msg", ...extra}` (python-json-logger, which kopf already
+installs); warnings and uncaught exceptions (main or worker threads) go through the same formatter, so every
+line of the process is JSON. Pass context with
 `log.info("...", extra=fields(app=..., target=...))`; credentials never go through here.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import threading
 from datetime import UTC, datetime
 from typing import Any
 
-CONTEXT_KEYS = ("app", "target", "tag", "cluster", "kind", "object", "namespace", "state", "reason")
+from pythonjsonlogger import json
 
 
 def fields(**values: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        for key in CONTEXT_KEYS:
-            if hasattr(record, key):
-                line[key] = getattr(record, key)
-        if record.exc_info:
-            line["error"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+class JsonFormatter(json.JsonFormatter):
+    """python-json-logger's formatter with our field names: `ts` (UTC, milliseconds), `level` (lower case),
+    `logger`, `msg`, every `extra=` field (app, target, tag, cluster, percent, ...), `error` for a traceback."""
+
+    def __init__(self) -> None:
+        super().__init__(["levelname", "name", "message"], rename_fields={
+            "levelname": "level", "name": "logger", "message": "msg", "exc_info": "error"}, json_default=str)
+
+    def add_fields(self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]) -> None:
+        log_data["ts"] = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+        super().add_fields(log_data, record, message_dict)
+        log_data["level"] = record.levelname.lower()
 
 
 def configure(level: str = "INFO") -> None:

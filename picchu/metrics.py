@@ -3,14 +3,60 @@
 Differences from Picchu, on purpose (§17 #10, #11): `picchu_revision_release_weight` carries a `tag` label
 (Picchu overwrote one series per app with an arbitrary revision's weight), and `picchu_revision_failed` /
 `picchu_mirror_failure_counter` are served (Picchu registered them where nobody could scrape them).
+
+Beside Picchu's names, the conventional ones (Prometheus naming: unit suffix `_seconds`, counters `_total`):
+every latency histogram `picchu_X_latency` also as `picchu_X_latency_seconds`, the reconcile interval as
+`picchu_release_manager_reconcile_interval_seconds`, `picchu_mirror_failures_total`. Added: pass duration
+(`picchu_reconcile_duration_seconds{kind}`), the work queues with client-go's names (`workqueue_depth`,
+`workqueue_adds_total`, `workqueue_queue_duration_seconds`, `workqueue_work_duration_seconds`,
+`workqueue_retries_total`, label `name`), requests to target clusters (`picchu_cluster_requests_total{cluster,
+method,code}`, `picchu_cluster_request_errors_total{cluster}` when no answer came), the leader gauge
+(`leader_election_master_status{name}` as in client-go), `picchu_build_info{version,python_version}` and the
+standard process/platform/gc collectors. No `_created` series (they doubled every counter and histogram).
 One registry per process, created explicitly, so tests can build their own.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import platform
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
+from prometheus_client.registry import Collector
+
+QUEUE_BUCKETS = (0.001, 0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+PASS_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class Twin:
+    """A histogram exposed under Picchu's name and under its conventional `_seconds` name at once."""
+
+    def __init__(self, picchu: Histogram, conventional: Histogram) -> None:
+        self.picchu, self.conventional = picchu, conventional
+
+    def labels(self, *values: str) -> _TwinChild:
+        return _TwinChild(self.picchu.labels(*values), self.conventional.labels(*values))
+
+
+@dataclass(frozen=True)
+class _TwinChild:
+    picchu: Any
+    conventional: Any
+
+    def observe(self, value: float) -> None:
+        self.picchu.observe(value)
+        self.conventional.observe(value)
 
 GIT_BUCKETS = tuple(120 * 3**k for k in range(7))
 LATENCY_BUCKETS = tuple(30 * 3**k for k in range(7))
@@ -37,45 +83,93 @@ LATENCY_FIELDS = {
 @dataclass
 class OperatorMetrics:
     registry: CollectorRegistry
-    git_create_latency: Histogram
-    git_deploy_latency: Histogram
-    git_canary_latency: Histogram
-    git_pending_release_latency: Histogram
-    git_release_latency: Histogram
-    revision_deploy_latency: Histogram
-    revision_canary_latency: Histogram
-    revision_pending_release_latency: Histogram
-    revision_release_latency: Histogram
-    revision_rollback_latency: Histogram
-    deploy_latency: Histogram
-    canary_latency: Histogram
-    release_latency: Histogram
+    git_create_latency: Twin
+    git_deploy_latency: Twin
+    git_canary_latency: Twin
+    git_pending_release_latency: Twin
+    git_release_latency: Twin
+    revision_deploy_latency: Twin
+    revision_canary_latency: Twin
+    revision_pending_release_latency: Twin
+    revision_release_latency: Twin
+    revision_rollback_latency: Twin
+    deploy_latency: Twin
+    canary_latency: Twin
+    release_latency: Twin
     incarnation_count: Gauge
     revision_oldest_age_seconds: Gauge
     revision_release_weight: Gauge
-    release_manager_reconcile_interval: Histogram
+    release_manager_reconcile_interval: Twin
     revision_failed: Gauge
     mirror_failure_counter: Counter
+    mirror_failures: Counter
     reconcile_errors: Counter
     reconcile_passes: Counter
     cluster_errors: Counter
+    reconcile_duration: Histogram = field(init=False)
+    queue_depth: Gauge = field(init=False)
+    queue_adds: Counter = field(init=False)
+    queue_latency: Histogram = field(init=False)
+    queue_work_duration: Histogram = field(init=False)
+    queue_retries: Counter = field(init=False)
+    cluster_requests: Counter = field(init=False)
+    cluster_request_errors: Counter = field(init=False)
+    leader: Gauge = field(init=False)
+    build_info: Gauge = field(init=False)
 
-    def __getattr__(self, name: str) -> Histogram:
+    def __post_init__(self) -> None:
+        reg = self.registry
+        self.reconcile_duration = Histogram("picchu_reconcile_duration_seconds", "Duration of one pass",
+                                            ["kind"], buckets=PASS_BUCKETS, registry=reg)
+        self.queue_depth = Gauge("workqueue_depth", "Keys waiting in the work queue", ["name"], registry=reg)
+        self.queue_adds = Counter("workqueue_adds", "Keys added to the work queue", ["name"], registry=reg)
+        self.queue_latency = Histogram("workqueue_queue_duration_seconds", "Seconds a key waited past its due "
+                                       "time before its pass started", ["name"], buckets=QUEUE_BUCKETS, registry=reg)
+        self.queue_work_duration = Histogram("workqueue_work_duration_seconds", "Seconds a pass of a key took",
+                                             ["name"], buckets=QUEUE_BUCKETS, registry=reg)
+        self.queue_retries = Counter("workqueue_retries", "Passes rescheduled with back-off after an error",
+                                     ["name"], registry=reg)
+        self.cluster_requests = Counter("picchu_cluster_requests", "Requests to target clusters' API servers by "
+                                        "HTTP method and answer code", ["cluster", "method", "code"], registry=reg)
+        self.cluster_request_errors = Counter("picchu_cluster_request_errors", "Requests to a target cluster "
+                                              "that got no answer", ["cluster"], registry=reg)
+        self.leader = Gauge("leader_election_master_status", "1 while this process holds the leader Lease",
+                            ["name"], registry=reg)
+        self.build_info = Gauge("picchu_build_info", "Always 1; labels say which build runs",
+                                ["version", "python_version"], registry=reg)
+        try:
+            release = version("picchu")
+        except PackageNotFoundError:
+            release = "unknown"
+        self.build_info.labels(release, platform.python_version()).set(1)
+
+    def count_request(self, cluster: str, method: str, code: int | None) -> None:
+        """One request to a target cluster (`code` None: no HTTP answer)."""
+        if code is None:
+            self.cluster_request_errors.labels(cluster).inc()
+        else:
+            self.cluster_requests.labels(cluster, method, str(code)).inc()
+
+    def __getattr__(self, name: str) -> Twin:
         """The pure core names latency histograms as exposed (`picchu_git_create_latency`, spec §15); the engine
         looks them up by that name, so resolve it to the field without the prefix."""
         if name.startswith("picchu_"):
             found = getattr(self, name.removeprefix("picchu_"))
-            if isinstance(found, Histogram):
+            if isinstance(found, Twin):
                 return found
         raise AttributeError(f"{type(self).__name__} has no histogram {name!r}")
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> OperatorMetrics:
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         reg = registry if registry is not None else CollectorRegistry()
+        for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+            _register_copy(reg, collector)
         at = ["app", "target"]
 
-        def hist(name: str, doc: str, buckets: tuple[float, ...]) -> Histogram:
-            return Histogram(f"picchu_{name}", doc, at, buckets=buckets, registry=reg)
+        def hist(name: str, doc: str, buckets: tuple[float, ...]) -> Twin:
+            return Twin(Histogram(f"picchu_{name}", doc, at, buckets=buckets, registry=reg),
+                        Histogram(f"picchu_{name}_seconds", doc, at, buckets=buckets, registry=reg))
 
         return cls(
             registry=reg,
@@ -125,6 +219,9 @@ class OperatorMetrics:
             mirror_failure_counter=Counter(
                 "picchu_mirror_failure_counter", "Mirror errors", ["app", "mirror"], registry=reg
             ),
+            mirror_failures=Counter(
+                "picchu_mirror_failures", "Mirror errors (conventional name)", ["app", "mirror"], registry=reg
+            ),
             reconcile_errors=Counter(
                 "picchu_reconcile_errors", "Reconcile passes that ended in an error", ["kind"], registry=reg
             ),
@@ -138,3 +235,11 @@ class OperatorMetrics:
                 "picchu_cluster_errors", "Observe/apply failures per target cluster", ["cluster"], registry=reg
             ),
         )
+
+
+def _register_copy(registry: CollectorRegistry, collector: Collector) -> None:
+    """The default process/platform/gc collectors, in our explicit registry (each registry once)."""
+    try:
+        registry.register(collector)
+    except ValueError:  # already registered in this registry
+        pass

@@ -1,17 +1,16 @@
 """Process configuration: Picchu's flags and defaults (spec §4.1) plus the choices this operator adds.
 
 Every setting has one field here; `picchu run` fills it from flags, each flag falls back to an environment
-variable `PICCHU_<NAME>` (and Picchu's own `SLACK_TOKEN`, Datadog's `DD_API_KEY`, `DD_APP_KEY`, `DD_SITE`),
-then to Picchu's default. The pure core never
+variable `PICCHU_<NAME>` (typer's `envvar=`, shown by `--help`), then to Picchu's default; secrets come from
+the environment only (`SLACK_TOKEN` as in Picchu, `PICCHU_SENTRY_DSN`), Datadog's keys from `DD_API_KEY` /
+`DD_APP_KEY` (or the flags). The pure core never
 reads this module: the engine passes the few values it needs as arguments.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from picchu.monitoring.alerts import AlertFailurePolicy
@@ -104,41 +103,3 @@ class Settings:
                 found.append(f"--holiday-calendar {self.holiday_calendar!r}: use COUNTRY[-SUBDIVISION] as the "
                              "`holidays` package names them (e.g. 'US-CA', 'GB'), or '' for no holidays")
         return found
-
-    @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
-        """Defaults, overlaid by PICCHU_* variables, overlaid by explicit (flag) values that are not None."""
-        env = dict(os.environ if env is None else env)
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            raw = env.get(f"PICCHU_{f.name.upper()}")
-            if raw is not None:
-                values[f.name] = _coerce(f.type, raw, f.name)
-        if "slack_token" not in values and env.get("SLACK_TOKEN"):
-            values["slack_token"] = env["SLACK_TOKEN"]
-        for name, variable in (("datadog_api_key", "DD_API_KEY"), ("datadog_app_key", "DD_APP_KEY"),
-                               ("datadog_site", "DD_SITE")):  # Datadog's own variables
-            if name not in values and env.get(variable):
-                values[name] = env[variable]
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return replace(cls(), **values)
-
-
-def _coerce(type_name: Any, raw: str, name: str) -> Any:
-    text = str(type_name)
-    try:
-        if "bool" in text:
-            if raw.lower() in ("1", "true", "yes", "on"):
-                return True
-            if raw.lower() in ("0", "false", "no", "off", ""):
-                return False
-            raise ValueError(raw)
-        if "int" in text:
-            return int(raw)
-        if "float" in text:
-            return float(raw)
-        if "AlertFailurePolicy" in text:
-            return AlertFailurePolicy(raw)
-    except ValueError as exc:
-        raise ValueError(f"PICCHU_{name.upper()}={raw!r} is not a valid {text}") from exc
-    return raw

@@ -37,8 +37,9 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from picchu.api.v1alpha1 import load_revision, parse_time
+from picchu.api.v1alpha1 import InvalidSpec, load_revision, parse_time
 from picchu.api.v1alpha1.durations import parse_duration
+from picchu.api.v1alpha1.manifest import check_manifest
 from picchu.api.v1alpha1.revision import Revision
 from picchu.keys import ANNOTATION_FAILED_AT, ANNOTATION_GIT_COMMIT_TIMESTAMP
 from picchu.release import (
@@ -112,9 +113,18 @@ def release_calendar(zone: str = "America/Los_Angeles", holiday_calendar: str = 
 def load_manifests(paths: Sequence[Path]) -> list[Revision]:
     revisions = []
     for path in paths:
-        for doc in yaml.safe_load_all(path.read_text()):
-            if doc:
+        try:
+            docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
+        except yaml.YAMLError as exc:
+            raise SimulationError(f"{path}: not YAML ({str(exc).splitlines()[0]}); fix the file") from None
+        for doc in docs:
+            if not isinstance(doc, dict):
+                raise SimulationError(f"{path}: expected Revision objects, got {type(doc).__name__}")
+            try:
+                check_manifest(doc)  # what `kubectl apply` would refuse, before our own schema
                 revisions.append(load_revision(doc))
+            except InvalidSpec as exc:
+                raise SimulationError(f"{path}: {exc}") from None
     return revisions
 
 

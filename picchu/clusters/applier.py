@@ -120,9 +120,10 @@ class Applier:
         self._lock = threading.Lock()
         self._swept = time.monotonic()
 
-    def apply(self, targets: Iterable[tuple[ClusterConnection, Any]], *,
-              timeout: float | None = None) -> dict[str, ClusterApplyResult]:
-        """Write each plan to its cluster, all clusters at once; one result per cluster name.
+    def apply(self, targets: Iterable[tuple[ClusterConnection, Any]], *, timeout: float | None = None,
+              log_fields: Mapping[str, Any] | None = None) -> dict[str, ClusterApplyResult]:
+        """Write each plan to its cluster, all clusters at once; one result per cluster name. `log_fields`
+        (e.g. app and target) go on the per-cluster log line, beside `cluster`.
 
         A plan is a `ClusterPlan` or anything `ClusterPlan.adapt` accepts (e.g. `picchu.plans.RenderedPlan`).
         """
@@ -138,7 +139,7 @@ class Applier:
             else:
                 reason = outcome.error.reason if outcome.error else "no result"
                 results[name] = ClusterApplyResult(name, failed=(Failure(None, reason),))
-            _log_result(results[name])
+            _log_result(results[name], log_fields or {})
         return results
 
     def forget(self, cluster: str | None = None) -> None:
@@ -440,12 +441,13 @@ class _Survey:
                 self.owned.append((key, location, str(metadata.get("uid", ""))))
 
 
-def _log_result(result: ClusterApplyResult) -> None:
+def _log_result(result: ClusterApplyResult, log_fields: Mapping[str, Any]) -> None:
     if result.applied or result.pruned or result.failed:
         log.log(logging.WARNING if result.failed else logging.INFO,
                 "cluster %s: %d applied, %d unchanged, %d pruned, %d failed%s", result.cluster,
                 len(result.applied), len(result.unchanged), len(result.pruned), len(result.failed),
-                f" (first: {result.failed[0]})" if result.failed else "")
+                f" (first: {result.failed[0]})" if result.failed else "",
+                extra={**log_fields, "cluster": result.cluster})
 
 
 def _labels_of(manifest: Mapping[str, Any]) -> dict[str, str]:

@@ -16,7 +16,7 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,9 @@ _MIN_SECRET_LENGTH = 6
 
 class ClusterConfigError(ValueError):
     """A Cluster or its credentials Secret cannot be turned into a client; the message says what to fix."""
+
+
+RequestObserver = Callable[[str, str, int | None], None]
 
 
 class Redactor:
@@ -79,6 +82,8 @@ class ClusterConnection:
     api: client.ApiClient = field(repr=False, compare=False)
     identity: str = ""
     redact: Redactor = field(default_factory=Redactor, repr=False, compare=False)
+    on_request: RequestObserver | None = field(default=None, repr=False, compare=False)
+    """Told of every request (cluster, HTTP method, status or None when no answer came), for metrics."""
 
     @property
     def server(self) -> str:
@@ -177,7 +182,8 @@ def _auth_info(secret: Mapping[str, Any], where: str) -> Mapping[str, Any]:
     return parsed
 
 
-def build_connection(access: ClusterAccess, *, identity: str, pool_size: int) -> ClusterConnection:
+def build_connection(access: ClusterAccess, *, identity: str, pool_size: int,
+                     on_request: RequestObserver | None = None) -> ClusterConnection:
     """Build an independent client for one cluster; raises `ClusterConfigError` with credentials redacted."""
     redact = Redactor(credential_strings(dict(access.auth_info)))
     configuration = client.Configuration()
@@ -194,4 +200,4 @@ def build_connection(access: ClusterAccess, *, identity: str, pool_size: int) ->
         message = redact(str(error)) or type(error).__name__
         raise ClusterConfigError(f"Cluster {access.namespace}/{access.name}: cannot build a client from "
                                  f"spec.config and Secret data.{keys.SECRET_AUTH_INFO_KEY}: {message}") from None
-    return ClusterConnection(access.name, access.live, api, identity, redact)
+    return ClusterConnection(access.name, access.live, api, identity, redact, on_request)

@@ -67,5 +67,5 @@ def _outcome(future: concurrent.futures.Future[T], connection: ClusterConnection
     if error is None:
         return Outcome(connection.name, value=future.result())
     reason = connection.redact(f"{type(error).__name__}: {error}")
-    log.warning("cluster %s failed: %s", connection.name, reason)
+    log.warning("cluster %s failed: %s", connection.name, reason, extra={"cluster": connection.name})
     return Outcome(connection.name, error=ClusterError(connection.name, reason))

@@ -20,7 +20,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from picchu.clusters.connection import ClusterAccess, ClusterConnection, build_connection, read_access
+from picchu.clusters.connection import (
+    ClusterAccess,
+    ClusterConnection,
+    RequestObserver,
+    build_connection,
+    read_access,
+)
 
 
 @dataclass
@@ -36,8 +42,9 @@ class ClientPool:
     count); it sizes each client's urllib3 connection pool.
     """
 
-    def __init__(self, *, max_concurrency: int = 8) -> None:
+    def __init__(self, *, max_concurrency: int = 8, on_request: RequestObserver | None = None) -> None:
         self._pool_size = max(1, max_concurrency)
+        self._on_request = on_request
         self._entries: dict[tuple[str, str], _Entry] = {}
         self._lock = threading.Lock()
         self._generation = itertools.count(1)
@@ -59,7 +66,8 @@ class ClientPool:
                     entry.connection = replace(entry.connection, live=access.live)
                 return entry.connection
             identity = f"{access.namespace}/{access.name}#{next(self._generation)}"
-            connection = build_connection(access, identity=identity, pool_size=self._pool_size)
+            connection = build_connection(access, identity=identity, pool_size=self._pool_size,
+                                          on_request=self._on_request)
             self._entries[key] = _Entry(access.fingerprint, connection)
         if entry is not None:
             entry.connection.api.close()

@@ -110,8 +110,12 @@ def send(connection: ClusterConnection, method: str, path: str, deadline: Deadli
     except DeadlineExceeded:
         raise
     except Exception as error:  # urllib3, ssl, socket and exec-plugin errors all mean "no answer"
+        if connection.on_request is not None:
+            connection.on_request(connection.name, method, None)
         detail = connection.redact(str(error)) or type(error).__name__
         raise Unreachable(f"cluster {connection.name} unreachable: {type(error).__name__}: {detail}") from None
+    if connection.on_request is not None:
+        connection.on_request(connection.name, method, answer.status)
     try:
         parsed = json.loads(raw) if raw else None
     except ValueError:

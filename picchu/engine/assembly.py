@@ -54,13 +54,14 @@ def build_context(settings: Settings, api: client.ApiClient) -> EngineContext:
     timeout = settings.cluster_timeout_seconds
     workers = settings.concurrent_release_managers + settings.concurrent_revisions
     api.configuration.connection_pool_maxsize = max(api.configuration.connection_pool_maxsize or 0, workers)
+    metrics = OperatorMetrics.create()
     return EngineContext(
         settings=settings,
         delivery=DeliveryCluster(api, timeout_seconds=timeout),
         events=EventRecorder(api),
-        metrics=OperatorMetrics.create(),
+        metrics=metrics,
         alerts=build_alerts(settings, timeout_seconds=min(timeout, settings.sync_period_seconds)),
-        pool=ClientPool(max_concurrency=settings.concurrent_release_managers),
+        pool=ClientPool(max_concurrency=settings.concurrent_release_managers, on_request=metrics.count_request),
         applier=Applier(timeout=timeout * 3),
         observer=Observer(timeout=timeout),
         notifier=build_notifier(settings),

@@ -77,6 +77,18 @@ class DeliveryCluster:
             keys.GROUP, keys.VERSION, namespace, PLURALS[kind], body, _request_timeout=self.timeout_seconds
         ))
 
+    def create_or_get(self, kind: str, namespace: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """Create the object, or read it when another pass created it first (409): (object, created by us)."""
+        try:
+            return self.create(kind, namespace, body), True
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+        found = self.get(kind, namespace, body["metadata"]["name"])
+        if found is None:  # created and deleted in between: let the pass retry
+            raise RuntimeError(f"{kind} {namespace}/{body['metadata']['name']} vanished while being created")
+        return found, False
+
     def patch(self, kind: str, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
         return dict(self._custom.patch_namespaced_custom_object(
             keys.GROUP, keys.VERSION, namespace, PLURALS[kind], name, body,

@@ -8,6 +8,7 @@ counted in `picchu_reconcile_passes_total{kind}`: efficiency is measured per pas
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Hashable
 from typing import cast
 
@@ -31,6 +32,7 @@ PASSES: dict[str, Callable[[EngineContext, str, str], float | None]] = {
 
 def reconcile_key(ctx: EngineContext, key: Hashable) -> float | None:
     kind, namespace, name = cast(tuple[str, str, str], key)
+    started = time.monotonic()
     try:
         return PASSES[kind](ctx, namespace, name)
     except Exception as exc:
@@ -42,3 +44,4 @@ def reconcile_key(ctx: EngineContext, key: Hashable) -> float | None:
         raise
     finally:
         ctx.metrics.reconcile_passes.labels(kind).inc()
+        ctx.metrics.reconcile_duration.labels(kind).observe(time.monotonic() - started)

@@ -1,8 +1,11 @@
-"""Kubernetes Events for what users must notice: state changes, invalid specs, unreachable clusters.
+"""Kubernetes Events for what users must notice: state changes, traffic steps, invalid specs, unreachable clusters.
 
-Events are how `kubectl describe revision` explains what happened. The recorder de-duplicates: the same
-(object, reason, message) is emitted once per `repeat_seconds`, so a problem that persists across passes does
-not flood the apiserver (every pass over an unchanged world must write nothing).
+Events are how `kubectl describe revision` explains what happened. Repeats are aggregated the way the
+Kubernetes event correlator does it, never dropped: an identical Event (same object, type, reason, message)
+increments the existing Event's `count` and moves its `lastTimestamp`, so `kubectl describe` shows
+"(x5 over 10m)" and, after a state went away and came back, the Event reappears as the latest one. Only a
+repeat of the *latest* Event of an object is written at most once per `repeat_seconds` (its count kept in
+memory meanwhile), so a problem that persists across passes does not write on every pass.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from cachetools import LRUCache
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
 log = logging.getLogger(__name__)
 
@@ -38,47 +43,82 @@ class ObjectRef:
 
 
 @dataclass
+class _Seen:
+    name: str
+    count: int
+    first: datetime
+    written_at: float  # monotonic time of the last write
+    unwritten: int = 0  # repeats counted but not yet written
+
+
+@dataclass
 class EventRecorder:
     api_client: client.ApiClient | None
     component: str = "picchu"
     repeat_seconds: float = 600.0
-    _sent: dict[tuple[ObjectRef, str, str], float] = field(default_factory=dict)
+    _seen: LRUCache[tuple[ObjectRef, str, str, str], _Seen] = field(
+        default_factory=lambda: LRUCache(maxsize=10_000))
+    _latest: LRUCache[ObjectRef, tuple[ObjectRef, str, str, str]] = field(
+        default_factory=lambda: LRUCache(maxsize=10_000))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def emit(self, ref: ObjectRef, event_type: str, reason: str, message: str) -> bool:
-        """Record an Event; returns False when it was a recent duplicate or could not be written."""
-        key = (ref, reason, message)
+        """Record an Event or aggregate it into its earlier copy; returns False when nothing was written."""
+        message = message[:1024]
+        key = (ref, event_type, reason, message)
         now = time.monotonic()
-        with self._lock:
-            last = self._sent.get(key)
-            if last is not None and now - last < self.repeat_seconds:
-                return False
-            self._sent[key] = now
-            if len(self._sent) > 10_000:  # bounded: forget the oldest half
-                for old in sorted(self._sent, key=self._sent.__getitem__)[:5_000]:
-                    del self._sent[old]
-        if self.api_client is None:
-            return True
         stamp = datetime.now(UTC)
-        body = client.CoreV1Event(
+        with self._lock:
+            seen = self._seen.get(key)
+            repeat_of_latest = self._latest.get(ref) == key
+            self._latest[ref] = key
+            if seen is not None:
+                seen.count += 1
+                if repeat_of_latest and now - seen.written_at < self.repeat_seconds:
+                    seen.unwritten += 1
+                    return False
+                seen.written_at, seen.unwritten = now, 0
+                name, count, first = seen.name, seen.count, seen.first
+            else:
+                name, count, first = "", 1, stamp
+        if self.api_client is None:
+            if seen is None:
+                with self._lock:
+                    self._seen[key] = _Seen(f"{ref.name}.local", 1, stamp, now)
+            return True
+        api = client.CoreV1Api(self.api_client)
+        try:
+            if name:
+                try:
+                    api.patch_namespaced_event(name, ref.namespace, {"count": count, "lastTimestamp": stamp.isoformat()})
+                    return True
+                except ApiException as exc:
+                    if exc.status != 404:  # the Event expired (TTL 1 h by default): write a fresh one
+                        raise
+            created = api.create_namespaced_event(ref.namespace, self._body(ref, event_type, reason, message,
+                                                                             first, stamp, count))
+        except Exception as exc:  # events are best effort; never fail a pass because of one
+            log.warning("could not record event %s on %s/%s: %s", reason, ref.kind, ref.name, exc)
+            return False
+        with self._lock:
+            self._seen[key] = _Seen(created.metadata.name, count, first, now)
+        return True
+
+    def _body(self, ref: ObjectRef, event_type: str, reason: str, message: str, first: datetime, last: datetime,
+              count: int) -> client.CoreV1Event:
+        return client.CoreV1Event(
             metadata=client.V1ObjectMeta(generate_name=f"{ref.name}.", namespace=ref.namespace),
             involved_object=client.V1ObjectReference(
                 api_version=ref.api_version, kind=ref.kind, namespace=ref.namespace, name=ref.name,
                 uid=ref.uid or None,
             ),
             reason=reason,
-            message=message[:1024],
+            message=message,
             type=event_type,
             source=client.V1EventSource(component=self.component),
-            first_timestamp=stamp,
-            last_timestamp=stamp,
-            count=1,
+            first_timestamp=first,
+            last_timestamp=last,
+            count=count,
             reporting_component=self.component,
             reporting_instance=self.component,
         )
-        try:
-            client.CoreV1Api(self.api_client).create_namespaced_event(ref.namespace, body)
-        except Exception as exc:  # events are best effort; never fail a pass because of one
-            log.warning("could not record event %s on %s/%s: %s", reason, ref.kind, ref.name, exc)
-            return False
-        return True

@@ -82,6 +82,7 @@ def mirror_revision(ctx: EngineContext, obj: dict[str, Any], revision: Revision)
             reason = _describe(exc)
             message = f"mirroring to cluster {cluster_name or '<unset>'} failed: {reason}"
             ctx.metrics.mirror_failure_counter.labels(revision.spec.app.name, cluster_name).inc()
+            ctx.metrics.mirror_failures.labels(revision.spec.app.name, cluster_name).inc()
             ctx.events.emit(ref, WARNING, "MirrorFailed", message)
             log.warning(message, extra=fields(kind="Revision", object=ref.name, namespace=ref.namespace,
                                               mirror=mirror_obj["metadata"]["name"], cluster=cluster_name))

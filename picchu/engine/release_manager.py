@@ -58,7 +58,15 @@ def reconcile_release_manager(ctx: EngineContext, namespace: str, name: str) -> 
     try:
         rm = load_release_manager(obj)
     except InvalidSpec as exc:
-        ctx.events.emit(ref, WARNING, "InvalidSpec", f"invalid ReleaseManager: {exc}")
+        message = f"invalid ReleaseManager, fix or delete it: {exc}"[:1000]
+        old = obj.get("status") or {}
+        merged = conditions.merge(old.get("conditions"),
+                                  [conditions.Condition("Progressing", False, "InvalidSpec", message)], ctx.clock())
+        if merged != old.get("conditions"):  # once per change: status, Event and log line
+            ctx.delivery.patch_status("ReleaseManager", namespace, name, {
+                "conditions": merged, "lastUpdated": old.get("lastUpdated") or ctx.clock().strftime("%Y-%m-%dT%H:%M:%SZ")})
+            ctx.events.emit(ref, WARNING, "InvalidSpec", message)
+            log.warning(message, extra=fields(kind="ReleaseManager", object=name, namespace=namespace))
         return period
     app, target, fleet = rm.spec.app, rm.spec.target, rm.spec.fleet
     _observe_interval(ctx, namespace, name, app, target)
@@ -172,7 +180,7 @@ def _apply(ctx: EngineContext, members: list[FleetMember], revisions: list[Revis
     plans: dict[str, ClusterPlan] = cluster_plans(ctx, snapshot, decision, revisions, members)
     targets = [(m.connection, plans[m.name]) for m in members
                if m.connection is not None and m.name in plans and m.name not in unreachable]
-    results = ctx.applier.apply(targets)
+    results = ctx.applier.apply(targets, log_fields=fields(app=snapshot.app, target=snapshot.target))
     problems = {}
     for cluster, result in results.items():
         if not result.ok:
@@ -203,8 +211,9 @@ def _report(ctx: EngineContext, obj: dict[str, Any], ref: ObjectRef, decision: D
     problems = {**outcome.unreachable, **outcome.failed}
     message = "holding, clusters not in sync: " + "; ".join(f"{c}: {r}" for c, r in sorted(problems.items()))
     if problems:
-        ctx.events.emit(ref, WARNING, "ClusterUnavailable", message[:1000])
-        log.warning(message, extra=fields(app=app, target=target))
+        ctx.events.emit(ref, WARNING, "ClusterUnavailable", message[:1000])  # repeats are aggregated
+        if _condition_message(old_status, "ClustersSynced") != message[:1000]:  # logged once per change
+            log.warning(message, extra=fields(app=app, target=target, cluster=",".join(sorted(problems))))
     if outcome.failed:
         conds = [conditions.Condition("ClustersSynced", False, "ClusterUnavailable", message[:1000])]
         merged = conditions.merge(old_status.get("conditions"), conds, now)
@@ -213,11 +222,12 @@ def _report(ctx: EngineContext, obj: dict[str, Any], ref: ObjectRef, decision: D
                 "conditions": merged,
                 "lastUpdated": old_status.get("lastUpdated") or now.strftime("%Y-%m-%dT%H:%M:%SZ")})
         return
-    entries = [e.model_dump(by_alias=True, exclude_none=True, mode="json") for e in decision.rm_status]
+    entries = _entries(decision)
     progress = "; ".join(decision.reasons) or "in sync"
     synced = (conditions.Condition("ClustersSynced", False, "ClusterUnavailable", message[:1000]) if problems else
               conditions.Condition("ClustersSynced", True, "Applied", "every enabled cluster holds the desired objects"))
-    conds = [synced, conditions.Condition("Progressing", not decision.held, "Held" if decision.held else "Decided",
+    conds = [synced, conditions.Condition("Progressing", not decision.held,
+                                          decision.hold_reason or ("Held" if decision.held else "Decided"),
                                           progress[:1000])]
     stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     status: dict[str, Any] = {"revisions": entries,
@@ -226,6 +236,9 @@ def _report(ctx: EngineContext, obj: dict[str, Any], ref: ObjectRef, decision: D
         records = applied_records(old_status.get("applied"), decision, outcome.members, outcome.applied, stamp)
         if records or old_status.get("applied"):
             status["applied"] = records
+    if decision.hold_reason and _condition_changed(old_status, "Progressing", decision.hold_reason):
+        ctx.events.emit(ref, WARNING, decision.hold_reason, progress[:1000])
+        log.warning(progress, extra=fields(app=app, target=target, reason=decision.hold_reason))
     if {k: old_status.get(k) for k in status} != status:
         status["lastUpdated"] = stamp
         ctx.delivery.patch_status("ReleaseManager", namespace, name, status)
@@ -234,13 +247,60 @@ def _report(ctx: EngineContext, obj: dict[str, Any], ref: ObjectRef, decision: D
     for tag, state in decision.entered:
         revision = by_tag.get(tag)
         message = f"{tag} on {target}: {state}"
-        ctx.events.emit(_revision_ref(revision) if revision else ref, NORMAL, "StateChanged", message)
-        log.info(message, extra=fields(app=app, target=target, tag=tag, state=state))
+        bad = state in WARNING_STATES
+        ctx.events.emit(_revision_ref(revision) if revision else ref, WARNING if bad else NORMAL,
+                        WARNING_STATES.get(state, "StateChanged"), message)
+        (log.warning if bad else log.info)(message, extra=fields(app=app, target=target, tag=tag, state=state))
         kind = NOTIFIED_STATES.get(state)
         if kind is not None and ctx.notifier is not None:
             percent = next((e.current_percent for e in decision.rm_status if e.tag == tag), None)
             ctx.notifier.notify(ReleaseEvent(kind, app, tag, target=target, namespace=namespace, percent=percent))
+    _announce_ramp_steps(ctx, ref, old_status, decision, by_tag, app, target)
     _metrics(ctx, decision, app, target, now)
+
+
+def _condition_message(status: dict[str, Any], kind: str) -> str | None:
+    old = next((c for c in status.get("conditions") or [] if isinstance(c, dict) and c.get("type") == kind), {})
+    return old.get("message") if isinstance(old.get("message"), str) else None
+
+
+def _condition_changed(status: dict[str, Any], kind: str, reason: str) -> bool:
+    old = next((c for c in status.get("conditions") or [] if isinstance(c, dict) and c.get("type") == kind), {})
+    return bool(old.get("reason") != reason)
+
+
+WARNING_STATES = {"failing": "RollingBack", "failed": "RolledBack", "timingout": "TimingOut"}
+
+
+def _entries(decision: Decision) -> list[dict[str, Any]]:
+    """The status entries to write, each with its `waiting` note (an additive key Go Picchu ignores) when the
+    tag waits for capacity or its release window; the Revision pass turns it into its Progressing reason."""
+    waits = {w.tag: w for w in decision.waits}
+    entries = []
+    for model in decision.rm_status:
+        entry = model.model_dump(by_alias=True, exclude_none=True, mode="json")
+        entry.pop("waiting", None)
+        wait = waits.get(model.tag)
+        if wait is not None:
+            entry["waiting"] = {"reason": wait.reason, "message": wait.message[:500]}
+        entries.append(entry)
+    return entries
+
+
+def _announce_ramp_steps(ctx: EngineContext, ref: ObjectRef, old_status: dict[str, Any], decision: Decision,
+                         by_tag: dict[str, Revision], app: str, target: str) -> None:
+    """One Event and one log line per traffic step of a tag (written only once the step was applied)."""
+    before = {e.get("tag"): e.get("currentPercent", 0) for e in old_status.get("revisions") or []
+              if isinstance(e, dict)}
+    for entry in decision.rm_status:
+        old = before.get(entry.tag)
+        if old is None or old == entry.current_percent:
+            continue
+        revision = by_tag.get(entry.tag)
+        message = f"{entry.tag} on {target}: traffic {old}% -> {entry.current_percent}%"
+        ctx.events.emit(_revision_ref(revision) if revision else ref, NORMAL, "TrafficShifted", message)
+        log.info(message, extra=fields(app=app, target=target, tag=entry.tag, percent=entry.current_percent,
+                                       state=entry.state.current))
 
 
 def _revision_ref(revision: Revision) -> ObjectRef:
@@ -270,11 +330,12 @@ def _metrics(ctx: EngineContext, decision: Decision, app: str, target: str, now:
         oldest = min(dated, key=lambda e: e.state.last_updated) if dated else None
         tag = oldest.tag if oldest is not None else ""
         previous = ctx.metric_series.get(("oldest", app, target, state))
-        if previous is not None and previous != tag:
+        if previous and previous != tag:
             m.revision_oldest_age_seconds.remove(app, target, state, previous)
         ctx.metric_series[("oldest", app, target, state)] = tag
-        age = (now - oldest.state.last_updated).total_seconds() if oldest is not None else 0.0
-        m.revision_oldest_age_seconds.labels(app, target, state, tag).set(age)
+        if oldest is not None:  # an empty state has no series (no `revision=""` zeros)
+            m.revision_oldest_age_seconds.labels(app, target, state, tag).set(
+                (now - oldest.state.last_updated).total_seconds())
     tags = {route.tag for route in decision.routes}
     for route in decision.routes:
         m.revision_release_weight.labels(app, target, route.tag).set(route.weight)

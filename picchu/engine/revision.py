@@ -60,7 +60,8 @@ def reconcile_revision(ctx: EngineContext, namespace: str, name: str) -> float |
         ctx.delivery.delete("Revision", namespace, name)
         ctx.events.emit(ref, NORMAL, "GarbageCollected", "every target marked it deletable; deleting the Revision")
         return None
-    entries = _sync_release_managers(ctx, namespace, revision)
+    rms = _sync_release_managers(ctx, namespace, revision)
+    entries = {target: _entry(rm, revision.spec.app.tag) for target, rm in rms.items()}
     targets_status = [_target_status(t.name, entries.get(t.name)) for t in revision.spec.targets]
     if not revision.spec.disable_mirroring and mirror.deployed(targets_status):
         mirror.mirror_revision(ctx, obj, revision)  # §6.5; failures are counted and reported, never raised
@@ -70,18 +71,79 @@ def reconcile_revision(ctx: EngineContext, namespace: str, name: str) -> float |
         _fail(ctx, obj, revision, decision, ref)
     ctx.metrics.revision_failed.labels(app, tag).set(1 if decision.failing else 0)
     now = ctx.clock()
+    old_conditions = (obj.get("status") or {}).get("conditions")
+    reason, message = _failure(decision, old_conditions)
+    summary = conditions.revision_conditions(
+        _target_views(revision, targets_status, rms), bool(obj.get("spec", {}).get("failed")) or decision.failing,
+        reason, alert_condition, message)
     status = {
         "sentry": {"release": False},
         "targets": targets_status,
         "conditions": conditions.merge(
-            (obj.get("status") or {}).get("conditions"),
-            [conditions.Condition("Valid", True, "Valid", "the Revision passed validation"), alert_condition],
+            old_conditions,
+            [conditions.Condition("Valid", True, "Valid", "the Revision passed validation"), alert_condition,
+             *summary],
             now,
         ),
     }
     if status != _comparable(obj.get("status")):
         ctx.delivery.patch_status("Revision", namespace, name, status)
+        _announce(ctx, ref, old_conditions, summary, fields(app=app, tag=tag))
     return period
+
+
+def _entry(rm: dict[str, Any] | None, tag: str) -> dict[str, Any] | None:
+    return next((e for e in ((rm or {}).get("status") or {}).get("revisions") or [] if e.get("tag") == tag), None)
+
+
+def _target_views(revision: Revision, targets_status: list[dict[str, Any]],
+                  rms: dict[str, dict[str, Any] | None]) -> list[conditions.TargetView]:
+    views = []
+    for target, status in zip(revision.spec.targets, targets_status, strict=True):
+        rm = rms.get(target.name) or {}
+        entry = _entry(rm, revision.spec.app.tag)
+        views.append(conditions.TargetView(
+            name=target.name, state=status["state"], current_percent=status["release"]["currentPercent"],
+            ready=status["scale"]["current"], desired=status["scale"]["desired"],
+            release_eligible=bool(target.release and target.release.eligible), has_entry=entry is not None,
+            rm_conditions=tuple((rm.get("status") or {}).get("conditions") or []),
+            waiting=(entry or {}).get("waiting")))
+    return views
+
+
+FAILURE_REASONS = {"SLO violation": "SLOViolation", "test timing out": "TimedOut"}
+
+
+def _failure(decision: FailureDecision, old_conditions: list[dict[str, Any]] | None) -> tuple[str, str]:
+    """The Failed condition's reason and message: this pass's failure, else the one recorded when it failed."""
+    if decision.failing:
+        alerts = f" ({', '.join(decision.alerts)} fired below {ACCEPTANCE_PERCENTAGE}% on " \
+                 f"{decision.acceptance_target})" if decision.alerts else ""
+        return FAILURE_REASONS.get(decision.reason, "RolledBack"), f"{decision.reason}{alerts}; rolling back"
+    old = next((c for c in old_conditions or [] if c.get("type") == conditions.FAILED), None)
+    if old and old.get("status") == "True":
+        return str(old["reason"]), str(old.get("message") or "")
+    return "", ""
+
+
+def _announce(ctx: EngineContext, ref: ObjectRef, old: list[dict[str, Any]] | None,
+              summary: list[conditions.Condition], extra: dict[str, Any]) -> None:
+    """One Event per summary-condition change a person must notice (Warning when it went wrong)."""
+    before = {c.get("type"): c for c in old or [] if isinstance(c, dict)}
+    for cond in summary:
+        prev = before.get(cond.type) or {}
+        status = "True" if cond.status else "False"
+        if prev.get("status") == status and prev.get("reason") == cond.reason:
+            continue
+        if cond.type == conditions.RELEASED and cond.status:
+            ctx.events.emit(ref, NORMAL, "Released", cond.message)
+        elif cond.type == conditions.FAILED and cond.status:
+            ctx.events.emit(ref, WARNING, cond.reason, cond.message)
+        elif cond.type == conditions.PROGRESSING and cond.reason not in ("Released", "Failed"):
+            blocked = not cond.status and cond.reason in conditions.BLOCKED_REASONS
+            ctx.events.emit(ref, WARNING if blocked or cond.reason == "AlertsFiring" else NORMAL, cond.reason,
+                            cond.message)
+            (log.warning if blocked else log.info)(cond.message, extra={**extra, "reason": cond.reason})
 
 
 def _comparable(status: dict[str, Any] | None) -> dict[str, Any]:
@@ -89,16 +151,25 @@ def _comparable(status: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _report_invalid(ctx: EngineContext, obj: dict[str, Any], ref: ObjectRef, exc: InvalidSpec) -> None:
+    """Valid=False (and Progressing=False, so `kubectl get rev` says why); the Warning Event and log line are
+    written once per change of the problem, not on every pass."""
     message = f"invalid Revision, fix the manifest and re-apply it: {exc}"
     old = obj.get("status") or {}
-    merged = conditions.merge(old.get("conditions"), [conditions.Condition("Valid", False, "InvalidSpec", message)],
-                              ctx.clock())
-    if merged != old.get("conditions"):  # sentry and targets are required by the status schema
-        ctx.delivery.patch_status("Revision", ref.namespace, ref.name, {
-            "sentry": old.get("sentry") or {"release": False}, "targets": old.get("targets") or [],
-            "conditions": merged})
+    merged = conditions.merge(old.get("conditions"), [
+        conditions.Condition("Valid", False, "InvalidSpec", message),
+        conditions.Condition(conditions.PROGRESSING, False, "InvalidSpec", message),
+        conditions.Condition(conditions.RELEASED, False, "InvalidSpec", message),
+    ], ctx.clock())
+    if merged == old.get("conditions"):
+        return
+    ctx.delivery.patch_status("Revision", ref.namespace, ref.name, {  # sentry and targets are required
+        "sentry": old.get("sentry") or {"release": False}, "targets": old.get("targets") or [],
+        "conditions": merged})
     ctx.events.emit(ref, WARNING, "InvalidSpec", message)
-    log.warning(message, extra=fields(kind="Revision", object=ref.name, namespace=ref.namespace))
+    app = ((obj.get("spec") or {}).get("app") or {})
+    log.warning(message, extra=fields(kind="Revision", object=ref.name, namespace=ref.namespace,
+                                      app=app.get("name") if isinstance(app, dict) else None,
+                                      tag=app.get("tag") if isinstance(app, dict) else None))
 
 
 def _ensure_labels(ctx: EngineContext, obj: dict[str, Any], revision: Revision) -> bool:
@@ -128,22 +199,24 @@ def _marked_for_deletion(obj: dict[str, Any], revision: Revision) -> bool:
 
 
 def _sync_release_managers(ctx: EngineContext, namespace: str, revision: Revision) -> dict[str, dict[str, Any] | None]:
-    """§6.3: one RM per target, found by name; returns the RM status entry for this tag, per target."""
-    app, tag = revision.spec.app.name, revision.spec.app.tag
-    entries: dict[str, dict[str, Any] | None] = {}
+    """§6.3: one RM per target, found by name; returns the ReleaseManager of each target."""
+    app = revision.spec.app.name
+    rms: dict[str, dict[str, Any] | None] = {}
     for target in revision.spec.targets:
         name = release_manager_name(app, target.name)
         labels = {keys.LABEL_TARGET: target.name, keys.LABEL_FLEET: target.fleet, keys.LABEL_APP: app}
         spec = {"fleet": target.fleet, "app": app, "target": target.name}
         rm = ctx.delivery.get("ReleaseManager", namespace, name)
-        if rm is None:
-            rm = ctx.delivery.create("ReleaseManager", namespace, {
+        created = False
+        if rm is None:  # two Revisions of one app may race here: the loser reads the winner's object
+            rm, created = ctx.delivery.create_or_get("ReleaseManager", namespace, {
                 "apiVersion": keys.API_VERSION,
                 "kind": "ReleaseManager",
                 "metadata": {"name": name, "namespace": namespace, "labels": labels,
                              "finalizers": [keys.FINALIZER_RELEASE_MANAGER]},
                 "spec": spec,
             })
+        if created:
             ctx.events.emit(ObjectRef.of(rm), NORMAL, "Created", f"ReleaseManager for {app} on target {target.name}")
             ctx.wake_release_manager(namespace, name)
         else:
@@ -151,10 +224,8 @@ def _sync_release_managers(ctx: EngineContext, namespace: str, revision: Revisio
             wrong = {k: v for k, v in labels.items() if current.get(k) != v}
             if wrong or {k: rm.get("spec", {}).get(k) for k in spec} != spec:
                 rm = ctx.delivery.patch("ReleaseManager", namespace, name, {"metadata": {"labels": labels}, "spec": spec})
-        entries[target.name] = next(
-            (e for e in (rm.get("status") or {}).get("revisions") or [] if e.get("tag") == tag), None
-        )
-    return entries
+        rms[target.name] = rm
+    return rms
 
 
 def _target_status(name: str, entry: dict[str, Any] | None) -> dict[str, Any]:

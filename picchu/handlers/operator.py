@@ -15,11 +15,10 @@ import threading
 import time
 from collections.abc import Hashable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import kopf
-from kubernetes import client, config
+from kubernetes import client
 from prometheus_client import start_http_server
 
 from picchu import keys, logs
@@ -181,31 +180,19 @@ def build_queues(ctx: EngineContext) -> dict[str, WorkQueue]:
 
     s = ctx.settings
     queues = {
-        "revisions": WorkQueue("revisions", reconcile, s.concurrent_revisions),
-        "releasemanagers": WorkQueue("releasemanagers", reconcile, s.concurrent_release_managers),
-        "clusters": WorkQueue("clusters", reconcile, 1),
-        "clustersecrets": WorkQueue("clustersecrets", reconcile, 1),
+        "revisions": WorkQueue("revisions", reconcile, s.concurrent_revisions, metrics=ctx.metrics),
+        "releasemanagers": WorkQueue("releasemanagers", reconcile, s.concurrent_release_managers,
+                                     metrics=ctx.metrics),
+        "clusters": WorkQueue("clusters", reconcile, 1, metrics=ctx.metrics),
+        "clustersecrets": WorkQueue("clustersecrets", reconcile, 1, metrics=ctx.metrics),
     }
     ctx.wake_release_manager = lambda ns, name: queues["releasemanagers"].add(("ReleaseManager", ns, name))
     return queues
 
 
-def delivery_client(kubeconfig: Path | None) -> client.ApiClient:
-    if kubeconfig is not None:
-        return cast(client.ApiClient, config.new_client_from_config(
-            config_file=str(kubeconfig)))
-    try:
-        configuration = client.Configuration()
-        config.load_incluster_config(client_configuration=configuration)
-        return client.ApiClient(configuration)
-    except config.ConfigException:
-        return cast(client.ApiClient, config.new_client_from_config())
-
-
-def run_operator(settings: Settings, kubeconfig: Path | None = None) -> None:
-    """Serve health and metrics first, so a follower waiting for the Lease answers its probes (live, not ready)."""
-    logs.configure(settings.log_level)
-    api = delivery_client(kubeconfig)
+def run_operator(settings: Settings, api: client.ApiClient) -> None:
+    """Serve health and metrics first, so a follower waiting for the Lease answers its probes (live, not ready).
+    Called by `handlers.startup.run_checked`, which configured logging and checked the client."""
     health = Health()
     health.beat()
     health.serve(settings.health_addr)
@@ -213,11 +200,14 @@ def run_operator(settings: Settings, kubeconfig: Path | None = None) -> None:
     ctx = build_context(settings, api)
     start_http_server(int(port), addr=host or "0.0.0.0", registry=ctx.metrics.registry)
     leadership = None
+    leader = ctx.metrics.leader.labels(settings.leader_election_id)
     if settings.enable_leader_election:
         from picchu.handlers.leadership import acquire_leadership, lease_namespace
 
+        leader.set(0)
         lease_ns = lease_namespace(settings.leader_election_namespace, settings.namespace)
         leadership = acquire_leadership(api, settings.leader_election_id, lease_ns, waiting=health.beat)
+    leader.set(1)  # without election the one process always acts
     queues = build_queues(ctx)
     registry = build_registry(ctx, queues, health)
     log.info("starting picchu", extra=logs.fields(namespace=settings.namespace or "*"))
@@ -230,5 +220,6 @@ def run_operator(settings: Settings, kubeconfig: Path | None = None) -> None:
         )
     finally:  # kopf returns after SIGTERM/SIGINT once its watches and our queues stopped
         health.ready.clear()
+        leader.set(0)
         if leadership is not None:
             leadership.release()

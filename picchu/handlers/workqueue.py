@@ -9,6 +9,9 @@ every object (a Revision could then not be deleted while the operator is down). 
   safety net), or after an exponential back-off when the pass raised;
 * one bounded pool per kind (Picchu's `--concurrent-revisions` 20 / `--concurrent-release-managers` 50), so a
   slow app never starves the others, and passes run in worker threads (the engine is blocking I/O).
+
+With `metrics` (an `OperatorMetrics`) it exports client-go's work-queue series: depth (keys due now or later),
+adds, how long a due key waited for a worker, how long its pass took, and back-off retries.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,7 @@ class WorkQueue:
     concurrency: int
     base_backoff: float = 0.5
     max_backoff: float = 300.0
+    metrics: Any = None
     _heap: list[tuple[float, int, Hashable]] = field(default_factory=list)
     _keys: dict[Hashable, _KeyState] = field(default_factory=dict)
     _counter: itertools.count[int] = field(default_factory=itertools.count)
@@ -81,6 +86,9 @@ class WorkQueue:
             return
         state.due = due
         heapq.heappush(self._heap, (due, next(self._counter), key))
+        if self.metrics is not None:
+            self.metrics.queue_adds.labels(self.name).inc()
+            self._export_depth()
         if self._wakeup is not None:
             self._wakeup.set()
 
@@ -116,6 +124,9 @@ class WorkQueue:
                 if due <= now:
                     heapq.heappop(self._heap)
                     state.due = None
+                    if self.metrics is not None:
+                        self.metrics.queue_latency.labels(self.name).observe(now - due)
+                        self._export_depth()
                     return key
                 break
             timeout = self._heap[0][0] - now if self._heap else None
@@ -129,6 +140,7 @@ class WorkQueue:
         state = self._keys.setdefault(key, _KeyState())
         state.running = True
         delay: float | None
+        started = time.monotonic()
         try:
             delay = await asyncio.get_running_loop().run_in_executor(executor, self.reconcile, key)
             state.failures = 0
@@ -136,9 +148,13 @@ class WorkQueue:
             state.failures += 1
             delay = min(self.max_backoff, self.base_backoff * 2 ** (state.failures - 1))
             log.exception("reconcile of %s %s failed; retrying in %.1fs", self.name, key, delay)
+            if self.metrics is not None:
+                self.metrics.queue_retries.labels(self.name).inc()
         finally:
             state.running = False
             slots.release()
+            if self.metrics is not None:
+                self.metrics.queue_work_duration.labels(self.name).observe(time.monotonic() - started)
         if state.dirty:
             state.dirty = False
             self._add(key, 0.0)
@@ -146,3 +162,6 @@ class WorkQueue:
             self._add(key, delay)
         elif key in self._keys and self._keys[key].due is None:
             del self._keys[key]
+
+    def _export_depth(self) -> None:
+        self.metrics.queue_depth.labels(self.name).set(sum(1 for s in self._keys.values() if s.due is not None))

@@ -39,6 +39,7 @@ from picchu.release.snapshot import (
     Route,
     Snapshot,
     TagPlan,
+    Wait,
 )
 from picchu.release.status import assemble, fresh_entry, initialise, read_entry, record_latencies
 
@@ -56,7 +57,8 @@ def decide(snapshot: Snapshot) -> Decision:
         raise ValueError("Snapshot.now must be timezone-aware (UTC): pass datetime.now(UTC), not utcnow()")
     if not s.live_clusters:
         return Decision(
-            rm_status=s.rm_status, held=True, reasons=(f"holding: no live cluster in fleet {s.fleet}",)
+            rm_status=s.rm_status, held=True, reasons=(f"holding: no live cluster in fleet {s.fleet}",),
+            hold_reason="NoClusterInFleet",
         )
     incs = _build(s)
     if not any(i.has_revision for i in incs):
@@ -64,12 +66,16 @@ def decide(snapshot: Snapshot) -> Decision:
             delete_release_manager=True, reasons=("no Revision targets this app/target any more",)
         )
     reasons: list[str] = []
+    waits: list[Wait] = []
+    hold_reason = ""
     lost = sorted(c.name for c in s.live_clusters if c.name in s.observation.unreachable)
     observed_all = not lost
     if lost:
         reasons.append("holding traffic: live cluster(s) " + ", ".join(lost) + " unreachable")
+        hold_reason = "ClusterUnreachable"
     if s.hold_traffic:
         reasons.append(f"holding traffic: {s.hold_traffic}")
+        hold_reason = hold_reason or "AlertSourceUnavailable"
     _mark_ramping(incs)
     latencies: list[LatencyObservation] = []
     for i in incs:
@@ -91,11 +97,13 @@ def decide(snapshot: Snapshot) -> Decision:
         steps[i.tag] = (previous, step)
         if step.reason:
             reasons.append(step.reason)
+            if step.state == "pendingrelease":
+                waits.append(Wait(i.tag, "OutsideReleaseWindow", step.reason))
         if states.enter(i, step.state, s.now):
             entered.append((i.tag, step.state))
 
     may_route = observed_all and not unknown and not s.hold_traffic
-    sync_app, routes = _traffic(s, incs, others, may_route, reasons, frozenset(unknown))
+    sync_app, routes = _traffic(s, incs, others, may_route, reasons, waits, frozenset(unknown))
     plans = tuple(_plan(s, i, steps, others, pre_percent) for i in incs)
     deletable = gc.find_garbage((_gc_entry(i) for i in incs if i.tag not in unknown), s.now)
     originals = {e.tag: e for e in s.rm_status}
@@ -112,6 +120,8 @@ def decide(snapshot: Snapshot) -> Decision:
         entered=tuple(entered),
         latencies=tuple(latencies),
         reasons=tuple(reasons),
+        hold_reason=hold_reason,
+        waits=tuple(waits),
     )
 
 
@@ -171,6 +181,7 @@ def _traffic(
     others: dict[str, ServingLoad],
     may_route: bool,
     reasons: list[str],
+    waits: list[Wait],
     unknown: frozenset[str] = frozenset(),
 ) -> tuple[bool, tuple[Route, ...]]:
     if not any(i.entry.state in DEPLOYED_STATES or i.entry.state == "deploying" for i in incs):
@@ -192,7 +203,9 @@ def _traffic(
                     i.entry.release_eligible = False
             for tag, check in checks.items():
                 if not check.ok:
-                    reasons.append(f"{tag} waiting for capacity: {check.available} of {check.required} pods ready")
+                    message = f"{tag} waiting for capacity: {check.available} of {check.required} pods ready"
+                    reasons.append(message)
+                    waits.append(Wait(tag, "WaitingForCapacity", message))
         else:
             may_route = False
             reasons.append("holding traffic: no releasable tag has ready pods")

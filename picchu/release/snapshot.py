@@ -163,6 +163,15 @@ class LatencyObservation:
 
 
 @dataclass(frozen=True)
+class Wait:
+    """Why one tag does not advance this pass; ``reason`` is a CamelCase condition reason."""
+
+    tag: str
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
 class Decision:
     """The outcome of one pass. Persist ``rm_status`` only if every plan applied."""
 
@@ -183,6 +192,11 @@ class Decision:
     """Human-readable explanations and holds ("v2 waits for capacity: 4/22 pods")."""
     held: bool = False
     """True when the pass made no change at all (e.g. no live cluster); nothing to apply."""
+    hold_reason: str = ""
+    """Why the whole app/target is held, as a condition reason: ``NoClusterInFleet``, ``ClusterUnreachable``,
+    ``AlertSourceUnavailable`` (empty when nothing holds it)."""
+    waits: tuple[Wait, ...] = ()
+    """What individual tags wait for this pass (capacity, release window), for conditions and events."""
 
     def plan(self, tag: str) -> TagPlan | None:
         return next((p for p in self.plans if p.tag == tag), None)

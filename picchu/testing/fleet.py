@@ -74,18 +74,24 @@ def ensure_namespace(cluster: LocalCluster, name: str) -> None:
 
 @dataclass
 class OperatorProcess:
-    """`picchu run` as a child process; logs go to a file so a failing test can show them."""
+    """`picchu run` as a child process; logs go to a file so a failing test can show them. A log file this
+    class created itself is removed by `stop()` unless `keep_log` or PICCHU_KEEP_LOGS=1 (so test runs leave no
+    files behind); a `log_path` given by the caller is the caller's."""
 
     kubeconfig: Path
     namespace: str = DELIVERY_NAMESPACE
     args: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
     log_path: Path | None = None
+    keep_log: bool = False
     _process: subprocess.Popen[bytes] | None = None
+    _own_log: bool = False
 
     def start(self) -> OperatorProcess:
         if self.log_path is None:
-            self.log_path = Path(tempfile.mkstemp(prefix="picchu-operator-", suffix=".log")[1])
+            handle, name = tempfile.mkstemp(prefix="picchu-operator-", suffix=".log")
+            os.close(handle)
+            self.log_path, self._own_log = Path(name), True
         metrics_port, health_port = free_port(), free_port()
         argv = [sys.executable, "-m", "picchu", "run", "--kubeconfig", str(self.kubeconfig),
                 "--namespace", self.namespace, "--metrics-addr", f"127.0.0.1:{metrics_port}",
@@ -103,6 +109,12 @@ class OperatorProcess:
         return self._process is not None and self._process.poll() is None
 
     def stop(self, timeout: float = 15.0) -> None:
+        self._stop_process(timeout)
+        keep = self.keep_log or os.environ.get("PICCHU_KEEP_LOGS", "") not in ("", "0")
+        if self._own_log and not keep and self.log_path is not None:
+            self.log_path.unlink(missing_ok=True)
+
+    def _stop_process(self, timeout: float) -> None:
         if self._process is None:
             return
         if self._process.poll() is None:

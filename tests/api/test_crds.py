@@ -134,3 +134,45 @@ def test_cel_rules_are_attached_where_admission_can_check_them() -> None:
     assert at(target, "scale")["x-kubernetes-validations"][0]["rule"] == "has(self.min)"
     assert "x-kubernetes-validations" in at(target, "podDisruptionBudget")
     assert at(target, "canary", "percent")["maximum"] == 100
+
+
+def _undocumented(schema: dict[str, Any], path: str) -> list[str]:
+    missing = []
+    for key, sub in (schema.get("properties") or {}).items():
+        here = f"{path}.{key}"
+        if key not in ("apiVersion", "kind", "metadata") and "description" not in sub:
+            missing.append(here)
+        missing += _undocumented(sub, here)
+        if isinstance(sub.get("items"), dict):
+            missing += _undocumented(sub["items"], here + "[]")
+    return missing
+
+
+@pytest.mark.parametrize("name", sorted(render_crds()))
+def test_every_spec_and_status_field_is_documented_for_kubectl_explain(name: str) -> None:
+    schema = render_crds()[name]["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    assert _undocumented(schema, "") == []
+
+
+@pytest.mark.parametrize("plural", ["revisions", "releasemanagers", "clusters"])
+def test_conditions_are_in_the_status_schema_as_a_map_keyed_by_type(plural: str) -> None:
+    conditions = at(schema_of(plural), "status", "conditions")
+    assert conditions["x-kubernetes-list-type"] == "map" and conditions["x-kubernetes-list-map-keys"] == ["type"]
+    item = conditions["items"]
+    assert {"type", "status", "reason", "message", "lastTransitionTime"} <= set(item["properties"])
+    assert item["required"] == ["type", "status"]
+
+
+def _columns(plural: str, *, wide: bool) -> list[str]:
+    version = render_crds()[f"picchu.medium.engineering_{plural}.yaml"]["spec"]["versions"][0]
+    return [c["name"] for c in version["additionalPrinterColumns"] if wide or not c.get("priority")]
+
+
+def test_kubectl_get_rev_shows_tag_target_state_percent_reason_and_age_at_a_glance() -> None:
+    assert _columns("revisions", wide=False) == ["App", "Tag", "Target", "State", "Percent", "Reason", "Age"]
+    assert {"Target-2", "State-2", "Released", "Failed", "Message"} <= set(_columns("revisions", wide=True))
+
+
+def test_kubectl_get_rm_shows_the_releasing_tag_and_its_ramp_in_the_default_view() -> None:
+    assert _columns("releasemanagers", wide=False) == [
+        "App", "Target", "Released", "Percent", "Releasing", "Ramp", "Reason", "Age"]

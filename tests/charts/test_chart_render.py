@@ -61,7 +61,7 @@ def test_the_default_values_render_a_deployment_picchu_run_accepts_with_leader_e
     assert deployment["spec"]["replicas"] == 2
     params = _run_params(manifests)
     assert params["enable_leader_election"] is True
-    assert params["sync_period_seconds"] == 15 and params["namespace"] is None
+    assert params["sync_period_seconds"] == 15 and params["namespace"] == ""
     ports = {p["name"]: p["containerPort"] for p in deployment["spec"]["template"]["spec"]["containers"][0]["ports"]}
     assert ports == {"metrics": 8383, "health": 8080}
 
@@ -84,3 +84,15 @@ def test_the_api_server_accepts_every_rendered_manifest(render: Any, control_pla
     result = delivery.kubectl("apply", "--dry-run=server", "-f", "-", input=yaml.safe_dump_all(manifests))
     accepted = [line for line in result.stdout.splitlines() if line.endswith("(server dry run)")]
     assert len(accepted) == len(manifests), result.stdout
+
+
+def test_an_optional_service_monitor_scrapes_the_metrics_service(render: Any) -> None:
+    assert "ServiceMonitor" not in {m["kind"] for m in render()}
+    manifests = render("serviceMonitor.enabled=true", "serviceMonitor.labels={release: prom}")
+    monitor = next(m for m in manifests if m["kind"] == "ServiceMonitor")
+    service = next(m for m in manifests if m["kind"] == "Service")
+    assert monitor["metadata"]["labels"]["release"] == "prom"
+    assert monitor["spec"]["endpoints"] == [{"port": "metrics", "path": "/metrics", "interval": "30s"}]
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= service["metadata"]["labels"].items()
+    assert "metrics" in {p["name"] for p in service["spec"]["ports"]}

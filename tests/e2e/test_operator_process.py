@@ -8,6 +8,7 @@ and the ReleaseManager status.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import urllib.error
@@ -110,7 +111,15 @@ def test_the_metrics_endpoint_serves_picchus_metrics_after_a_rollout(world: Worl
               for labels, value in samples["picchu_revision_oldest_age_seconds"]
               if labels.get("app") == app}
     assert oldest[("released", "v2")] >= 0 and oldest[("retired", "v1")] >= 0
-    assert oldest[("failed", "")] == 0, "an empty state reports no revision and age 0"
+    assert not any(labels.get("revision") == "" for labels, _ in samples["picchu_revision_oldest_age_seconds"]), \
+        "an empty state has no series (no revision=\"\" zeros)"
+    for histogram in histograms:  # the conventional name beside Picchu's, with the same observations
+        assert _values(samples, f"{histogram}_seconds_count", app=app, target="production") == [2.0]
+    assert not [name for name in samples if name.endswith("_created")]
+    assert samples.get("picchu_build_info") and samples.get("process_resident_memory_bytes")
+    assert any(labels.get("name") == "releasemanagers" for labels, _ in samples.get("workqueue_depth", []))
+    assert sum(v for labels, v in samples.get("picchu_cluster_requests_total", []) if labels.get("method") == "PATCH") > 0
+    assert _values(samples, "leader_election_master_status") == [1.0]
 
 
 # --- health ----------------------------------------------------------------------------------------------
@@ -282,5 +291,6 @@ def test_bad_flags_stop_picchu_run_at_once_with_what_to_write_instead() -> None:
     assert "--release-timezone 'Mars/Base'" in result.stderr and "--metrics-addr 'nope'" in result.stderr
     assert "Traceback" not in result.stderr
     bad_policy = subprocess.run([sys.executable, "-m", "picchu", "run", "--alert-failure-policy", "maybe"],
-                                capture_output=True, text=True, timeout=60)
-    assert bad_policy.returncode == 2 and "hold, fail-closed" in bad_policy.stderr
+                                capture_output=True, text=True, timeout=60,
+                                env={**os.environ, "COLUMNS": "250"})  # one line, not a wrapped box
+    assert bad_policy.returncode == 2 and "'maybe' is not one of 'hold', 'fail-closed'" in bad_policy.stderr

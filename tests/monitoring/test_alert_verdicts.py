@@ -157,13 +157,22 @@ def test_either_source_firing_rolls_back_and_an_unreadable_one_follows_the_polic
         assert set(verdict.alert_names) == set(prometheus.alert_names + datadog.alert_names)
 
 
-def test_datadog_is_on_when_both_keys_are_set_from_flags_or_datadog_s_own_variables() -> None:
+def test_datadog_is_on_when_both_keys_are_set_and_never_shows_a_key() -> None:
     from picchu.settings import Settings
 
-    assert not Settings.from_env({}).datadog_enabled
-    settings = Settings.from_env({"DD_API_KEY": "a", "DD_APP_KEY": "b", "DD_SITE": "datadoghq.eu"})
+    assert not Settings().datadog_enabled
+    settings = Settings(datadog_api_key="a", datadog_app_key="b", datadog_site="datadoghq.eu")
     assert settings.datadog_enabled and settings.datadog_host == "https://api.datadoghq.eu"
-    assert Settings.from_env({}, datadog_site="http://127.0.0.1:9").datadog_host == "http://127.0.0.1:9"
-    assert "secret-a" not in repr(Settings.from_env({}, datadog_api_key="secret-a"))
-    half = Settings.from_env({}, datadog_api_key="k")
-    assert any("--datadog-app-key" in problem for problem in half.problems())
+    assert Settings(datadog_site="http://127.0.0.1:9").datadog_host == "http://127.0.0.1:9"
+    assert "secret-a" not in repr(Settings(datadog_api_key="secret-a"))
+    assert any("--datadog-app-key" in problem for problem in Settings(datadog_api_key="k").problems())
+
+
+def test_picchu_run_reads_datadog_s_own_variables_and_refuses_half_a_key_pair() -> None:
+    from typer.testing import CliRunner
+
+    from picchu.cli import app
+
+    result = CliRunner().invoke(app, ["run", "--kubeconfig", "/nonexistent"], env={"DD_API_KEY": "k"})
+    assert result.exit_code == 2
+    assert "--datadog-app-key" in result.output

@@ -109,6 +109,7 @@ def test_the_fleet_without_a_live_cluster_holds_and_says_why() -> None:
     d = decide(snapshot([revision("v1")], start, clusters=[ClusterView("s", live=False)]))
     assert d.held and d.rm_status == start
     assert d.reasons == ("holding: no live cluster in fleet prod",)
+    assert d.hold_reason == "NoClusterInFleet"
 
 
 def test_the_release_manager_goes_away_when_no_revision_is_left() -> None:
@@ -132,6 +133,7 @@ def test_an_unreachable_cluster_holds_weights_readiness_and_timeouts() -> None:
     assert states_of(d) == {"v1": ("released", 80), "v2": ("releasing", 20), "v3": ("deploying", 0)}
     assert not d.sync_app
     assert "holding traffic: live cluster(s) b unreachable" in d.reasons
+    assert d.hold_reason == "ClusterUnreachable"
 
 
 def test_an_unknown_state_is_kept_reported_and_holds_the_weights() -> None:
@@ -159,6 +161,8 @@ def test_a_ramp_waiting_for_capacity_says_how_many_pods_it_needs() -> None:
     assert states_of(d)["v2"] == ("releasing", 10)
     # 36 pods serve 90 % → 40 at 100 %; 20 % of 40 = 8 expected; 90 % of that → 8 required
     assert "v2 waiting for capacity: 4 of 8 pods ready" in d.reasons
+    assert [(w.tag, w.reason, w.message) for w in d.waits] == [
+        ("v2", "WaitingForCapacity", "v2 waiting for capacity: 4 of 8 pods ready")]
 
 
 def test_a_ramp_never_takes_a_load_its_ready_pods_cannot_carry_and_provisions_ahead_until_they_can() -> None:
@@ -345,6 +349,7 @@ def test_a_pending_release_waiting_for_its_window_is_scaled_to_zero() -> None:
     plan = d.plan("v1")
     assert plan is not None and plan.state == "pendingrelease" and plan.sync
     assert [c.replicas for c in plan.clusters] == [0]
+    assert [(w.tag, w.reason) for w in d.waits] == [("v1", "OutsideReleaseWindow")]
 
 
 def test_a_canary_holds_its_share_for_its_ttl_from_first_traffic_then_releases() -> None:

@@ -17,6 +17,7 @@ from picchu.api.v1alpha1.common import (
     FloatString,
     OpenModel,
     Resource,
+    StatusCondition,
     StrictBool,
     StrictStr,
     WireModel,
@@ -28,20 +29,27 @@ DEFAULT_SCALING_FACTOR = "1.0"
 
 class ClusterConfig(WireModel):
     server: StrictStr
+    """URL of the cluster's API server."""
     certificate_authority_data: StrictStr = Field(alias="certificate-authority-data")
+    """Base64 PEM of the CA that signed the API server's certificate."""
 
 
 class IngressInfo(WireModel):
     """An Istio ingress gateway and the domains that generate default hostnames."""
 
     dns_name: StrictStr
+    """DNS name of the gateway."""
     gateway: StrictStr | None = None
+    """Istio Gateway (namespace/name) the routes bind to."""
     default_domains: list[StrictStr]
+    """Domains under which each app gets a host name."""
 
 
 class ClusterIngresses(WireModel):
     public: IngressInfo
+    """Gateway for public ports."""
     private: IngressInfo
+    """Gateway for private ports."""
 
 
 class ClusterSpec(WireModel):
@@ -56,6 +64,7 @@ class ClusterSpec(WireModel):
     scaling_factor_string: FloatString | None = None
     """Multiplier for replicas and autoscaler bounds on this cluster (default "1.0")."""
     ingresses: ClusterIngresses
+    """Ingress gateways of the cluster, per port mode."""
     enable_dev_routes: StrictBool | None = None
     """Enable the dev route."""
     dev_route_tag_template: StrictStr | None = None
@@ -65,12 +74,21 @@ class ClusterSpec(WireModel):
 
 
 class ClusterKubernetesStatus(OpenModel):
-    version: StrictStr = ""
-    ready: StrictBool = False
+    """What the cluster's API server answered to the last discovery call."""
+
+    version: StrictStr = Field(default="")
+    """Kubernetes version (gitVersion) of the cluster's API server."""
+    ready: StrictBool = Field(default=False)
+    """Whether the API server answered with these credentials."""
 
 
 class ClusterStatus(OpenModel):
+    """Written by the Cluster reconciler."""
+
     kubernetes: ClusterKubernetesStatus | None = None
+    """Reachability and version of the cluster."""
+    conditions: list[StatusCondition] | None = None
+    """Ready: the API server answered with the Secret's credentials (the message names the fix otherwise)."""
 
 
 class Cluster(Resource):

@@ -286,3 +286,24 @@ def parse_time(text: object) -> datetime | None:
     if value.tzinfo is None:
         return None
     return value.astimezone(UTC)
+
+
+class StatusCondition(OpenModel):
+    """One observation of the object's state, in the standard Kubernetes condition shape (for `kubectl wait
+    --for=condition=TYPE` and `kubectl describe`)."""
+
+    type: StrictStr
+    """Condition type. Revision: Valid, AlertsClear, Released, Progressing, Failed. ReleaseManager:
+    ClustersSynced, Progressing. Cluster: Ready."""
+    status: StrictStr
+    """"True", "False" or "Unknown"."""
+    reason: StrictStr | None = None
+    """CamelCase cause, e.g. WaitingForPods, WaitingForCapacity, OutsideReleaseWindow, AlertsFiring,
+    ClusterUnreachable, NoClusterInFleet, InvalidSpec."""
+    message: StrictStr | None = None
+    """Human-readable details: what is waited for and, when something must be fixed, what to do."""
+    last_transition_time: Time | None = None
+    """When status last changed (not when the message last changed)."""
+
+
+Conditions = list[StatusCondition]

@@ -27,16 +27,17 @@ import yaml
 from pydantic import AwareDatetime, BaseModel
 from pydantic.fields import FieldInfo
 
-from picchu.api.v1alpha1.cluster import Cluster, ClusterConfig, ClusterSpec
+from picchu.api.v1alpha1.cluster import Cluster, ClusterConfig, ClusterSpec, ClusterStatus
 from picchu.api.v1alpha1.common import IntOrStringMarker, OpenModel, PassthroughMarker, Resource
 from picchu.api.v1alpha1.others import ClusterSecrets, FaultInjector, HTTPPortFault, Mirror
-from picchu.api.v1alpha1.release_manager import ReleaseManager
+from picchu.api.v1alpha1.release_manager import ReleaseManager, ReleaseManagerStatus
 from picchu.api.v1alpha1.revision import (
     Canary,
     PortInfo,
     ReleaseInfo,
     Revision,
     RevisionSpec,
+    RevisionStatus,
     RevisionTarget,
     ScaleInfo,
 )
@@ -98,7 +99,11 @@ _MODEL_RULES: dict[type[BaseModel], list[Schema]] = {
 }
 
 # Extra schema merged into a field's generated schema (enums, patterns, list semantics, embedded shapes).
+_CONDITIONS_LIST: Schema = {"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]}
 _FIELD_EXTRAS: dict[tuple[type[BaseModel], str], Schema] = {
+    (RevisionStatus, "conditions"): _CONDITIONS_LIST,
+    (ReleaseManagerStatus, "conditions"): _CONDITIONS_LIST,
+    (ClusterStatus, "conditions"): _CONDITIONS_LIST,
     (RevisionSpec, "targets"): {
         "minItems": 1,
         "x-kubernetes-list-type": "map",
@@ -110,8 +115,10 @@ _FIELD_EXTRAS: dict[tuple[type[BaseModel], str], Schema] = {
     (RevisionTarget, "karpenter_do_not_disrupt"): {"pattern": f"^(|true|{_GO_DURATION})$"},
     (RevisionTarget, "pod_disruption_budget"): {
         "properties": {
-            "maxUnavailable": {"x-kubernetes-int-or-string": True},
-            "minAvailable": {"x-kubernetes-int-or-string": True},
+            "maxUnavailable": {"description": "Pods that may be unavailable: a number or a percent (\"10%\").",
+                               "x-kubernetes-int-or-string": True},
+            "minAvailable": {"description": "Pods that must stay available: a number or a percent (\"90%\").",
+                             "x-kubernetes-int-or-string": True},
         },
         "x-kubernetes-validations": [
             _rule(
@@ -132,23 +139,31 @@ _FIELD_EXTRAS: dict[tuple[type[BaseModel], str], Schema] = {
 }
 
 # The API server prints only the first match of a column's JSONPath, so per-target columns are positional
-# (most Revisions have one or two targets; a third shows with -o wide) and RM columns filter by state.
+# (most Revisions have one target; more show with -o wide) and RM columns filter by state. The default view
+# answers "where is it, how much traffic, what is it waiting for"; Reason is the Progressing condition's reason,
+# so an invalid object reads InvalidSpec there instead of blank columns.
 _PRINTER_COLUMNS: dict[str, list[Schema]] = {
     "Revision": [
         {"name": "App", "type": "string", "jsonPath": ".spec.app.name"},
         {"name": "Tag", "type": "string", "jsonPath": ".spec.app.tag"},
         {"name": "Target", "type": "string", "jsonPath": ".status.targets[0].name"},
         {"name": "State", "type": "string", "jsonPath": ".status.targets[0].state"},
-        {"name": "Target-2", "type": "string", "jsonPath": ".status.targets[1].name"},
-        {"name": "State-2", "type": "string", "jsonPath": ".status.targets[1].state"},
+        {"name": "Percent", "type": "integer", "jsonPath": ".status.targets[0].release.currentPercent"},
+        # What it waits for, what blocks it, or why it is invalid (InvalidSpec), in one word.
+        {"name": "Reason", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Progressing")].reason'},
+        {"name": "Released", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Released")].status',
+         "priority": 1},
+        {"name": "Target-2", "type": "string", "jsonPath": ".status.targets[1].name", "priority": 1},
+        {"name": "State-2", "type": "string", "jsonPath": ".status.targets[1].state", "priority": 1},
         {"name": "Target-3", "type": "string", "jsonPath": ".status.targets[2].name", "priority": 1},
         {"name": "State-3", "type": "string", "jsonPath": ".status.targets[2].state", "priority": 1},
         {"name": "Failed", "type": "boolean", "jsonPath": ".spec.failed", "priority": 1},
+        {"name": "Message", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Progressing")].message',
+         "priority": 1},
     ],
     "ReleaseManager": [
         {"name": "App", "type": "string", "jsonPath": ".spec.app"},
         {"name": "Target", "type": "string", "jsonPath": ".spec.target"},
-        {"name": "Fleet", "type": "string", "jsonPath": ".spec.fleet"},
         {
             "name": "Released",
             "type": "string",
@@ -163,14 +178,14 @@ _PRINTER_COLUMNS: dict[str, list[Schema]] = {
             "name": "Releasing",
             "type": "string",
             "jsonPath": '.status.revisions[?(@.state.current=="releasing")].tag',
-            "priority": 1,
         },
         {
             "name": "Ramp",
             "type": "integer",
             "jsonPath": '.status.revisions[?(@.state.current=="releasing")].currentPercent',
-            "priority": 1,
         },
+        {"name": "Reason", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Progressing")].reason'},
+        {"name": "Fleet", "type": "string", "jsonPath": ".spec.fleet", "priority": 1},
     ],
     "Cluster": [
         {
@@ -359,7 +374,10 @@ def _metadata_schema(metadata: Sequence[Any], extra: object = None) -> Schema:
 def _passthrough_schema(required: tuple[str, ...]) -> Schema:
     schema = dict(_PRESERVE)
     if required:  # a required key must be a declared property; untyped, it stays free-form
-        schema["properties"] = {key: {"x-kubernetes-preserve-unknown-fields": True} for key in required}
+        schema["properties"] = {
+            key: {"description": f"Required {key} of this embedded object (as in its upstream Kubernetes API).",
+                  "x-kubernetes-preserve-unknown-fields": True}
+            for key in required}
         schema["required"] = list(required)
     return schema
 

@@ -5,7 +5,10 @@ Picchu stores every delay and timeout as a Go duration string (metav1.Duration o
 round-trips unchanged) and use `parse_duration` to check it and to compute with it. Pure: no I/O, no clock.
 
 Invariant: `parse_duration` accepts exactly what Go's `time.ParseDuration` accepts (units ns, us, µs, μs, ms,
-s, m, h; optional sign; decimal fractions; "0" without unit) and raises ValueError for anything else.
+s, m, h; optional sign; decimal fractions; "0" without unit) and raises ValueError for anything else. The
+arithmetic is `durationpy`'s (a dependency of the kubernetes client); the grammar check in front of it is ours,
+because durationpy also accepts days, weeks, months and years. Formatting stays ours: durationpy writes "2h"
+where Go writes "2h0m0s".
 """
 
 from __future__ import annotations
@@ -14,47 +17,27 @@ import re
 from datetime import timedelta
 from decimal import Decimal
 
+import durationpy
+
 __all__ = ["parse_duration", "format_duration", "is_duration"]
 
-_UNIT_NANOS: dict[str, int] = {
-    "ns": 1,
-    "us": 1_000,
-    "\u00b5s": 1_000,  # micro sign
-    "\u03bcs": 1_000,  # Greek mu
-    "ms": 1_000_000,
-    "s": 1_000_000_000,
-    "m": 60 * 1_000_000_000,
-    "h": 3600 * 1_000_000_000,
-}
-_COMPONENT = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
-_MAX_NANOS = 2**63 - 1
+# Go's grammar, checked before durationpy computes: durationpy also takes units Go rejects (d, w, mm, y).
+_GO_DURATION = re.compile(r"[+-]?(0|((\d+\.?\d*|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h))+)")
+_MAX = timedelta(microseconds=(2**63 - 1) // 1000)
 _HINT = "use a Go duration: a number with a unit (ns, us, ms, s, m, h), e.g. 10s, 1m30s or 2h"
 
 
 def parse_duration(text: str) -> timedelta:
     """Parse a Go duration string into a timedelta (microsecond precision); ValueError when invalid."""
-    if not isinstance(text, str):
-        raise ValueError(f"{text!r} is not a duration string; {_HINT}")
-    body = text
-    sign = 1
-    if body[:1] in ("+", "-"):
-        sign = -1 if body[0] == "-" else 1
-        body = body[1:]
-    if body == "0":
-        return timedelta(0)
-    if not body:
+    if not isinstance(text, str) or not _GO_DURATION.fullmatch(text):
         raise ValueError(f"{text!r} is not a duration; {_HINT}")
-    nanos = Decimal(0)
-    position = 0
-    while position < len(body):
-        match = _COMPONENT.match(body, position)
-        if match is None:
-            raise ValueError(f"{text!r} is not a duration; {_HINT}")
-        nanos += Decimal(match.group(1)) * _UNIT_NANOS[match.group(2)]
-        position = match.end()
-    if nanos > _MAX_NANOS:
+    try:
+        value = durationpy.from_str(text)
+    except durationpy.DurationError:
+        raise ValueError(f"{text!r} is out of range (more than about 290 years); {_HINT}") from None
+    if abs(value) > _MAX:
         raise ValueError(f"{text!r} is out of range (more than about 290 years); {_HINT}")
-    return timedelta(microseconds=sign * int(nanos // 1000))
+    return value
 
 
 def is_duration(text: str) -> bool:

@@ -27,25 +27,38 @@ class ClusterSecretsSource(WireModel):
     namespace: StrictStr
     """Namespace in the delivery cluster to copy Secrets from."""
     label_selector: StrictStr | None = None
+    """Label selector of the Secrets to copy."""
     field_selector: StrictStr | None = None
+    """Field selector of the Secrets to copy."""
 
 
 class ClusterSecretsTarget(WireModel):
     namespace: StrictStr
     """Namespace written in each selected target cluster."""
     label_selector: StrictStr | None = None
+    """Label selector of the target (Picchu field)."""
     field_selector: StrictStr | None = None
+    """Field selector of the target (Picchu field)."""
     labels: StringMap | None = None
+    """Labels set on the copies."""
     annotations: StringMap | None = None
+    """Annotations set on the copies."""
 
 
 class ClusterSecretsSpec(WireModel):
+    """Which Secrets of the delivery cluster to copy, and how the copies are labelled."""
+
     source: ClusterSecretsSource
+    """Secrets to copy from the delivery cluster."""
     target: ClusterSecretsTarget
+    """Where and how the copies are written in the delivery cluster."""
 
 
 class ClusterSecretsStatus(OpenModel):
+    """Written by the ClusterSecrets reconciler."""
+
     secrets: list[StrictStr] | None = None
+    """Names of the Secrets copied."""
 
 
 class ClusterSecrets(Resource):
@@ -62,19 +75,26 @@ class ClusterSecrets(Resource):
 # ---- Mirror ---------------------------------------------------------------------------------------------
 class AdditionalConfigSelector(WireModel):
     namespace: StrictStr | None = None
+    """Namespace to select from."""
     label_selector: Passthrough | None = None
+    """Label selector of the objects."""
     app_label_name: StrictStr
+    """Label holding the app name."""
     tag_label_name: StrictStr
+    """Label holding the tag."""
 
 
 class MirrorSpec(WireModel):
+    """Which cluster receives copies of the Revisions (and extra configuration) of this namespace."""
+
     cluster_name: StrictStr
     """Name of the Cluster (in the Revision's namespace) to mirror into."""
     additional_config_selectors: list[AdditionalConfigSelector] | None = None
+    """Extra objects (e.g. ConfigMaps) to mirror along with each Revision."""
 
 
 class MirrorStatus(OpenModel):
-    pass
+    """Unused (kept for Picchu compatibility)."""
 
 
 class Mirror(Resource):
@@ -91,22 +111,27 @@ class Mirror(Resource):
 # ---- FaultInjector --------------------------------------------------------------------------------------
 class PortSelector(WireModel):
     number: UInt32 | None = None
+    """Port number."""
 
 
 class HTTPPortFault(WireModel):
     """An Istio HTTPFaultInjection applied to routes of the selected service port."""
 
     port_selector: PortSelector | None = None
+    """Port the fault applies to."""
     fault: Passthrough | None = None
     """Istio HTTPFaultInjection, passed through to the matching routes."""
 
 
 class FaultInjectorSpec(WireModel):
+    """Faults (delays, aborts) injected into an app's HTTP routes."""
+
     http_port_faults: list[HTTPPortFault]
+    """Istio HTTP faults injected per port."""
 
 
 class FaultInjectorStatus(OpenModel):
-    pass
+    """Unused (kept for Picchu compatibility)."""
 
 
 class FaultInjector(Resource):

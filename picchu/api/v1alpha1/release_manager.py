@@ -22,6 +22,7 @@ from picchu.api.v1alpha1.common import (
     Int64,
     OpenModel,
     Resource,
+    StatusCondition,
     StrictBool,
     StrictStr,
     Time,
@@ -34,71 +35,123 @@ STATE_CREATED = "created"
 
 class Variant(WireModel):
     name: StrictStr
+    """Variant name."""
     enabled: StrictBool
+    """Whether the variant is enabled."""
 
 
 class ReleaseManagerSpec(WireModel):
     """The app/target pair this ReleaseManager rolls out (created by the Revision reconciler)."""
 
     fleet: StrictStr
+    """Fleet (Cluster label picchu.medium.engineering/fleet) the app is rolled out to."""
     app: StrictStr
+    """Application name (Revision spec.app.name)."""
     target: StrictStr
+    """Target name (Revision spec.targets[].name)."""
     variants: list[Variant] | None = None
+    """Feature variants (Picchu field, unused by picchu)."""
 
 
 class ReleaseManagerRevisionState(OpenModel):
     current: StrictStr = Field(default=STATE_CREATED)
+    """Current state (created, deploying, deployed, ..., released, retired, failed)."""
     target: StrictStr = Field(default=STATE_CREATED)
+    """State being entered (same as current in picchu)."""
     last_updated: Time | None = None
+    """When the state last changed."""
 
 
 class ReleaseManagerRevisionMetrics(OpenModel):
     git_create_seconds_int: Int64 | None = None
+    """Commit to Revision creation."""
     git_deploy_seconds_int: Int64 | None = None
+    """Commit to deployed."""
     git_canary_seconds_int: Int64 | None = None
+    """Commit to canaried."""
     git_pending_release_seconds_int: Int64 | None = None
+    """Commit to pendingrelease."""
     git_release_seconds_int: Int64 | None = None
+    """Commit to released."""
     revision_deploy_seconds_int: Int64 | None = None
+    """Revision creation to deployed."""
     revision_canary_seconds_int: Int64 | None = None
+    """Revision creation to canaried."""
     revision_release_seconds_int: Int64 | None = None
+    """Revision creation to released."""
     revision_pending_release_seconds_int: Int64 | None = None
+    """Revision creation to pendingrelease."""
     revision_rollback_seconds_int: Int64 | None = None
+    """Failure to rolled back."""
     deploy_seconds_int: Int64 | None = None
+    """Start of deploying to deployed."""
     canary_seconds_int: Int64 | None = None
+    """Start of canarying to canaried."""
     release_seconds_int: Int64 | None = None
+    """Start of releasing to released."""
 
 
 class ReleaseManagerRevisionScaleStatus(OpenModel):
     current: Int32 = Field(default=0, alias="Current")
+    """Available pods over the live clusters."""
     desired: Int32 = Field(default=0, alias="Desired")
+    """Desired pods over the live clusters."""
     peak: Int32 = Field(default=0, alias="Peak")
+    """Most pods ever available."""
+
+
+class ReleaseManagerRevisionWaiting(OpenModel):
+    """Why a tag does not advance (picchu extension, ignored by Go Picchu)."""
+
+    reason: StrictStr
+    """WaitingForCapacity or OutsideReleaseWindow."""
+    message: StrictStr = ""
+    """Details, e.g. "v2 waits for capacity: 4/22 pods"."""
 
 
 class ReleaseManagerRevisionStatus(OpenModel):
     """Rollout state of one tag (an incarnation) on this app/target."""
 
     tag: StrictStr
-    state: ReleaseManagerRevisionState = Field(default_factory=ReleaseManagerRevisionState)
+    """Revision tag this entry tracks."""
+    state: ReleaseManagerRevisionState = Field(
+        default_factory=ReleaseManagerRevisionState
+    )
+    """Rollout state of the tag."""
     current_percent: UInt32 = Field(default=0)
     """Traffic percent right now."""
     peak_percent: UInt32 = Field(default=0)
     """Highest percent ever reached."""
     release_eligible: StrictBool = Field(default=False)
+    """Whether this tag may take traffic (copied from the Revision while deploying)."""
     triggered_alerts: list[StrictStr] | None = None
+    """SLO alerts that failed this tag."""
     last_updated: Time | None = Field(default=None)
     """When currentPercent last changed; ramp delays count from it."""
     git_timestamp: Time | None = None
+    """Commit time of the build (Revision annotation)."""
     revision_timestamp: Time | None = None
+    """When the Revision was created."""
     deploying_start_timestamp: Time | None = None
+    """When the tag entered deploying."""
     canary_start_timestamp: Time | None = None
+    """When the tag entered canarying."""
     pending_release_start_timestamp: Time | None = None
+    """When the tag entered pendingrelease."""
     release_start_timestamp: Time | None = None
+    """When the tag entered releasing."""
     ttl: Int64 | None = None
+    """Seconds after which an unreleased or superseded tag is retired."""
     metrics: ReleaseManagerRevisionMetrics = Field(default_factory=ReleaseManagerRevisionMetrics)
-    scale: ReleaseManagerRevisionScaleStatus = Field(default_factory=ReleaseManagerRevisionScaleStatus)
+    """Latencies already observed for this tag, in whole seconds (each is recorded once)."""
+    scale: ReleaseManagerRevisionScaleStatus = Field(
+        default_factory=ReleaseManagerRevisionScaleStatus
+    )
     """Replicas summed over live clusters (keys Current, Desired, Peak)."""
     deleted: StrictBool | None = None
     """No ReplicaSet for the tag was observed."""
+    waiting: ReleaseManagerRevisionWaiting | None = None
+    """What the tag waits for this pass (picchu extension; absent when it is not waiting)."""
 
     @classmethod
     def fresh(cls, tag: str, now: datetime) -> ReleaseManagerRevisionStatus:
@@ -128,9 +181,15 @@ class ReleaseManagerStatus(OpenModel):
     """Per-tag rollout state, written by the ReleaseManager reconciler."""
 
     last_updated: Time | None = Field(default=None)
+    """When the status content last changed."""
     revisions: list[ReleaseManagerRevisionStatus] | None = None
+    """One entry per tag (incarnation) of the app on this target, oldest first."""
     applied: list[ReleaseManagerClusterApplied] | None = None
-    """Per cluster, the weights last applied there (picchu extension; a cluster that answers again is brought to the decided weights)."""
+    """Per cluster, the weights last applied there (picchu extension; a cluster that answers again is brought
+    to the decided weights)."""
+    conditions: list[StatusCondition] | None = None
+    """ClustersSynced (every enabled cluster holds the desired objects) and Progressing (reason Decided, or
+    what holds the whole app: NoClusterInFleet, ClusterUnreachable, AlertSourceUnavailable)."""
 
     def revision(self, tag: str) -> ReleaseManagerRevisionStatus | None:
         """The status entry for `tag`, or None."""

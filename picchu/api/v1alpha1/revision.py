@@ -30,6 +30,7 @@ from picchu.api.v1alpha1.common import (
     PrometheusRuleSpec,
     Quantity,
     Resource,
+    StatusCondition,
     StrictBool,
     StrictStr,
     StringMap,
@@ -78,6 +79,7 @@ class RevisionApp(WireModel):
 
 class SentryInfo(WireModel):
     release: StrictBool = False
+    """Create a Sentry release for this tag."""
 
 
 # ---- scale ----------------------------------------------------------------------------------------------
@@ -85,22 +87,34 @@ class WorkerScaleInfo(WireModel):
     """WorkerPodAutoscaler settings (queue-driven workers)."""
 
     queue_uri: StrictStr
+    """URI of the queue whose depth drives the WorkerPodAutoscaler."""
     target_messages_per_worker: Int32
+    """Queue messages each worker should handle."""
     seconds_to_process_one_job_string: StrictStr | None = None
+    """Average seconds to process one job, as a decimal string."""
     max_disruption: StrictStr
+    """Largest share of workers that may be scaled down at once (e.g. "10%")."""
 
 
 class KedaScaleInfo(WireModel):
     """KEDA ScaledObject settings; min/max replicas come from scale.min/max."""
 
     cooldown_period: Int32 | None = None
+    """Seconds after the last active trigger before scaling to idle (KEDA cooldownPeriod)."""
     idle_replica_count: Int32 | None = None
+    """Replicas while no trigger is active (KEDA idleReplicaCount)."""
     min_replica_count: Int32 | None = None
+    """KEDA minReplicaCount; picchu derives it from scale.min when unset."""
     max_replica_count: Int32 | None = None
+    """KEDA maxReplicaCount; picchu derives it from scale.max when unset."""
     advanced: Passthrough | None = None
+    """KEDA advanced settings, copied verbatim into the ScaledObject."""
     triggers: list[KedaTrigger]
+    """KEDA triggers (type and metadata), copied into the ScaledObject."""
     fallback: Passthrough | None = None
+    """KEDA fallback settings, copied verbatim into the ScaledObject."""
     aws_eks_auth: StrictBool | None = None
+    """Authenticate triggers with the pod's AWS EKS identity (a TriggerAuthentication)."""
 
 
 class ScaleInfo(WireModel):
@@ -165,7 +179,9 @@ class ReleaseInfo(WireModel):
     scaling_strategy: StrictStr | None = None
     """linear or geometric (default geometric)."""
     geometric_scaling: GeometricScaling | None = None
+    """Ramp settings when scalingStrategy is geometric."""
     linear_scaling: LinearScaling | None = None
+    """Ramp settings when scalingStrategy is linear."""
     schedule: StrictStr | None = None
     """Release window: humane, inhumane (default) or always."""
     ttl: Int64 | None = None
@@ -185,32 +201,44 @@ class ExternalTest(WireModel):
     """External test gate, written by a test runner."""
 
     enabled: StrictBool
+    """Gate the release on an external test (set by the test system)."""
     started: StrictBool
+    """The external test has started."""
     completed: StrictBool
+    """The external test has finished."""
     succeeded: StrictBool | None = None
+    """The external test passed (meaningful once completed)."""
     timeout: Duration | None = None
     """How long tests may run, a Go duration (default 2h)."""
     last_updated: Time | None = None
+    """When the test system last updated this section."""
 
 
 class DatadogMonitoring(WireModel):
     enabled: StrictBool
+    """Create Datadog SLOs/monitors for this target."""
 
 
 # ---- ports ----------------------------------------------------------------------------------------------
 class HTTPRetries(WireModel):
     attempts: Int32 | None = None
+    """Number of retries."""
     per_try_timeout: Duration | None = None
+    """Timeout per attempt, a Go duration (e.g. 2s)."""
     retry_on: StrictStr | None = None
+    """Retry conditions, e.g. "5xx,connect-failure"."""
 
 
 class PortHTTP(WireModel):
     retries: HTTPRetries | None = None
+    """Istio HTTPRetry of the route."""
     timeout: Duration | None = None
+    """Route timeout, a Go duration."""
 
 
 class PortIstio(WireModel):
     http: PortHTTP | None = None
+    """HTTP route settings (retries, timeout)."""
 
 
 class PortInfo(WireModel):
@@ -235,32 +263,41 @@ class PortInfo(WireModel):
     ingresses: list[StrictStr] | None = None
     """Ingresses (public, private) exposing this port; derived from mode when empty."""
     istio: PortIstio | None = None
+    """Istio settings of this port's routes."""
 
 
 # ---- misc target sections -------------------------------------------------------------------------------
 class IAMInfo(WireModel):
     role_arn: StrictStr | None = Field(default=None, alias="role_arn")
+    """IAM role the pods' service account assumes."""
 
 
 class AWSInfo(WireModel):
     iam: IAMInfo | None = None
+    """IAM settings (IRSA)."""
 
 
 class IstioSidecar(WireModel):
     egress_hosts: list[StrictStr] | None = None
+    """Hosts the app's sidecar may reach ("namespace/host")."""
 
 
 class TargetIstio(WireModel):
     traffic_policy: Passthrough | None = None
+    """Istio TrafficPolicy of this tag's DestinationRule subset."""
     sidecar: IstioSidecar | None = None
+    """Istio Sidecar resource settings of the app."""
 
 
 class WaypointHPA(WireModel):
     min_replicas: Int32 | None = None
+    """Minimum waypoint replicas."""
     max_replicas: Int32 | None = None
+    """Maximum waypoint replicas."""
     target_cpu_utilization_percentage: Int32 | None = Field(
         default=None, alias="targetCPUUtilizationPercentage"
     )
+    """Waypoint CPU utilisation target."""
 
 
 class RevisionTarget(WireModel):
@@ -271,19 +308,23 @@ class RevisionTarget(WireModel):
     fleet: StrictStr
     """Fleet of Clusters (their picchu.medium.engineering/fleet label)."""
     scale: ScaleInfo
+    """Replica counts across the fleet and autoscaling targets."""
     release: ReleaseInfo | None = None
     """How traffic ramps to this revision."""
     datadog_monitoring: DatadogMonitoring | None = None
+    """Datadog monitoring of this target (SLOs and monitors)."""
     service_monitors: list[ServiceMonitor] | None = None
     """prometheus-operator ServiceMonitors to create."""
     service_level_objectives: list[SlothServiceLevelObjective] | None = None
     """SLOs: recording rules, canary alerts and the Sloth service level."""
     service_level_objective_labels: ServiceLevelObjectiveLabels | None = None
+    """Labels added to every SLO's rules and alerts of this target."""
     acceptance_target: StrictBool | None = None
     """SLO alerts on this target may fail the revision (also implied by a name containing production)."""
     config_selector: Passthrough | None = None
     """Selects Secrets/ConfigMaps to copy and inject; absent selects nothing, {} everything."""
     aws: AWSInfo | None = None
+    """AWS settings of the pods."""
     alert_rules: list[PrometheusRuleSpec] | None = None
     """prometheus-operator rules put in the app's PrometheusRule."""
     sidecars: list[NamedObject] | None = None
@@ -291,6 +332,7 @@ class RevisionTarget(WireModel):
     volume_mounts: list[VolumeMount] | None = None
     """Volume mounts applied to every container."""
     volumes: list[NamedObject] | None = None
+    """Pod volumes (core/v1 Volume), mounted with volumeMounts."""
     pod_annotations: StringMap | None = None
     """Pod template annotations."""
     karpenter_do_not_disrupt: StrictStr | None = None
@@ -300,11 +342,17 @@ class RevisionTarget(WireModel):
     resources: Passthrough | None = None
     """Main container resources."""
     liveness_probe: Passthrough | None = None
+    """Liveness probe of the main container (core/v1 Probe)."""
     readiness_probe: Passthrough | None = None
+    """Readiness probe of the main container (core/v1 Probe); readiness gates traffic."""
     lifecycle: Passthrough | None = None
+    """Lifecycle hooks of the main container (core/v1 Lifecycle)."""
     affinity: Passthrough | None = None
+    """Pod affinity rules (core/v1 Affinity)."""
     priority_class_name: StrictStr | None = None
+    """PriorityClass of the pods."""
     tolerations: PassthroughList | None = None
+    """Pod tolerations (core/v1 Toleration)."""
     external_test: ExternalTest | None = None
     """External test gate."""
     canary: Canary | None = None
@@ -316,6 +364,7 @@ class RevisionTarget(WireModel):
     env: list[NamedObject] | None = None
     """Environment of every container."""
     istio: TargetIstio | None = None
+    """Istio settings for this target (traffic policy, sidecar egress)."""
     pod_disruption_budget: Passthrough | None = None
     """App-level PodDisruptionBudget spec (default maxUnavailable 10%)."""
     topology_spread_constraint: TopologySpreadConstraint | None = None
@@ -323,6 +372,7 @@ class RevisionTarget(WireModel):
     ambient_mesh: StrictBool | None = None
     """Use Istio ambient mode with a waypoint for the namespace."""
     waypoint_hpa: WaypointHPA | None = Field(default=None, alias="waypointHPA")
+    """Autoscaling of the app's Istio waypoint proxy."""
     waypoint_resources: Passthrough | None = None
     """istio-proxy resources of the waypoint."""
     scheduler_name: StrictStr | None = None
@@ -361,7 +411,9 @@ class RevisionSpec(WireModel):
     """A deployable tag of an app and its rollout targets."""
 
     app: RevisionApp
+    """The application and build (image, tag) this Revision deploys."""
     targets: list[RevisionTarget]
+    """Where and how to roll the revision out: one entry per target (e.g. production), each with its fleet."""
     failed: StrictBool
     """Rollback switch: true fails the revision everywhere."""
     ignore_slos: StrictBool | None = Field(default=None, alias="ignoreSLOs")
@@ -369,6 +421,7 @@ class RevisionSpec(WireModel):
     canary_with_sli_rules: StrictBool | None = Field(default=None, alias="canaryWithSLIRules")
     """Fail on canary alerts of this tag instead of SLO alerts."""
     sentry: SentryInfo | None = None
+    """Sentry release tracking."""
     tag_routing_header: StrictStr | None = None
     """HTTP header whose value routes a request straight to a tag."""
     disable_mirroring: StrictBool | None = None
@@ -380,31 +433,49 @@ class RevisionSpec(WireModel):
 # ---- status ---------------------------------------------------------------------------------------------
 class RevisionTargetStatusScale(OpenModel):
     current: Int32 = 0
+    """Available pods."""
     desired: Int32 = 0
+    """Desired pods."""
     peak: Int32 = 0
+    """Most pods ever available."""
 
 
 class RevisionTargetStatusRelease(OpenModel):
     current_percent: UInt32 = 0
+    """Percent of the target's traffic right now."""
     peak_percent: UInt32 = 0
+    """Highest percent ever reached."""
 
 
 class RevisionTargetStatus(OpenModel):
     name: StrictStr = ""
+    """Target name."""
     scale: RevisionTargetStatusScale = Field(default_factory=RevisionTargetStatusScale)
+    """Ready and desired pods summed over the live clusters of the fleet."""
     release: RevisionTargetStatusRelease = Field(default_factory=RevisionTargetStatusRelease)
+    """Traffic share of this revision on the target."""
     state: StrictStr = ""
+    """Rollout state on the target: created, deploying, deployed, canarying, pendingrelease, releasing,
+    released, retired, failing, failed, ..."""
 
 
 class RevisionStatusSentry(OpenModel):
     release: StrictBool = Field(default=False)
+    """Whether a Sentry release was created."""
 
 
 class RevisionStatus(OpenModel):
     """Rebuilt by the Revision reconciler from each target's ReleaseManager entry for this tag."""
 
-    sentry: RevisionStatusSentry = Field(default_factory=RevisionStatusSentry)
+    sentry: RevisionStatusSentry = Field(
+        default_factory=RevisionStatusSentry
+    )
+    """Sentry release tracking state."""
     targets: list[RevisionTargetStatus] = Field(default_factory=list)
+    """One entry per target, copied from that target's ReleaseManager."""
+    conditions: list[StatusCondition] | None = None
+    """Released (every target released), Progressing (reason says what it waits for or what blocks it),
+    Failed (rolled back or timed out), Valid (spec accepted), AlertsClear (no SLO alert firing)."""
 
 
 class Revision(Resource):
