@@ -104,6 +104,13 @@ class ReleaseManagerRevisionStatus(OpenModel):
     """Replicas summed over live clusters (keys Current, Desired, Peak)."""
     deleted: StrictBool | None = None
     """No ReplicaSet for the tag was observed."""
+    # Additive fields (ours, Go Picchu ignores them): what `picchu status` shows.
+    promoted: StrictStr | None = None
+    """Id of the last `picchu promote` step request the ramp used (each request is used once)."""
+    hold_reason: StrictStr | None = None
+    """Why the tag is not moving right now (capacity, release window, paused, canary...), if it waits."""
+    next_step_at: Time | None = None
+    """When its next upward step (or the end of its canary) is due, if one is ahead."""
 
     @classmethod
     def fresh(cls, tag: str, now: datetime) -> ReleaseManagerRevisionStatus:
