@@ -311,5 +311,33 @@ def promote(revision: RevisionArg,
     _steer("promote", revision, reason, full, kubeconfig, namespace, context)
 
 
+@app.command()
+def render(
+    subject: Annotated[str, typer.Argument(metavar="REVISION|FILE", help="Revision name, or a Revision manifest file")],
+    cluster: Annotated[str | None, typer.Option(help="Only this cluster")] = None,
+    show_diff: Annotated[bool, typer.Option("--diff", help="Show the difference from the live objects "
+                                                           "(server-side dry-run apply); exit 1 when any")] = False,
+    kubeconfig: KubeconfigOpt = None, namespace: NamespaceOpt = None, context: ContextOpt = None,
+) -> None:
+    """Print the objects the operator's next pass would write for the revision's app, per cluster."""
+    from picchu.ctl.delivery import NotFound
+    from picchu.ctl.render import diff, render_plans, to_yaml
+
+    delivery = _delivery(kubeconfig, namespace, context)
+    try:
+        renders = render_plans(delivery, subject, cluster)
+        if not show_diff:
+            typer.echo(to_yaml(renders), nl=False)
+            return
+        text, changed = diff(renders)
+        typer.echo(text, nl=False)
+        if changed:
+            raise typer.Exit(1)
+    except NotFound as exc:
+        raise _fail(exc, 2) from None
+    finally:
+        delivery.close()
+
+
 if __name__ == "__main__":
     app()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -60,6 +61,23 @@ def reconcile_release_manager(ctx: EngineContext, namespace: str, name: str) -> 
     if obj["metadata"].get("deletionTimestamp"):
         return _finalize(ctx, obj, members, f"{app}-{target}")
     revisions = _revisions(ctx, namespace, app, fleet, target)
+    snapshot, unreachable = _snapshot(ctx, rm, name, revisions, members, _alert_hold(ctx, rm, revisions))
+    decision = decide(snapshot)
+    if decision.delete_release_manager:
+        ctx.delivery.delete("ReleaseManager", namespace, name)
+        ctx.events.emit(ref, NORMAL, "Deleted", "no Revision targets this app and target any more")
+        return None
+    problems = dict(unreachable)
+    if not decision.held and not unreachable:
+        problems.update(_apply(ctx, obj, members, revisions, decision, snapshot))
+    _report(ctx, obj, ref, decision, problems, revisions, app, target)
+    return period
+
+
+def _snapshot(ctx: EngineContext, rm: Any, name: str, revisions: list[Revision], members: list[FleetMember],
+              hold_traffic: str) -> tuple[Snapshot, dict[str, str]]:
+    """Observe every connected cluster once and build the core's input; also {cluster: why} unreachable."""
+    app, target, fleet = rm.spec.app, rm.spec.target, rm.spec.fleet
     connected = [m for m in members if m.connection is not None]
     observation = ctx.observer.observe([m.connection for m in connected], f"{app}-{target}")
     unreachable = {m.name: m.problem for m in members if m.connection is None and m.model is not None}
@@ -71,18 +89,37 @@ def reconcile_release_manager(ctx: EngineContext, namespace: str, name: str) -> 
                        for m in members if m.model is not None),
         observation=Observation(replicas=_replicas(observation), unreachable=frozenset(unreachable)),
         settings=_core_settings(ctx),
-        hold_traffic=_alert_hold(ctx, rm, revisions),
+        hold_traffic=hold_traffic,
     )
+    return snapshot, unreachable
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What the next pass of a ReleaseManager would decide and write (`picchu render`), nothing applied."""
+
+    snapshot: Snapshot
+    decision: Decision
+    plans: dict[str, ClusterPlan]
+    members: list[FleetMember]
+    unreachable: dict[str, str]
+
+
+def preview(ctx: EngineContext, rm_obj: dict[str, Any], extra: tuple[Revision, ...] = ()) -> Preview:
+    """Run observe → decide → render for `rm_obj` without applying or persisting anything. `extra`
+    Revisions (e.g. a manifest not applied yet) replace stored ones with the same tag."""
+    rm = load_release_manager(rm_obj)
+    namespace, name = rm_obj["metadata"].get("namespace", ""), rm_obj["metadata"]["name"]
+    app, target, fleet = rm.spec.app, rm.spec.target, rm.spec.fleet
+    members = load_fleet(ctx, namespace, fleet)
+    stored = _revisions(ctx, namespace, app, fleet, target) if rm_obj["metadata"].get("uid") else []
+    tags = {r.tag for r in extra}
+    revisions = [r for r in stored if r.tag not in tags] + [r for r in extra if r.target(target) is not None]
+    snapshot, unreachable = _snapshot(ctx, rm, name, revisions, members, "")
     decision = decide(snapshot)
-    if decision.delete_release_manager:
-        ctx.delivery.delete("ReleaseManager", namespace, name)
-        ctx.events.emit(ref, NORMAL, "Deleted", "no Revision targets this app and target any more")
-        return None
-    problems = dict(unreachable)
-    if not decision.held and not unreachable:
-        problems.update(_apply(ctx, obj, members, revisions, decision, snapshot))
-    _report(ctx, obj, ref, decision, problems, revisions, app, target)
-    return period
+    plans = {} if decision.held or decision.delete_release_manager else cluster_plans(
+        ctx, snapshot, decision, revisions, members)
+    return Preview(snapshot, decision, plans, members, unreachable)
 
 
 RAMPING_STATES = ("canarying", "releasing")

@@ -12,9 +12,13 @@ import json
 import subprocess
 import sys
 import time
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
+import yaml
 
+from picchu.testing.builders import revision_manifest
 from picchu.testing.prometheus import SloAlerts, require_prometheus
 from tests.e2e.conftest import TARGETS, World
 
@@ -39,7 +43,8 @@ def reasons(world: World, tag: str) -> list[tuple[str, str]]:
     return [(e.reason, e.message or "") for e in world.events(f"{world.app}-{tag}")]
 
 
-def test_wait_exits_0_once_released_everywhere_and_status_shows_every_cluster(world: World) -> None:
+def test_wait_exits_0_once_released_everywhere_status_shows_every_cluster_and_render_shows_the_plan(
+        world: World, tmp_path: Path) -> None:
     world.register()
     world.start_operator()
     world.revision("v1")
@@ -64,6 +69,28 @@ def test_wait_exits_0_once_released_everywhere_and_status_shows_every_cluster(wo
     screen = picchu(world, "status", world.app)
     assert screen.returncode == 0, screen.stderr
     assert "released" in screen.stdout and "a" in screen.stdout and "recent events" in screen.stdout
+
+    # render: what the next pass would write; in a settled world that is exactly what is there
+    rendered = picchu(world, "render", f"{world.app}-v1")
+    assert rendered.returncode == 0, rendered.stderr
+    docs = [d for d in yaml.safe_load_all(rendered.stdout) if d]
+    assert {(d["kind"], d["metadata"]["name"]) for d in docs} >= {("ReplicaSet", "v1"),
+                                                                 ("VirtualService", world.app)}
+    assert "cluster a" in rendered.stdout and "cluster b" in rendered.stdout
+    settled = picchu(world, "render", f"{world.app}-v1", "--diff")
+    assert settled.returncode == 0, settled.stdout + settled.stderr
+    assert "unchanged" in settled.stdout
+
+    # a manifest not applied yet: its ReplicaSet would be created, and nothing is written by asking
+    manifest = revision_manifest(world.app, "v2", namespace=world.namespace,
+                                 committed=world.start_time + timedelta(minutes=5))
+    path = tmp_path / "v2.yaml"
+    path.write_text(yaml.safe_dump(manifest))
+    planned = picchu(world, "render", str(path), "--cluster", "a", "--diff")
+    assert planned.returncode == 1, planned.stdout + planned.stderr
+    assert f"+++ picchu/a: ReplicaSet.apps {world.target_namespace}/v2" in planned.stdout
+    assert "cluster b" not in planned.stdout
+    assert "v2" not in world.replicasets("a")
 
 
 def test_wait_times_out_with_2_promote_steps_abort_fails_with_1_and_retry_releases(world: World) -> None:
