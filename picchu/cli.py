@@ -37,6 +37,7 @@ def simulate(
     pod_ready_seconds: Annotated[float, typer.Option(help="Seconds until a new pod is ready")] = 20.0,
     start: Annotated[str | None, typer.Option(help="Start time, RFC3339 (default: now)")] = None,
     every_pass: Annotated[bool, typer.Option(help="Print every pass, not only the ones that change something")] = False,
+    plot: Annotated[Path | None, typer.Option(help="Also draw the timeline to this PNG file")] = None,
 ) -> None:
     """Print the rollout timeline a release policy would produce, with no cluster at all."""
     from picchu.simulation import simulate_command
@@ -51,6 +52,7 @@ def simulate(
         pod_ready_seconds=pod_ready_seconds,
         start=start,
         every_pass=every_pass,
+        plot=plot,
     ))
 
 

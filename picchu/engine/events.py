@@ -45,13 +45,14 @@ class EventRecorder:
     _sent: dict[tuple[ObjectRef, str, str], float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def emit(self, ref: ObjectRef, event_type: str, reason: str, message: str) -> bool:
-        """Record an Event; returns False when it was a recent duplicate or could not be written."""
+    def emit(self, ref: ObjectRef, event_type: str, reason: str, message: str, dedupe: bool = True) -> bool:
+        """Record an Event; returns False when it was a recent duplicate or could not be written.
+        ``dedupe=False`` is for events that record a change (each one is news, even if a repeat)."""
         key = (ref, reason, message)
         now = time.monotonic()
         with self._lock:
             last = self._sent.get(key)
-            if last is not None and now - last < self.repeat_seconds:
+            if dedupe and last is not None and now - last < self.repeat_seconds:
                 return False
             self._sent[key] = now
             if len(self._sent) > 10_000:  # bounded: forget the oldest half

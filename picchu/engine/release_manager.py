@@ -225,6 +225,7 @@ def _report(ctx: EngineContext, obj: dict[str, Any], ref: ObjectRef, decision: D
     if {k: old_status.get(k) for k in status} != status:
         status["lastUpdated"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
         ctx.delivery.patch_status("ReleaseManager", namespace, name, status)
+        _traffic_event(ctx, ref, old_status, decision)
     _mark_garbage(ctx, namespace, target, revisions, decision.deletable_tags)
     by_tag = {r.tag: r for r in revisions}
     for tag, state in decision.entered:
@@ -237,6 +238,16 @@ def _report(ctx: EngineContext, obj: dict[str, Any], ref: ObjectRef, decision: D
             percent = next((e.current_percent for e in decision.rm_status if e.tag == tag), None)
             ctx.notifier.notify(ReleaseEvent(kind, app, tag, target=target, namespace=namespace, percent=percent))
     _metrics(ctx, decision, app, target, now)
+
+
+def _traffic_event(ctx: EngineContext, ref: ObjectRef, old_status: dict[str, Any], decision: Decision) -> None:
+    """A `TrafficShifted` Event each time the persisted percents change: `picchu history` plots them."""
+    before = {e.get("tag"): e.get("currentPercent", 0) for e in old_status.get("revisions") or []}
+    after = {e.tag: e.current_percent for e in reversed(decision.rm_status)}  # newest first
+    if {t: p for t, p in before.items() if p} == {t: p for t, p in after.items() if p}:
+        return
+    shares = ", ".join(f"{tag} {p}%" for tag, p in after.items() if p or before.get(tag))
+    ctx.events.emit(ref, NORMAL, "TrafficShifted", shares or "no traffic", dedupe=False)
 
 
 def _revision_ref(revision: Revision) -> ObjectRef:
