@@ -341,5 +341,34 @@ def render(
         delivery.close()
 
 
+@app.command()
+def history(
+    app_name: Annotated[str, typer.Argument(metavar="APP")],
+    target: Annotated[str | None, typer.Option(help="Target (default: the first)")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Draw the timeline to this PNG file")] = None,
+    kubeconfig: KubeconfigOpt = None, namespace: NamespaceOpt = None, context: ContextOpt = None,
+) -> None:
+    """What happened to the app's releases (from the ReleaseManager status and Events), optionally drawn."""
+    from picchu.ctl.delivery import NotFound
+    from picchu.ctl.history import build, describe
+    from picchu.ctl.timeline import plot as draw
+
+    delivery = _delivery(kubeconfig, namespace, context)
+    try:
+        timeline = build(delivery, app_name, target)
+    except NotFound as exc:
+        raise _fail(exc, 1) from None
+    finally:
+        delivery.close()
+    for line in describe(timeline):
+        typer.echo(line)
+    if plot is not None:
+        try:
+            draw(timeline, plot)
+        except (ValueError, OSError) as exc:
+            raise _fail(exc, 1) from None
+        typer.echo(f"timeline written to {plot}")
+
+
 if __name__ == "__main__":
     app()

@@ -126,8 +126,9 @@ def plot(timeline: Timeline, path: Path) -> Path:
         changes = timeline.states.get(tag, [])
         for k, (t, state) in enumerate(changes):
             stop = changes[k + 1][0] if k + 1 < len(changes) else end
-            width = mdates.date2num(stop) - mdates.date2num(t)
-            band.broken_barh([(mdates.date2num(t), width)], (row - 0.4, 0.8),
+            start = float(mdates.date2num(t))  # type: ignore[no-untyped-call]
+            width = float(mdates.date2num(stop)) - start  # type: ignore[no-untyped-call]
+            band.broken_barh([(start, width)], (row - 0.4, 0.8),
                              facecolors=STATE_COLOURS.get(state, "#ffffff"), edgecolor="white")
     band.set_yticks(range(len(tags)), labels=tags)
     band.set_ylim(-0.6, len(tags) - 0.4)
@@ -140,11 +141,12 @@ def plot(timeline: Timeline, path: Path) -> Path:
         rollback = "rolled back" in label
         for ax in axes:
             ax.axvline(moment, color="#cb181d" if rollback else "#777777", linestyle="--", linewidth=1.2)
-        axes[0].annotate(label, (mdates.date2num(moment), 103), xytext=(3, 0), textcoords="offset points",
+        x = float(mdates.date2num(moment))  # type: ignore[no-untyped-call]
+        axes[0].annotate(label, (x, 103), xytext=(3, 0), textcoords="offset points",
                          fontsize="small", va="top", color="#cb181d" if rollback else "#555555",
                          bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})
     axes[-1].set_xlim(begin, end)
-    axes[-1].xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
+    axes[-1].xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))  # type: ignore[no-untyped-call]
     axes[-1].set_xlabel("time (UTC)")
     fig.suptitle(timeline.title)
     fig.tight_layout()

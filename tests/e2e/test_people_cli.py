@@ -93,7 +93,8 @@ def test_wait_exits_0_once_released_everywhere_status_shows_every_cluster_and_re
     assert "v2" not in world.replicasets("a")
 
 
-def test_wait_times_out_with_2_promote_steps_abort_fails_with_1_and_retry_releases(world: World) -> None:
+def test_wait_times_out_with_2_promote_steps_abort_fails_with_1_retry_releases_and_history_shows_it(
+        world: World, tmp_path: Path) -> None:
     world.register()
     world.start_operator()
     world.revision("v1")
@@ -131,6 +132,14 @@ def test_wait_times_out_with_2_promote_steps_abort_fails_with_1_and_retry_releas
     for cluster in TARGETS:
         world.wait(lambda c=cluster: world.weights(c) == {"v2": 100}, message=f"v2 at 100% on {cluster}")
     assert {"Retried", "Promoted", "Aborted"} <= {r for r, _ in reasons(world, "v2")}
+
+    png = tmp_path / "history.png"
+    told = picchu(world, "history", world.app, "--plot", str(png))
+    assert told.returncode == 0, told.stderr
+    assert "v2 rolled back" in told.stdout and "abort v2" in told.stdout
+    v2_line = next(line for line in told.stdout.splitlines() if line.startswith("v2:"))
+    assert "failed" in v2_line and v2_line.rstrip().endswith(")") and "released" in v2_line
+    assert png.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_a_paused_ramp_holds_while_a_firing_alert_still_rolls_it_back(world: World) -> None:
