@@ -8,6 +8,7 @@ be accepted by the API server (server-side dry run). With `CI=true` a missing Go
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -55,7 +56,7 @@ def _run_params(manifests: list[dict[str, Any]]) -> dict[str, Any]:
 def test_the_default_values_render_a_deployment_picchu_run_accepts_with_leader_election(render: Any) -> None:
     manifests = render()
     assert {m["kind"] for m in manifests} == {"Deployment", "ServiceAccount", "ClusterRole", "ClusterRoleBinding",
-                                               "Service", "PodDisruptionBudget"}
+                                               "Service", "PodDisruptionBudget", "ConfigMap"}
     deployment = next(m for m in manifests if m["kind"] == "Deployment")
     assert deployment["spec"]["replicas"] == 2
     params = _run_params(manifests)
@@ -83,3 +84,11 @@ def test_the_api_server_accepts_every_rendered_manifest(render: Any, control_pla
     result = delivery.kubectl("apply", "--dry-run=server", "-f", "-", input=yaml.safe_dump_all(manifests))
     accepted = [line for line in result.stdout.splitlines() if line.endswith("(server dry run)")]
     assert len(accepted) == len(manifests), result.stdout
+
+
+def test_the_grafana_dashboard_ships_as_a_configmap_the_sidecar_loads(render: Any) -> None:
+    (dashboard,) = [m for m in render() if m["kind"] == "ConfigMap" and m["metadata"]["name"].endswith("-dashboard")]
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    shipped = (CHART / "dashboards" / "picchu.json").read_text()
+    assert json.loads(dashboard["data"]["picchu.json"]) == json.loads(shipped)
+    assert not [m for m in render("grafanaDashboard.enabled=false") if m["kind"] == "ConfigMap"]
