@@ -153,11 +153,12 @@ def run(
 @app.command()
 def demo(
     keep: Annotated[bool, typer.Option(help="Keep the clusters running after the rollout")] = False,
+    plot: Annotated[str, typer.Option(help="Where to write the timeline PNG")] = "picchu-demo-timeline.png",
 ) -> None:
     """Bring up three local clusters, run the operator, roll out a sample app and show the progress."""
     from picchu.demo import run_demo
 
-    run_demo(keep=keep)
+    run_demo(keep=keep, plot_path=plot)
 
 
 # -- following and steering releases (picchu.ctl) ---------------------------------------------------------
