@@ -231,6 +231,8 @@ def status(
         raise _fail(exc, 1) from None
     except KeyboardInterrupt:
         pass
+    except Exception as exc:  # ApiException, connection refused...: a message, not a traceback
+        raise _fail(f"cannot read the cluster: {type(exc).__name__}: {exc}") from None
     finally:
         delivery.close()
 

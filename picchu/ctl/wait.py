@@ -105,22 +105,28 @@ def wait_for(delivery: Delivery, name: str, want: str, timeout: float, target: s
     revision: dict[str, Any] | None = None
     rms: dict[str, dict[str, Any] | None] = {}
     while True:
+        problem = ""
         try:
             revision = delivery.revision_object(name)
         except NotFound:
             revision = None
-        if revision is not None:
+        except Exception as exc:  # the apiserver is briefly unavailable: keep waiting, say so
+            problem = f" (cannot read the delivery cluster: {type(exc).__name__})"
+        if revision is not None and not problem:
             app = revision["spec"]["app"]["name"]
             targets = [t["name"] for t in revision["spec"].get("targets") or []]
             if target is not None:
                 if target not in targets:
                     return Outcome(FAILED, f"{name} has no target {target!r} (targets: {', '.join(targets)})")
                 targets = [target]
-            rms = {t: delivery.release_manager(app, t) for t in targets}
-            outcome = evaluate(revision, rms, want)
+            try:
+                rms = {t: delivery.release_manager(app, t) for t in targets}
+            except Exception as exc:
+                problem = f" (cannot read the delivery cluster: {type(exc).__name__})"
+            outcome = None if problem else evaluate(revision, rms, want)
             if outcome is not None:
                 return outcome
-        now_text = describe(revision, rms)
+        now_text = describe(revision, rms) + problem
         if progress is not None and now_text != last:
             progress(now_text)
             last = now_text
