@@ -178,7 +178,7 @@ def _delivery(kubeconfig: Path | None, namespace: str | None, context: str | Non
         raise typer.Exit(2) from None
 
 
-def _fail(exc: Exception, code: int = 2) -> typer.Exit:
+def _fail(exc: Exception | str, code: int = 2) -> typer.Exit:
     typer.echo(f"picchu: {exc}", err=True)
     return typer.Exit(code)
 
