@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import subprocess
 import sys
 import time
+import tomllib
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from picchu.testing.prometheus import SloAlerts, require_prometheus
 from tests.e2e.conftest import TARGETS, World
 
 pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
 SLOW = {"eligible": True, "schedule": "always", "scalingStrategy": "linear",
         "linearScaling": {"increment": 10, "delay": "1h"}}
 STEADY = {"eligible": True, "schedule": "always", "scalingStrategy": "linear",
@@ -70,6 +73,22 @@ def test_wait_exits_0_once_released_everywhere_status_shows_every_cluster_and_re
     assert screen.returncode == 0, screen.stderr
     assert "released" in screen.stdout and "a" in screen.stdout and "recent events" in screen.stdout
 
+    # the same screen through kubectl's plugin mechanism: an executable `kubectl-picchu` on PATH, as the
+    # [project.scripts] entry installs it (same callable as `picchu`)
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["kubectl-picchu"] == scripts["picchu"]
+    module, _, attr = scripts["kubectl-picchu"].partition(":")
+    plugin = tmp_path / "bin" / "kubectl-picchu"
+    plugin.parent.mkdir()
+    plugin.write_text(f"#!{sys.executable}\nimport sys\nfrom {module} import {attr}\nsys.exit({attr}())\n")
+    plugin.chmod(0o755)
+    via_kubectl = subprocess.run(
+        [str(world.plane.binaries.kubectl), "picchu", "status", world.app, "-o", "json", "--kubeconfig",
+         str(world.delivery.kubeconfig_path), "-n", world.namespace], capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PATH": f"{plugin.parent}{os.pathsep}{os.environ.get('PATH', '')}"})
+    assert via_kubectl.returncode == 0, via_kubectl.stderr
+    assert json.loads(via_kubectl.stdout)["targets"][0]["tags"][0]["state"] == "released"
+
     # render: what the next pass would write; in a settled world that is exactly what is there
     rendered = picchu(world, "render", f"{world.app}-v1")
     assert rendered.returncode == 0, rendered.stderr
@@ -101,15 +120,18 @@ def test_wait_times_out_with_2_promote_steps_abort_fails_with_1_retry_releases_a
     world.wait(lambda: world.state("v1") == "released", message="v1 released")
     name = f"{world.app}-v2"
     world.revision("v2", minutes=5, target={"release": SLOW})
-    world.wait(lambda: percent(world, "v2") == 10, message="v2 at its first step")
+    world.wait(lambda: world.state("v2") == "releasing", message="v2 releasing, waiting for its first step")
     timed_out = picchu(world, "wait", name, "--timeout", "3s")
     assert timed_out.returncode == 2, timed_out.stdout + timed_out.stderr
-    assert "timed out" in timed_out.stderr and "releasing at 10%" in timed_out.stderr
+    assert "timed out" in timed_out.stderr and "releasing at 0%" in timed_out.stderr
     entry = world.entries()["v2"]
     assert entry.get("nextStepAt"), entry  # the hour-long delay is visible
 
     assert picchu(world, "promote", name).returncode == 0
-    world.wait(lambda: percent(world, "v2") == 20, message="one step further after promote")
+    world.wait(lambda: percent(world, "v2") == 10, message="one step after promote")
+    world.wait(lambda: world.entries()["v2"].get("promoted"), message="the request recorded as used")
+    time.sleep(3)  # a few 1-second passes: the request is used once, the hour-long delay applies again
+    assert percent(world, "v2") == 10
     user = getpass.getuser()
     world.wait(lambda: any(r == "Promoted" and user in m for r, m in reasons(world, "v2")),
                message="a Promoted event naming the user")
