@@ -85,6 +85,17 @@ def from_simulation(frames: Sequence[object], start: datetime, clusters: Sequenc
     return Timeline(title, list(tracks.values()), states, marks, end=moment)
 
 
+def _merge(marks: Sequence[tuple[datetime, str]], within: timedelta) -> list[tuple[datetime, str]]:
+    """Marks closer than ``within`` share one line and one label (e.g. "abort v3 · v3 rolled back")."""
+    merged: list[tuple[datetime, str]] = []
+    for moment, label in sorted(marks):
+        if merged and moment - merged[-1][0] <= within:
+            merged[-1] = (merged[-1][0], f"{merged[-1][1]} · {label}")
+        else:
+            merged.append((moment, label))
+    return merged
+
+
 def plot(timeline: Timeline, path: Path) -> Path:
     import matplotlib
 
@@ -137,7 +148,7 @@ def plot(timeline: Timeline, path: Path) -> Path:
     seen = [s for s in STATE_COLOURS if any(s == st for ch in timeline.states.values() for _, st in ch)]
     band.legend(handles=[Patch(facecolor=STATE_COLOURS[s], label=s) for s in seen], loc="upper left",
                 bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize="small", title="state")
-    for moment, label in timeline.marks:
+    for moment, label in _merge(timeline.marks, (end - begin) / 60):
         rollback = "rolled back" in label
         for ax in axes:
             ax.axvline(moment, color="#cb181d" if rollback else "#777777", linestyle="--", linewidth=1.2)
@@ -146,7 +157,8 @@ def plot(timeline: Timeline, path: Path) -> Path:
                          fontsize="small", va="top", color="#cb181d" if rollback else "#555555",
                          bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})
     axes[-1].set_xlim(begin, end)
-    axes[-1].xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))  # type: ignore[no-untyped-call]
+    short = end - begin < timedelta(hours=1)
+    axes[-1].xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S" if short else "%H:%M"))  # type: ignore[no-untyped-call]
     axes[-1].set_xlabel("time (UTC)")
     fig.suptitle(timeline.title)
     fig.tight_layout()
