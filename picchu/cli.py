@@ -1,4 +1,5 @@
-"""The `picchu` command line: run the operator, generate CRDs, simulate a rollout, run the demo.
+"""The `picchu` command line (also `kubectl picchu`): run the operator, follow and steer releases, render,
+simulate, plot, generate CRDs, run the demo.
 
 Each command is a thin adapter: it parses flags and hands over to the module that does the work, imported
 lazily so `picchu crds` does not pay for kopf and `picchu simulate` needs no cluster.
@@ -58,6 +59,7 @@ def simulate(
     pod_ready_seconds: Annotated[float, typer.Option(help="Seconds until a new pod is ready")] = 20.0,
     start: Annotated[str | None, typer.Option(help="Start time, RFC3339 (default: now)")] = None,
     every_pass: Annotated[bool, typer.Option(help="Print every pass, not only the ones that change something")] = False,
+    plot: Annotated[Path | None, typer.Option(help="Also draw the timeline to this PNG file")] = None,
 ) -> None:
     """Print the rollout timeline a release policy would produce, with no cluster at all."""
     from picchu.simulation import simulate_command
@@ -72,6 +74,7 @@ def simulate(
         pod_ready_seconds=pod_ready_seconds,
         start=start,
         every_pass=every_pass,
+        plot=plot,
     ))
 
 
@@ -223,11 +226,224 @@ def run(
 @app.command()
 def demo(
     keep: Annotated[bool, typer.Option(help="Keep the clusters running after the rollout (until Ctrl-C) and their work directory")] = False,
+    plot: Annotated[str, typer.Option(help="Where to write the timeline PNG")] = "picchu-demo-timeline.png",
 ) -> None:
     """Bring up three local clusters, run the operator, roll out a sample app and show the progress."""
     from picchu.demo import run_demo
 
-    run_demo(keep=keep)
+    run_demo(keep=keep, plot_path=plot)
+
+
+# -- following and steering releases (picchu.ctl) ---------------------------------------------------------
+KubeconfigOpt = Annotated[Path | None, typer.Option("--kubeconfig", help="Delivery cluster kubeconfig (default: $KUBECONFIG, ~/.kube/config)")]
+NamespaceOpt = Annotated[str | None, typer.Option("--namespace", "-n", help="Namespace of the Revisions (default: the context's, else picchu)")]
+ContextOpt = Annotated[str | None, typer.Option("--context", help="kubeconfig context")]
+OutputOpt = Annotated[str | None, typer.Option("--output", "-o", help="json | yaml (default: a table)")]
+
+
+def _delivery(kubeconfig: Path | None, namespace: str | None, context: str | None) -> Any:
+    from picchu.ctl.delivery import Delivery
+
+    try:
+        return Delivery.connect(kubeconfig, namespace, context)
+    except Exception as exc:
+        typer.echo(f"picchu: cannot read the kubeconfig: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _fail(exc: Exception | str, code: int = 2) -> typer.Exit:
+    typer.echo(f"picchu: {exc}", err=True)
+    return typer.Exit(code)
+
+
+def _print_data(data: Any, output: str) -> None:
+    import json
+
+    import yaml
+
+    if output == "json":
+        typer.echo(json.dumps(data, indent=2, default=str))
+    elif output == "yaml":
+        typer.echo(yaml.safe_dump(data, sort_keys=False, default_flow_style=False))
+    else:
+        raise typer.BadParameter(f"--output {output!r}: use json or yaml")
+
+
+@app.command()
+def status(
+    app_name: Annotated[str, typer.Argument(metavar="APP", help="App name (spec.app.name of its Revisions)")],
+    target: Annotated[str | None, typer.Option(help="Only this target")] = None,
+    watch: Annotated[bool, typer.Option("--watch", "-w", help="Refresh until Ctrl-C")] = False,
+    output: OutputOpt = None,
+    interval: Annotated[float, typer.Option(help="Seconds between refreshes with --watch")] = 2.0,
+    kubeconfig: KubeconfigOpt = None, namespace: NamespaceOpt = None, context: ContextOpt = None,
+) -> None:
+    """Show every cluster, tag, percent, pods, alerts, why a release holds and when it moves next."""
+    import time
+
+    from rich.console import Console
+    from rich.live import Live
+
+    from picchu.ctl.delivery import NotFound
+    from picchu.ctl.status import collect, render
+
+    delivery = _delivery(kubeconfig, namespace, context)
+    try:
+        if output:
+            _print_data(collect(delivery, app_name, target), output)
+            return
+        console = Console()
+        if not watch:
+            console.print(render(collect(delivery, app_name, target)))
+            return
+        with Live(console=console, refresh_per_second=1) as live:
+            while True:
+                live.update(render(collect(delivery, app_name, target)))
+                time.sleep(interval)
+    except NotFound as exc:
+        raise _fail(exc, 1) from None
+    except KeyboardInterrupt:
+        pass
+    except Exception as exc:  # ApiException, connection refused...: a message, not a traceback
+        raise _fail(f"cannot read the cluster: {type(exc).__name__}: {exc}") from None
+    finally:
+        delivery.close()
+
+
+@app.command(name="wait")
+def wait_command(
+    revision: Annotated[str, typer.Argument(metavar="REVISION", help="Revision name, e.g. echo-v2")],
+    for_: Annotated[str, typer.Option("--for", help="released | failed | any state name")] = "released",
+    timeout: Annotated[float, typer.Option(parser=_seconds, metavar="DURATION", help='"10m", "90s" or seconds')
+                       ] = 1800.0,
+    target: Annotated[str | None, typer.Option(help="Only this target (default: every target)")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the outcome")] = False,
+    kubeconfig: KubeconfigOpt = None, namespace: NamespaceOpt = None, context: ContextOpt = None,
+) -> None:
+    """Wait for a release outcome: exit 0 when reached, 1 when failed or rolled back, 2 on timeout."""
+    from picchu.ctl.wait import wait_for
+
+    delivery = _delivery(kubeconfig, namespace, context)
+    try:
+        outcome = wait_for(delivery, revision, for_, timeout, target,
+                           progress=None if quiet else (lambda text: typer.echo(f"  {text}", err=True)))
+    finally:
+        delivery.close()
+    typer.echo(outcome.message, err=outcome.code != 0)
+    raise typer.Exit(outcome.code)
+
+
+def _steer(action: str, revision: str, reason: str, full: bool, kubeconfig: Path | None, namespace: str | None,
+           context: str | None) -> None:
+    from picchu.ctl.delivery import NotFound
+    from picchu.ctl.steer import steer
+
+    delivery = _delivery(kubeconfig, namespace, context)
+    try:
+        typer.echo(steer(delivery, revision, action, reason=reason, full=full))
+    except NotFound as exc:
+        raise _fail(exc, 1) from None
+    finally:
+        delivery.close()
+
+
+RevisionArg = Annotated[str, typer.Argument(metavar="REVISION", help="Revision name, e.g. echo-v2")]
+ReasonOpt = Annotated[str, typer.Option("--reason", "-r", help="Why (recorded in the Event)")]
+
+
+@app.command()
+def abort(revision: RevisionArg, reason: ReasonOpt = "", kubeconfig: KubeconfigOpt = None,
+          namespace: NamespaceOpt = None, context: ContextOpt = None) -> None:
+    """Fail the revision now (spec.failed): its traffic goes back to the previous release."""
+    _steer("abort", revision, reason, False, kubeconfig, namespace, context)
+
+
+@app.command()
+def retry(revision: RevisionArg, reason: ReasonOpt = "", kubeconfig: KubeconfigOpt = None,
+          namespace: NamespaceOpt = None, context: ContextOpt = None) -> None:
+    """Clear a failure: the revision deploys and rolls out again (firing alerts can fail it again)."""
+    _steer("retry", revision, reason, False, kubeconfig, namespace, context)
+
+
+@app.command()
+def pause(revision: RevisionArg, reason: ReasonOpt = "", kubeconfig: KubeconfigOpt = None,
+          namespace: NamespaceOpt = None, context: ContextOpt = None) -> None:
+    """Hold the revision's ramp (and canary) at its current percent; alerts still roll it back."""
+    _steer("pause", revision, reason, False, kubeconfig, namespace, context)
+
+
+@app.command()
+def resume(revision: RevisionArg, reason: ReasonOpt = "", kubeconfig: KubeconfigOpt = None,
+           namespace: NamespaceOpt = None, context: ContextOpt = None) -> None:
+    """Let a paused revision ramp again."""
+    _steer("resume", revision, reason, False, kubeconfig, namespace, context)
+
+
+@app.command()
+def promote(revision: RevisionArg,
+            full: Annotated[bool, typer.Option("--full", help="Skip every remaining wait up to release.max")] = False,
+            reason: ReasonOpt = "", kubeconfig: KubeconfigOpt = None, namespace: NamespaceOpt = None,
+            context: ContextOpt = None) -> None:
+    """Skip the rest of the canary TTL or the ramp delay for one step (or all of them with --full).
+    The capacity gate, the release window and alerts still apply."""
+    _steer("promote", revision, reason, full, kubeconfig, namespace, context)
+
+
+@app.command()
+def render(
+    subject: Annotated[str, typer.Argument(metavar="REVISION|FILE", help="Revision name, or a Revision manifest file")],
+    cluster: Annotated[str | None, typer.Option(help="Only this cluster")] = None,
+    show_diff: Annotated[bool, typer.Option("--diff", help="Show the difference from the live objects "
+                                                           "(server-side dry-run apply); exit 1 when any")] = False,
+    kubeconfig: KubeconfigOpt = None, namespace: NamespaceOpt = None, context: ContextOpt = None,
+) -> None:
+    """Print the objects the operator's next pass would write for the revision's app, per cluster."""
+    from picchu.ctl.delivery import NotFound
+    from picchu.ctl.render import diff, render_plans, to_yaml
+
+    delivery = _delivery(kubeconfig, namespace, context)
+    try:
+        renders = render_plans(delivery, subject, cluster)
+        if not show_diff:
+            typer.echo(to_yaml(renders), nl=False)
+            return
+        text, changed = diff(renders)
+        typer.echo(text, nl=False)
+        if changed:
+            raise typer.Exit(1)
+    except NotFound as exc:
+        raise _fail(exc, 2) from None
+    finally:
+        delivery.close()
+
+
+@app.command()
+def history(
+    app_name: Annotated[str, typer.Argument(metavar="APP")],
+    target: Annotated[str | None, typer.Option(help="Target (default: the first)")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Draw the timeline to this PNG file")] = None,
+    kubeconfig: KubeconfigOpt = None, namespace: NamespaceOpt = None, context: ContextOpt = None,
+) -> None:
+    """What happened to the app's releases (from the ReleaseManager status and Events), optionally drawn."""
+    from picchu.ctl.delivery import NotFound
+    from picchu.ctl.history import build, describe
+    from picchu.ctl.timeline import plot as draw
+
+    delivery = _delivery(kubeconfig, namespace, context)
+    try:
+        timeline = build(delivery, app_name, target)
+    except NotFound as exc:
+        raise _fail(exc, 1) from None
+    finally:
+        delivery.close()
+    for line in describe(timeline):
+        typer.echo(line)
+    if plot is not None:
+        try:
+            draw(timeline, plot)
+        except (ValueError, OSError) as exc:
+            raise _fail(exc, 1) from None
+        typer.echo(f"timeline written to {plot}")
 
 
 if __name__ == "__main__":

@@ -4,9 +4,11 @@ What it does, in order: build (or reuse) the control plane binaries; start `deli
 etcd; install the upstream CRDs and picchu's CRDs; register `a` and `b` as the `production` fleet (Cluster +
 credentials Secret, as a platform team would); start `picchu run`; let `ReplicaSetReadiness` play the
 kubelet; apply Revision `v1` and, once it is released, Revision `v2`; render a live table of every cluster's
-ReplicaSets and VirtualService weights until `v2` is released and `v1` retired. Everything it starts is
-stopped on exit (Ctrl-C included) and its working directory (etcd data, certificates, tokens, the operator log)
-removed; with `--keep` (`make demo KEEP=1`) the clusters keep running until Ctrl-C and the directory stays.
+ReplicaSets and VirtualService weights until `v2` is released and `v1` retired; then apply `v3`, abort it
+half-way (`picchu abort`) and watch traffic return to `v2`; finally print the `picchu status echo` screen and
+write the `picchu history echo --plot` timeline PNG. Everything it starts is stopped on exit (Ctrl-C included)
+and its working directory (etcd data, certificates, tokens, the operator log) removed; with `--keep`
+(`make demo KEEP=1`) the clusters keep running until Ctrl-C and the directory stays.
 """
 
 from __future__ import annotations
@@ -28,6 +30,12 @@ from rich.live import Live
 from rich.table import Table
 
 from picchu import keys
+from picchu.ctl.delivery import Delivery
+from picchu.ctl.history import build as build_history
+from picchu.ctl.status import collect
+from picchu.ctl.status import render as render_status
+from picchu.ctl.steer import steer
+from picchu.ctl.timeline import plot
 from picchu.testing.controlplane import ControlPlane, ensure_binaries
 from picchu.testing.fleet import (
     DELIVERY_NAMESPACE,
@@ -50,7 +58,7 @@ def revision_manifest(tag: str, committed: datetime) -> dict[str, Any]:
     return dict(yaml.safe_load(text))
 
 
-def run_demo(keep: bool = False, timeout: float = 600.0) -> None:
+def run_demo(keep: bool = False, timeout: float = 600.0, plot_path: str = "picchu-demo-timeline.png") -> None:
     console.print("[bold]1/5[/] control plane binaries (first build takes several minutes)…")
     binaries = ensure_binaries(log=sys.stderr)
     workdir = Path(tempfile.mkdtemp(prefix="picchu-demo-"))
@@ -81,6 +89,23 @@ def run_demo(keep: bool = False, timeout: float = 600.0) -> None:
         _watch(plane, operator, until=lambda s: s.get("v2") == ("released", 100) and s.get("v1", ("", 0))[1] == 0,
                timeout=timeout)
         console.print("[green bold]v2 is released on every cluster; v1 is retired.[/]")
+        console.print("[bold]then[/] v3 ramps, and someone aborts it half-way (`picchu abort echo-v3`)…")
+        v3 = revision_manifest("v3", now + timedelta(minutes=5))
+        v3["spec"]["targets"][0]["release"]["geometricScaling"]["delay"] = "10s"  # time to abort it half-way
+        kubectl_apply(delivery, [v3])
+        _watch(plane, operator, until=lambda s: s.get("v3", ("", 0))[1] >= 20, timeout=timeout)
+        view = Delivery(delivery.api_client(), DELIVERY_NAMESPACE)
+        try:
+            console.print(steer(view, "echo-v3", "abort", reason="demo: latency looked wrong"))
+            _watch(plane, operator, until=lambda s: s.get("v3", ("", 0))[0] == "failed"
+                   and s.get("v2") == ("released", 100), timeout=timeout)
+            console.print("[green bold]v3 was rolled back; v2 serves 100 % again.[/]\n")
+            console.rule("picchu status echo")
+            console.print(render_status(collect(view, "echo")))
+            timeline = plot(build_history(view, "echo"), Path(plot_path).resolve())
+            console.print(f"timeline written to [bold]{timeline}[/] (picchu history echo --plot …)")
+        finally:
+            view.close()
         if keep:
             console.print(f"clusters keep running; kubeconfigs: {workdir}/*/kubeconfig. Ctrl-C to stop.")
             while True:

@@ -50,6 +50,18 @@ ANNOTATION_DATADOG_TOLERATE_UNREADY = "ad.datadoghq.com/tolerate-unready"
 ANNOTATION_POD_TERMINATION_GRACE = "go.medium.engineering/PodTerminationGracePeriodSeconds"
 ANNOTATION_SERVICE_ACCOUNT_NAME = "kubernetes.io/service-account.name"
 
+# Steering (our additive annotations; Go Picchu ignores them). The CLI writes them, the operator reads them.
+ANNOTATION_PAUSED = "picchu.medium.engineering/paused"
+"""Non-empty: the revision's ramp holds at its current percent (rollback on failure still works)."""
+ANNOTATION_PROMOTE = "picchu.medium.engineering/promote"
+"""``"<request id> step|full"``: skip the canary TTL / ramp delay once (step) or all the way (full)."""
+ANNOTATION_FAILED_REASON = "picchu.medium.engineering/failed-reason"
+"""Why a person aborted the revision (spec.failed is the switch, as in Picchu)."""
+ANNOTATION_ACTION = "picchu.medium.engineering/last-action"
+"""JSON of the last steering request: id, action, by (local user name), at, reason."""
+ANNOTATION_ACTION_RECORDED = "picchu.medium.engineering/last-action-recorded"
+"""The id of the last steering request the operator recorded as an Event."""
+
 AUTOSCALER_HPA = "hpa"
 AUTOSCALER_WPA = "wpa"
 AUTOSCALER_KEDA = "keda"

@@ -368,6 +368,7 @@ def simulate_command(
     holiday_calendar: str = "US-CA",
     humane_releases_enabled: bool = True,
     console: Console | None = None,
+    plot: Path | None = None,
 ) -> int:
     """Parse the command's arguments, simulate, print the timeline. Returns the exit code (2 = bad input)."""
     out = console or Console()
@@ -385,4 +386,16 @@ def simulate_command(
         out.print(f"[red]picchu simulate: {error}[/red]")
         return 2
     out.print(render(frames, every_pass))
+    if plot is not None:
+        from picchu.ctl.timeline import from_simulation
+        from picchu.ctl.timeline import plot as draw
+
+        names = [c.name for c in parse_clusters(clusters)]
+        title = f"picchu simulate: {load_manifests(manifests)[0].app}"
+        try:
+            draw(from_simulation(frames, begin, names, title), plot)
+        except (ValueError, OSError) as error:
+            out.print(f"[red]picchu simulate: cannot write {plot}: {error}[/red]")
+            return 2
+        out.print(f"timeline written to {plot}")
     return 0

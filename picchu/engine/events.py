@@ -62,8 +62,9 @@ class EventRecorder:
         default_factory=lambda: LRUCache(maxsize=10_000))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def emit(self, ref: ObjectRef, event_type: str, reason: str, message: str) -> bool:
-        """Record an Event or aggregate it into its earlier copy; returns False when nothing was written."""
+    def emit(self, ref: ObjectRef, event_type: str, reason: str, message: str, dedupe: bool = True) -> bool:
+        """Record an Event or aggregate it into its earlier copy; returns False when nothing was written.
+        ``dedupe=False`` is for events that record a change (each one is news): a repeat is written at once."""
         message = message[:1024]
         key = (ref, event_type, reason, message)
         now = time.monotonic()
@@ -74,7 +75,7 @@ class EventRecorder:
             self._latest[ref] = key
             if seen is not None:
                 seen.count += 1
-                if repeat_of_latest and now - seen.written_at < self.repeat_seconds:
+                if dedupe and repeat_of_latest and now - seen.written_at < self.repeat_seconds:
                     seen.unwritten += 1
                     return False
                 seen.written_at, seen.unwritten = now, 0

@@ -74,20 +74,7 @@ def reconcile_release_manager(ctx: EngineContext, namespace: str, name: str) -> 
     if obj["metadata"].get("deletionTimestamp"):
         return _finalize(ctx, obj, members, f"{app}-{target}")
     revisions = _revisions(ctx, namespace, app, fleet, target)
-    connected = [m for m in members if m.connection is not None]
-    observation = ctx.observer.observe([m.connection for m in connected], f"{app}-{target}")
-    unreachable = {m.name: m.problem for m in members if m.connection is None and m.model is not None}
-    unreachable.update(observation.errors)
-    snapshot = Snapshot(
-        app=app, target=target, fleet=fleet, now=ctx.clock(), rm_name=name,
-        revisions=tuple(revisions), rm_status=tuple((rm.status.revisions or []) if rm.status else []),
-        clusters=tuple(ClusterView(m.name, m.live, _factor(m), bool(m.model and m.model.spec.disable_event_driven))
-                       for m in members if m.model is not None),
-        observation=Observation(replicas=_replicas(observation), unreachable=frozenset(unreachable)),
-        settings=_core_settings(ctx),
-        hold_traffic=_alert_hold(ctx, rm, revisions),
-        applied={a.cluster: dict(a.weights) for a in ((rm.status.applied if rm.status else None) or [])},
-    )
+    snapshot, unreachable = _snapshot(ctx, rm, name, revisions, members, _alert_hold(ctx, rm, revisions))
     decision = decide(snapshot)
     if decision.delete_release_manager:
         ctx.delivery.delete("ReleaseManager", namespace, name)
@@ -100,6 +87,55 @@ def reconcile_release_manager(ctx: EngineContext, namespace: str, name: str) -> 
     outcome = Outcome(unreachable, failed, applied, frozenset(m.name for m in members if m.model is not None))
     _report(ctx, obj, ref, decision, outcome, revisions, app, target)
     return period
+
+
+def _snapshot(ctx: EngineContext, rm: Any, name: str, revisions: list[Revision], members: list[FleetMember],
+              hold_traffic: str) -> tuple[Snapshot, dict[str, str]]:
+    """Observe every connected cluster once and build the core's input; also {cluster: why} unreachable."""
+    app, target, fleet = rm.spec.app, rm.spec.target, rm.spec.fleet
+    connected = [m for m in members if m.connection is not None]
+    observation = ctx.observer.observe([m.connection for m in connected], f"{app}-{target}")
+    unreachable = {m.name: m.problem for m in members if m.connection is None and m.model is not None}
+    unreachable.update(observation.errors)
+    snapshot = Snapshot(
+        app=app, target=target, fleet=fleet, now=ctx.clock(), rm_name=name,
+        revisions=tuple(revisions), rm_status=tuple((rm.status.revisions or []) if rm.status else []),
+        clusters=tuple(ClusterView(m.name, m.live, _factor(m), bool(m.model and m.model.spec.disable_event_driven))
+                       for m in members if m.model is not None),
+        observation=Observation(replicas=_replicas(observation), unreachable=frozenset(unreachable)),
+        settings=_core_settings(ctx),
+        hold_traffic=hold_traffic,
+        applied={a.cluster: dict(a.weights) for a in ((rm.status.applied if rm.status else None) or [])},
+    )
+    return snapshot, unreachable
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What the next pass of a ReleaseManager would decide and write (`picchu render`), nothing applied."""
+
+    snapshot: Snapshot
+    decision: Decision
+    plans: dict[str, ClusterPlan]
+    members: list[FleetMember]
+    unreachable: dict[str, str]
+
+
+def preview(ctx: EngineContext, rm_obj: dict[str, Any], extra: tuple[Revision, ...] = ()) -> Preview:
+    """Run observe → decide → render for `rm_obj` without applying or persisting anything. `extra`
+    Revisions (e.g. a manifest not applied yet) replace stored ones with the same tag."""
+    rm = load_release_manager(rm_obj)
+    namespace, name = rm_obj["metadata"].get("namespace", ""), rm_obj["metadata"]["name"]
+    app, target, fleet = rm.spec.app, rm.spec.target, rm.spec.fleet
+    members = load_fleet(ctx, namespace, fleet)
+    stored = _revisions(ctx, namespace, app, fleet, target) if rm_obj["metadata"].get("uid") else []
+    tags = {r.tag for r in extra}
+    revisions = [r for r in stored if r.tag not in tags] + [r for r in extra if r.target(target) is not None]
+    snapshot, unreachable = _snapshot(ctx, rm, name, revisions, members, "")
+    decision = decide(snapshot)
+    plans = {} if decision.held or decision.delete_release_manager else cluster_plans(
+        ctx, snapshot, decision, revisions, members)
+    return Preview(snapshot, decision, plans, members, unreachable)
 
 
 @dataclass(frozen=True)
@@ -242,6 +278,7 @@ def _report(ctx: EngineContext, obj: dict[str, Any], ref: ObjectRef, decision: D
     if {k: old_status.get(k) for k in status} != status:
         status["lastUpdated"] = stamp
         ctx.delivery.patch_status("ReleaseManager", namespace, name, status)
+        _traffic_event(ctx, ref, old_status, decision)
     _mark_garbage(ctx, namespace, target, revisions, decision.deletable_tags)
     by_tag = {r.tag: r for r in revisions}
     for tag, state in decision.entered:
@@ -301,6 +338,16 @@ def _announce_ramp_steps(ctx: EngineContext, ref: ObjectRef, old_status: dict[st
         ctx.events.emit(_revision_ref(revision) if revision else ref, NORMAL, "TrafficShifted", message)
         log.info(message, extra=fields(app=app, target=target, tag=entry.tag, percent=entry.current_percent,
                                        state=entry.state.current))
+
+
+def _traffic_event(ctx: EngineContext, ref: ObjectRef, old_status: dict[str, Any], decision: Decision) -> None:
+    """A `TrafficShifted` Event each time the persisted percents change: `picchu history` plots them."""
+    before = {e.get("tag"): e.get("currentPercent", 0) for e in old_status.get("revisions") or []}
+    after = {e.tag: e.current_percent for e in reversed(decision.rm_status)}  # newest first
+    if {t: p for t, p in before.items() if p} == {t: p for t, p in after.items() if p}:
+        return
+    shares = ", ".join(f"{tag} {p}%" for tag, p in after.items() if p or before.get(tag))
+    ctx.events.emit(ref, NORMAL, "TrafficShifted", shares or "no traffic", dedupe=False)
 
 
 def _revision_ref(revision: Revision) -> ObjectRef:

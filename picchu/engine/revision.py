@@ -15,7 +15,7 @@ from typing import Any
 
 from picchu import keys
 from picchu.api.v1alpha1 import InvalidSpec, Revision, load_revision
-from picchu.engine import conditions, mirror
+from picchu.engine import conditions, mirror, steering
 from picchu.engine.context import EngineContext
 from picchu.engine.events import NORMAL, WARNING, ObjectRef
 from picchu.logs import fields
@@ -60,6 +60,7 @@ def reconcile_revision(ctx: EngineContext, namespace: str, name: str) -> float |
         ctx.delivery.delete("Revision", namespace, name)
         ctx.events.emit(ref, NORMAL, "GarbageCollected", "every target marked it deletable; deleting the Revision")
         return None
+    steering.record_action(ctx, obj, revision, ref)
     rms = _sync_release_managers(ctx, namespace, revision)
     entries = {target: _entry(rm, revision.spec.app.tag) for target, rm in rms.items()}
     targets_status = [_target_status(t.name, entries.get(t.name)) for t in revision.spec.targets]

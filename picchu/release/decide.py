@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from picchu.release import capacity, gc, safety, states, traffic
+from picchu.release import capacity, gc, progress, safety, states, traffic
 from picchu.release.capacity import CapacityCheck, ServingLoad
 from picchu.release.facts import DEFAULT_TTL, Incarnation, apply_observation, newest_first
 from picchu.release.snapshot import (
@@ -82,11 +82,13 @@ def decide(snapshot: Snapshot) -> Decision:
         latencies.extend(record_latencies(i, s.now))
     others = {i.tag: ServingLoad(i.entry.current_percent, i.available, i.entry.peak_percent) for i in incs}
     pre_percent = {i.tag: i.entry.current_percent for i in incs}
+    pre_state = {i.tag: i.entry.state for i in incs}
 
     tick = states.Tick(now=s.now, settings=s.settings)
     steps: dict[str, tuple[str, states.Step]] = {}
     entered: list[tuple[str, str]] = []
     unknown: list[str] = []
+    step_reasons: dict[str, str] = {}
     for i in incs:
         previous = i.entry.state
         step = states.tick(i, tick)
@@ -99,11 +101,16 @@ def decide(snapshot: Snapshot) -> Decision:
             reasons.append(step.reason)
             if step.state == "pendingrelease":
                 waits.append(Wait(i.tag, "OutsideReleaseWindow", step.reason))
+            step_reasons[i.tag] = step.reason
         if states.enter(i, step.state, s.now):
             entered.append((i.tag, step.state))
 
     may_route = observed_all and not unknown and not s.hold_traffic
-    sync_app, routes = _traffic(s, incs, others, may_route, reasons, waits, frozenset(unknown))
+    checks: dict[str, CapacityCheck] = {}
+    sync_app, routes = _traffic(s, incs, others, may_route, reasons, waits, checks, frozenset(unknown))
+    traffic_hold = s.hold_traffic or (f"live cluster(s) {', '.join(lost)} unreachable" if lost else "")
+    reasons.extend(progress.annotate(incs, pre_state=pre_state, pre_percent=pre_percent, step_reasons=step_reasons,
+                                     checks=checks, traffic_hold=traffic_hold, now=s.now))
     plans = tuple(_plan(s, i, steps, others, pre_percent) for i in incs)
     deletable = gc.find_garbage((_gc_entry(i) for i in incs if i.tag not in unknown), s.now)
     originals = {e.tag: e for e in s.rm_status}
@@ -182,6 +189,7 @@ def _traffic(
     may_route: bool,
     reasons: list[str],
     waits: list[Wait],
+    checks: dict[str, CapacityCheck],
     unknown: frozenset[str] = frozenset(),
 ) -> tuple[bool, tuple[Route, ...]]:
     if not any(i.entry.state in DEPLOYED_STATES or i.entry.state == "deploying" for i in incs):
@@ -190,7 +198,6 @@ def _traffic(
     if not may_route:
         _toward_safety(s, incs, releasable, others, reasons, unknown)
     if may_route:
-        checks: dict[str, CapacityCheck] = {}
         contenders = [_contender(s, i, others, checks) for i in releasable]
         result = traffic.allocate(contenders, s.now)
         if result.routable or not releasable:
@@ -308,6 +315,7 @@ def _contender(
         last_changed=i.entry.last_updated,
         available=i.available,
         canary_percent=i.canary_percent,
+        paused=i.paused,
         can_ramp_to=gate,
     )
 

@@ -21,6 +21,7 @@ from enum import Enum
 from picchu.api.v1alpha1.common import ZERO_TIME, parse_time
 from picchu.api.v1alpha1.durations import parse_duration
 from picchu.api.v1alpha1.revision import Revision, RevisionTarget
+from picchu.release import steering
 from picchu.release.capacity import ScaleBounds
 from picchu.release.ramp import GEOMETRIC, RampPolicy
 from picchu.release.snapshot import ClusterView, Observation
@@ -70,6 +71,12 @@ class Entry:
     scale_desired: int = 0
     scale_peak: int = 0
     deleted: bool | None = None
+    promoted: str | None = None
+    """Id of the last ``promote`` step request used (additive status field ``promoted``)."""
+    hold_reason: str | None = None
+    """Why this tag does not move this pass (additive status field ``holdReason``), None when it moves."""
+    next_step_at: datetime | None = None
+    """When the next upward step (or the end of the canary) is due, if one is ahead (``nextStepAt``)."""
 
 
 @dataclass
@@ -106,7 +113,21 @@ class Incarnation:
     # -- configuration views (tolerant of non-defaulted models) ---------------------------------------
     @property
     def policy(self) -> RampPolicy:
+        """The target's ramp policy; a pending promotion drops delays (and increments, when full)."""
+        base = ramp_policy(self.target)
+        return base if self.paused else steering.promoted_policy(base, self.promotion)
+
+    @property
+    def natural_policy(self) -> RampPolicy:
         return ramp_policy(self.target)
+
+    @property
+    def paused(self) -> bool:
+        return steering.paused(self.revision)
+
+    @property
+    def promotion(self) -> steering.Promotion | None:
+        return steering.promotion(self.revision, self.entry.promoted)
 
     @property
     def bounds(self) -> ScaleBounds:
@@ -154,6 +175,12 @@ class Incarnation:
         return self.entry.scale_current >= self.entry.scale_desired and self.deployed_flag
 
     def is_canary_pending(self, now: datetime) -> bool:
+        """The canary still runs: its TTL has not elapsed (a promotion ends it at once unless paused)."""
+        if self.promotion is not None and not self.paused:
+            return False
+        return self.canary_ttl_pending(now)
+
+    def canary_ttl_pending(self, now: datetime) -> bool:
         t = self.target
         if t is None or t.canary is None or t.canary.percent == 0 or t.canary.ttl == 0:
             return False

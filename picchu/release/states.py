@@ -179,6 +179,8 @@ def canarying(i: Incarnation, t: Tick) -> Step:
     if i.marked_as_failed:
         return _to("failing")
     acts = (SYNC_CANARY_RULES, DELETE_TAGGED_SERVICE_LEVELS, SYNC)
+    if i.paused:
+        return _to("canarying", *acts, reason=f"{i.tag} is paused: its canary holds")
     if not i.is_canary_pending(t.now):
         return _to("canaried", *acts)
     return _to("canarying", *acts)

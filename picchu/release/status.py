@@ -43,6 +43,9 @@ def read_entry(model: ReleaseManagerRevisionStatus) -> Entry:
         scale_desired=model.scale.desired,
         scale_peak=model.scale.peak,
         deleted=model.deleted,
+        promoted=model.promoted,
+        hold_reason=model.hold_reason,
+        next_step_at=model.next_step_at,
     )
 
 
@@ -76,6 +79,9 @@ def write_entry(entry: Entry, original: ReleaseManagerRevisionStatus | None) -> 
         metrics=metrics,
         scale=scale,
         deleted=entry.deleted,
+        promoted=entry.promoted,
+        holdReason=entry.hold_reason,
+        nextStepAt=entry.next_step_at,
     )
     return ReleaseManagerRevisionStatus.model_validate({k: v for k, v in wire.items() if v is not None})
 

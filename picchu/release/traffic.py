@@ -11,6 +11,7 @@ Invariants (all checked by property tests):
 * only the ramp anchor (the first contender flagged ``is_ramping``) and the contenders before it may
   grow; everything after the anchor can only keep or lose traffic; canaries are capped at their canary
   percent;
+* a paused contender never grows while someone else can take the leftover;
 * a contender with no ready pods (``available == 0``) never *gains* traffic, not even the leftover: the
   leftover goes to the anchor, else the first contender, else the next one with ready pods, each up to its
   ``release.max`` before anyone goes past it (Picchu gave it all to the anchor, even beyond its max). If no
@@ -40,6 +41,8 @@ class Contender:
     last_changed: datetime | None
     available: int  # ready pods over live clusters (post-tick observation)
     canary_percent: int = 0
+    paused: bool = False
+    """A person paused it: it may keep or lose traffic, never gain any (unless nobody else can serve)."""
     can_ramp_to: Callable[[int], bool] = lambda _desired: True
 
 
@@ -75,6 +78,8 @@ def allocate(contenders: Sequence[Contender], now: datetime) -> Allocation:
         else:
             if c.state == "canarying":
                 cap = min(cap, c.canary_percent)
+            if c.paused:
+                cap = min(cap, c.current_percent)
             p = scale(c.policy, c.current_percent, cap, c.last_changed, now, _gate(c))
         p = max(0, min(p, remaining, 100))
         if p > c.current_percent and c.available <= 0:
@@ -107,4 +112,4 @@ def _leftover_recipients(contenders: Sequence[Contender], anchor: int | None) ->
     for c in order:
         if c.has_revision and c.available > 0 and c not in seen:
             seen.append(c)
-    return seen
+    return [c for c in seen if not c.paused] + [c for c in seen if c.paused]

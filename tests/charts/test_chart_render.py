@@ -8,6 +8,7 @@ be accepted by the API server (server-side dry run). With `CI=true` a missing Go
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -56,7 +57,7 @@ def _run_params(manifests: list[dict[str, Any]]) -> dict[str, Any]:
 def test_the_default_values_render_a_deployment_picchu_run_accepts_with_leader_election(render: Any) -> None:
     manifests = render()
     assert {m["kind"] for m in manifests} == {"Deployment", "ServiceAccount", "ClusterRole", "ClusterRoleBinding",
-                                               "Service", "PodDisruptionBudget"}
+                                               "Service", "PodDisruptionBudget", "ConfigMap"}
     deployment = next(m for m in manifests if m["kind"] == "Deployment")
     assert deployment["spec"]["replicas"] == 2
     params = _run_params(manifests)
@@ -96,3 +97,11 @@ def test_an_optional_service_monitor_scrapes_the_metrics_service(render: Any) ->
     selector = monitor["spec"]["selector"]["matchLabels"]
     assert selector.items() <= service["metadata"]["labels"].items()
     assert "metrics" in {p["name"] for p in service["spec"]["ports"]}
+
+
+def test_the_grafana_dashboard_ships_as_a_configmap_the_sidecar_loads(render: Any) -> None:
+    (dashboard,) = [m for m in render() if m["kind"] == "ConfigMap" and m["metadata"]["name"].endswith("-dashboard")]
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    shipped = (CHART / "dashboards" / "picchu.json").read_text()
+    assert json.loads(dashboard["data"]["picchu.json"]) == json.loads(shipped)
+    assert not [m for m in render("grafanaDashboard.enabled=false") if m["kind"] == "ConfigMap"]

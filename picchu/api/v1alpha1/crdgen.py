@@ -291,6 +291,8 @@ def _drop_required(schema: Any) -> None:
     """Status is never stricter than what Go Picchu writes: during a switch-over (or a roll-back to Go
     Picchu) both operators write status through these CRDs, and Picchu omits fields (e.g. `sentry.release`)."""
     if isinstance(schema, dict):
+        if schema.get("x-kubernetes-list-map-keys"):  # conditions: ours, and their keys must stay required
+            return
         schema.pop("required", None)
         for value in schema.values():
             _drop_required(value)

@@ -152,6 +152,13 @@ class ReleaseManagerRevisionStatus(OpenModel):
     """No ReplicaSet for the tag was observed."""
     waiting: ReleaseManagerRevisionWaiting | None = None
     """What the tag waits for this pass (picchu extension; absent when it is not waiting)."""
+    # Additive fields (ours, Go Picchu ignores them): what `picchu status` shows.
+    promoted: StrictStr | None = None
+    """Id of the last `picchu promote` step request the ramp used (each request is used once)."""
+    hold_reason: StrictStr | None = None
+    """Why the tag is not moving right now (capacity, release window, paused, canary...), if it waits."""
+    next_step_at: Time | None = None
+    """When its next upward step (or the end of its canary) is due, if one is ahead."""
 
     @classmethod
     def fresh(cls, tag: str, now: datetime) -> ReleaseManagerRevisionStatus:
@@ -171,6 +178,7 @@ class ReleaseManagerClusterApplied(OpenModel):
     """The release-route weights last applied to one cluster (a picchu extension; Go Picchu ignores it)."""
 
     cluster: StrictStr
+    """Name of the Cluster in the fleet."""
     weights: dict[StrictStr, UInt32] = Field(default_factory=dict)
     """Tag to weight of the release route in that cluster's VirtualService (absent: no route, 0)."""
     applied_at: Time | None = None

@@ -45,6 +45,7 @@ func main() {
 	ctx := map[string]interface{}{
 		"Values":  values,
 		"Release": map[string]interface{}{"Name": "picchu", "Namespace": *namespace, "Service": "Helm"},
+		"Files":   chartFiles{dir: chartDir},
 		"Chart": map[string]interface{}{
 			"Name": chart["name"], "Version": chart["version"], "AppVersion": chart["appVersion"],
 		},
@@ -78,6 +79,17 @@ func main() {
 		must(t.ExecuteTemplate(&buf, name, ctx))
 		fmt.Printf("---\n# Source: %s\n%s\n", name, buf.String())
 	}
+}
+
+// chartFiles stands in for Helm's .Files: Get returns a chart file's content ("" when missing, as Helm does).
+type chartFiles struct{ dir string }
+
+func (f chartFiles) Get(name string) string {
+	b, err := os.ReadFile(filepath.Join(f.dir, filepath.Clean("/"+name)))
+	if err != nil {
+		return ""
+	}
+	return string(b)
 }
 
 func readYAML(path string, out interface{}) error {
