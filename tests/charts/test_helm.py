@@ -107,7 +107,10 @@ def test_set_values_become_the_matching_flags_ports_annotations_and_roles(helm: 
     assert pod["metadata"]["annotations"]["prometheus.io/port"] == "9100"
     assert container["image"] == "picchu@sha256:" + "a" * 64
     kinds = {m["kind"] for m in manifests}
-    assert "PodDisruptionBudget" not in kinds and "ClusterRole" not in kinds, "one namespace: no cluster grants"
+    assert "PodDisruptionBudget" not in kinds
+    assert _rules(_one(manifests, "ClusterRole")) == {  # kopf's reads only
+        ("apiextensions.k8s.io", "customresourcedefinitions", "list"), ("apiextensions.k8s.io", "customresourcedefinitions", "watch"),
+        ("", "namespaces", "list"), ("", "namespaces", "watch")}
     role = _one(manifests, "Role", "picchu")
     assert role["metadata"]["namespace"] == "apps"
     assert {("picchu.medium.engineering", "revisions", "watch"), ("", "secrets", "get")} <= _rules(role)
@@ -149,6 +152,12 @@ def test_the_plain_target_manifest_is_what_the_target_chart_renders(helm: Helm) 
     assert shipped == rendered, "regenerate config/rbac/target.yaml: see its header"
     assert {m["kind"] for m in rendered} == {"ServiceAccount", "Secret", "ClusterRole", "ClusterRoleBinding",
                                               "Namespace", "Role", "RoleBinding"}
+    mirror = template(helm, "createNamespace=true", "mirrorDestination=true", chart=TARGET_CHART,
+                      namespace=TARGET_NAMESPACE, release="picchu-target")
+    extra = [m for m in mirror if m not in rendered]
+    shipped_mirror = [d for d in yaml.safe_load_all(TARGET_ROLE_MANIFEST.with_name("target-mirror.yaml").read_text())
+                      if d]
+    assert extra == shipped_mirror and {m["kind"] for m in extra} == {"ClusterRole", "ClusterRoleBinding"}
 
 
 def test_helm_install_upgrade_and_uninstall_against_the_delivery_apiserver(

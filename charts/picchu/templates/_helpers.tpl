@@ -73,32 +73,51 @@ when run.namespace is set, cluster-wide by the ClusterRole when it is not. Every
 end-to-end suite (measured from the apiserver's audit log, tests/e2e) or says in a comment when it is needed.
 */}}
 {{- define "picchu.namespacedRules" -}}
+# used on every start and pass: kopf watches these, the passes read them
 - apiGroups: ["picchu.medium.engineering"]
-  resources: [clusters, clustersecrets, releasemanagers, revisions, mirrors, faultinjectors]
-  verbs: [create, delete, get, list, patch, update, watch]
+  resources: [clusters, clustersecrets, releasemanagers, revisions]
+  verbs: [get, list, watch]
+# used when a Revision is mirrored or fault-injected: listed by the Revision pass
 - apiGroups: ["picchu.medium.engineering"]
-  resources:
-    - clusters/status
-    - clustersecrets/status
-    - releasemanagers/status
-    - revisions/status
-    - mirrors/status
-    - faultinjectors/status
-  verbs: [get, patch, update]
+  resources: [mirrors, faultinjectors]
+  verbs: [list]
+# used every pass: Revision labels and ReleaseManager annotations; finalizers of Clusters and (when one exists)
+# ClusterSecrets
+- apiGroups: ["picchu.medium.engineering"]
+  resources: [clusters, clustersecrets, releasemanagers, revisions]
+  verbs: [patch]
+# used when a Revision of a new app or target appears: its ReleaseManager (also what an apply creating one needs)
+- apiGroups: ["picchu.medium.engineering"]
+  resources: [releasemanagers]
+  verbs: [create]
+# used when garbage collection retires an expired Revision; a ReleaseManager is deleted when its app has no
+# Revision left
+- apiGroups: ["picchu.medium.engineering"]
+  resources: [revisions, releasemanagers]
+  verbs: [delete]
+# used every pass: status; ClusterSecrets status when one exists
+- apiGroups: ["picchu.medium.engineering"]
+  resources: [clusters/status, clustersecrets/status, releasemanagers/status, revisions/status]
+  verbs: [patch]
+# needed when a Revision's configs select ConfigMaps to copy into the app namespace
 - apiGroups: [""]
   resources: [configmaps]
-  verbs: [get, list]
+  verbs: [list]
+# used when a pass changes state or fails: Kubernetes Events
 - apiGroups: [""]
   resources: [events]
-  verbs: [create, patch]
+  verbs: [create]
+# needed when a Revision copies ExternalSecrets (configs, Mirrors)
 - apiGroups: ["external-secrets.io"]
   resources: [externalsecrets]
-  verbs: [get, list]
+  verbs: [list]
 {{- end -}}
 
 {{/* Secrets: Cluster credentials, config copies, ClusterSecrets sources (bound like picchu.namespacedRules,
 but cluster-wide only with rbac.clusterSecrets). */}}
 {{- define "picchu.secretRules" -}}
+# used every pass: each Cluster's credentials Secret (get); list is needed when a Revision's configs select
+# Secrets or a ClusterSecrets copies them
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get, list]
@@ -106,6 +125,7 @@ but cluster-wide only with rbac.clusterSecrets). */}}
 
 {{/* The leader Lease (run.enable-leader-election), in picchu.leaseNamespace. */}}
 {{- define "picchu.leaseRules" -}}
+# used when leader election is on: the Lease de705aec.picchu.medium.engineering
 - apiGroups: ["coordination.k8s.io"]
   resources: [leases]
   verbs: [create, get, update]
