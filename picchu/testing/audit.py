@@ -198,12 +198,14 @@ def grants(role: str, manifests: list[dict[str, Any]], comments: dict[str, list[
 
 
 def rule_comments(rendered: str) -> dict[str, list[str]]:
-    """Per `Kind/name` of each rendered Role/ClusterRole, the comment right above each of its rules."""
+    """Per `Kind/name` of each rendered Role/ClusterRole, the comment that heads each of its rules: the one right
+    above it, else the nearest one above (a comment heads the group of rules that follows it)."""
     result: dict[str, list[str]] = {}
     for document in rendered.split("\n---"):
         kind = name = ""
         notes: list[str] = []
         pending: list[str] = []
+        current = ""
         in_rules = False
         for line in document.splitlines():
             stripped = line.strip()
@@ -216,7 +218,8 @@ def rule_comments(rendered: str) -> dict[str, list[str]]:
             elif in_rules and stripped.startswith("#"):
                 pending.append(stripped.lstrip("# "))
             elif in_rules and stripped.startswith("- apiGroups"):
-                notes.append(" ".join(pending))
+                current = " ".join(pending) if pending else current  # a comment heads the rules below it
+                notes.append(current)
                 pending = []
         if kind in ("Role", "ClusterRole") and name:
             result[f"{kind}/{name}"] = notes

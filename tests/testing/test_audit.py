@@ -63,14 +63,14 @@ def test_usage_is_per_identity_and_scope_and_refusals_are_found(tmp_path: Path) 
         audit.Permission(audit.TARGET, "list", "", "secrets", audit.SERVICE_LEVELS)}
 
 
-def test_grants_carry_the_comment_right_above_their_rule() -> None:
+def test_grants_carry_the_comment_heading_their_rule() -> None:
     import yaml
 
     manifests = [d for d in yaml.safe_load_all(ROLE_TEXT) if d]
     found = audit.grants(audit.TARGET, manifests, audit.rule_comments(ROLE_TEXT), scopes={})
     comments = {(g.resource, g.verb): g.comment for g in found}
     assert comments[("namespaces", "delete")] == "the app namespace: needed when an app is deleted"
-    assert comments[("replicasets", "list")] == ""
+    assert comments[("replicasets", "list")] == comments[("namespaces", "delete")], "a comment heads its group"
     assert {g.scope for g in found} == {audit.CLUSTER}
 
 
