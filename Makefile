@@ -10,7 +10,7 @@ FAST := not controlplane and not e2e and not prometheus and not tools
 # sync periods and ramp delays, so more workers than cores pays off.
 WORKERS ?= 3
 
-.PHONY: demo test check lint unit integration test-under-load controlplane crds bench reliability clean
+.PHONY: demo test check lint unit integration test-under-load controlplane crds rbac bench reliability clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv .venv
@@ -18,8 +18,13 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q -e '.[dev]'
 	touch $(STAMP)
 
+# kube-apiserver, etcd, kubectl and helm, built from Go modules into ~/.cache/picchu (cached; CI runs this too).
 controlplane: $(STAMP)
 	$(PY) -m picchu.testing.controlplane build
+
+# config/rbac/target.yaml: the target-cluster identity as plain YAML, rendered from charts/picchu-target.
+rbac: $(STAMP)
+	$(PY) -m picchu.testing.helm
 
 crds: $(STAMP)
 	$(PY) -m picchu crds

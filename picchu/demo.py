@@ -2,7 +2,8 @@
 
 What it does, in order: build (or reuse) the control plane binaries; start `delivery`, `a` and `b` on one
 etcd; install the upstream CRDs and picchu's CRDs; register `a` and `b` as the `production` fleet (Cluster +
-credentials Secret, as a platform team would); start `picchu run`; let `ReplicaSetReadiness` play the
+credentials Secret holding a token of the shipped target role, as a platform team would); install the chart
+with helm and start `picchu run` as the chart's ServiceAccount (the admin identity only sets things up); let `ReplicaSetReadiness` play the
 kubelet; apply Revision `v1` and, once it is released, Revision `v2`; render a live table of every cluster's
 ReplicaSets and VirtualService weights until `v2` is released and `v1` retired; then apply `v3`, abort it
 half-way (`picchu abort`) and watch traffic return to `v2`; finally print the `picchu status echo` screen and
@@ -36,14 +37,18 @@ from picchu.ctl.status import collect
 from picchu.ctl.status import render as render_status
 from picchu.ctl.steer import steer
 from picchu.ctl.timeline import plot
+from picchu.testing import audit
 from picchu.testing.controlplane import ControlPlane, ensure_binaries
 from picchu.testing.fleet import (
     DELIVERY_NAMESPACE,
+    TARGET_USER,
     OperatorProcess,
     cluster_manifests,
     ensure_namespace,
+    install_operator,
     kubectl_apply,
 )
+from picchu.testing.helm import Helm, ensure_helm
 from picchu.testing.replicaset_controller import ReplicaSetReadiness
 from picchu.testing.upstream_crds import install_crds_from_dir, install_upstream_crds
 
@@ -61,6 +66,7 @@ def revision_manifest(tag: str, committed: datetime) -> dict[str, Any]:
 def run_demo(keep: bool = False, timeout: float = 600.0, plot_path: str = "picchu-demo-timeline.png") -> None:
     console.print("[bold]1/5[/] control plane binaries (first build takes several minutes)…")
     binaries = ensure_binaries(log=sys.stderr)
+    helm_binary = ensure_helm(log=sys.stderr)
     workdir = Path(tempfile.mkdtemp(prefix="picchu-demo-"))
     plane = ControlPlane(("delivery", *TARGETS), workdir=workdir, binaries=binaries)
     operator: OperatorProcess | None = None
@@ -77,8 +83,10 @@ def run_demo(keep: bool = False, timeout: float = 600.0, plot_path: str = "picch
         console.print("[bold]3/5[/] registering clusters a and b as fleet 'production'…")
         kubectl_apply(delivery, [m for n in TARGETS for m in cluster_manifests(plane.clusters[n], "production")])
         readiness = [ReplicaSetReadiness(plane.clusters[n].api_client(), delay_seconds=3).start() for n in TARGETS]
-        console.print("[bold]4/5[/] starting the operator (picchu run)…")
-        operator = OperatorProcess(delivery.kubeconfig_path, args=("--sync-period-seconds", "2"),
+        console.print("[bold]4/5[/] helm install charts/picchu, then the operator (picchu run) as its ServiceAccount…")
+        helm = Helm(helm_binary, workdir=workdir, kubeconfig=delivery.kubeconfig_path)
+        kubeconfig = install_operator(helm, delivery, DELIVERY_NAMESPACE, workdir=workdir, release="picchu")
+        operator = OperatorProcess(kubeconfig, args=("--sync-period-seconds", "2"),
                                    log_path=workdir / "operator.log").start()
         console.print(f"    operator logs: {operator.log_path}")
         console.print("[bold]5/5[/] rolling out echo v1, then v2 (Ctrl-C to stop)")
@@ -106,6 +114,10 @@ def run_demo(keep: bool = False, timeout: float = 600.0, plot_path: str = "picch
             console.print(f"timeline written to [bold]{timeline}[/] (picchu history echo --plot …)")
         finally:
             view.close()
+        refused = _refusals(plane, operator)
+        if refused:
+            raise RuntimeError("the operator was refused (its roles lack a permission):\n" + "\n".join(refused))
+        console.print("    the operator held only the chart's role and the target role: no request refused")
         if keep:
             console.print(f"clusters keep running; kubeconfigs: {workdir}/*/kubeconfig. Ctrl-C to stop.")
             while True:
@@ -122,6 +134,14 @@ def run_demo(keep: bool = False, timeout: float = 600.0, plot_path: str = "picch
             console.print(f"kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _refusals(plane: ControlPlane, operator: OperatorProcess) -> list[str]:
+    """Every 403 the operator's identities got (apiserver audit logs) and every Forbidden in its log."""
+    users = (f"system:serviceaccount:{DELIVERY_NAMESPACE}:picchu", TARGET_USER)
+    found = [f"{c.name}: {r.user} {r.verb} {r.uri}" for c in plane.clusters.values()
+             for r in audit.forbidden(audit.read_requests(c.audit_log_path)[0], users)]
+    return found + audit.refusals_in_log(operator.logs(100_000).splitlines())
 
 
 def _states(delivery_api: client.ApiClient) -> dict[str, tuple[str, int]]:

@@ -6,6 +6,7 @@ keeps tests independent.
 
 Fixtures:
 - `control_plane_binaries` (session): the built binaries, for tests that start their own `ControlPlane`.
+- `helm_binary` (session): the helm built from Go modules (`picchu.testing.helm`), same build/skip policy.
 - `control_plane` (session): a `ControlPlane` with clusters `delivery`, `a`, `b`; upstream CRDs
   (Istio, KEDA, prometheus-operator, Sloth, External Secrets, WPA, DatadogMetric, Gateway API) in all
   three; picchu's own CRDs from `config/crd/*.yaml` in `delivery` when that directory has files.
@@ -25,6 +26,7 @@ import os
 import re
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
     from kubernetes.client import ApiClient
 
 CLUSTER_NAMES = ("delivery", "a", "b")
-_BUILD_HINT = "build it with `python -m picchu.testing.controlplane build` (needs Go >= 1.26)"
+_BUILD_HINT = ("build it with `python -m picchu.testing.controlplane build` (also builds helm; needs Go >= 1.26)")
 
 
 def _in_ci() -> bool:
@@ -59,6 +61,26 @@ def _binaries_or_skip() -> Binaries:
         except ControlPlaneUnavailable as error:
             pytest.fail(f"the local control plane is needed and cannot be built: {error}", pytrace=False)
     pytest.skip(f"local control plane not built: {_BUILD_HINT}")
+
+
+def _helm_or_skip() -> Path:
+    from picchu.testing.helm import cached_helm, ensure_helm
+
+    found = cached_helm()
+    if found:
+        return found
+    if _in_ci() or os.environ.get("PICCHU_BUILD_CONTROLPLANE") == "1":
+        try:
+            return ensure_helm()
+        except ControlPlaneUnavailable as error:
+            pytest.fail(f"helm is needed and cannot be built: {error}", pytrace=False)
+    pytest.skip(f"helm not built: {_BUILD_HINT}")
+
+
+@pytest.fixture(scope="session")
+def helm_binary() -> Path:
+    """The helm binary (built from Go modules into ~/.cache/picchu/helm/<version>/bin)."""
+    return _helm_or_skip()
 
 
 @pytest.fixture(scope="session")
@@ -150,4 +172,5 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.controlplane)
 
 
-__all__ = ["CLUSTER_NAMES", "api_clients", "control_plane", "control_plane_binaries", "namespace", "unique_namespace_name"]
+__all__ = ["CLUSTER_NAMES", "api_clients", "control_plane", "control_plane_binaries", "helm_binary", "namespace",
+           "unique_namespace_name"]

@@ -1,9 +1,12 @@
 """A delivery cluster wired to target clusters the way a platform team does it, plus the operator process.
 
-`register_cluster` writes what a user writes: a `Cluster` (fleet label, server, CA, ingresses) and its
-credentials Secret (`auth-info`: a kubeconfig user object) in the delivery cluster. `OperatorProcess` runs the
-real `picchu run` in a child process against the delivery cluster and stops it by PID. The end-to-end tests
-and `make demo` are built from these two pieces and `ReplicaSetReadiness`.
+`cluster_manifests` writes what a user writes: a `Cluster` (fleet label, server, CA, ingresses) and its
+credentials Secret (`auth-info`: a kubeconfig user object) in the delivery cluster. The token in that Secret
+belongs to the identity the project ships for target clusters (`config/rbac/target.yaml`, generated from
+`charts/picchu-target`), never to the admin. `install_operator` installs the delivery chart with real helm and
+returns a kubeconfig holding a token of the chart's ServiceAccount. `OperatorProcess` runs the real
+`picchu run` in a child process against the delivery cluster and stops it by PID. The end-to-end tests and
+`make demo` are built from these pieces and `ReplicaSetReadiness`; the admin identity only sets things up.
 """
 
 from __future__ import annotations
@@ -24,16 +27,60 @@ from typing import Any
 import yaml
 
 from picchu import keys
+from picchu.testing.controlplane.binaries import repo_root
 from picchu.testing.controlplane.cluster import Cluster as LocalCluster
 from picchu.testing.controlplane.processes import free_port
+from picchu.testing.helm import Helm
 
 DELIVERY_NAMESPACE = "picchu"
+# The shipped target-cluster identity (charts/picchu-target rendered as release `picchu-target`).
+TARGET_ROLE_MANIFEST = Path("config") / "rbac" / "target.yaml"
+TARGET_MIRROR_MANIFEST = Path("config") / "rbac" / "target-mirror.yaml"  # a Mirror's destination, on top
+TARGET_NAMESPACE = "picchu-system"
+TARGET_ACCOUNT = "picchu-target"
+TARGET_USER = f"system:serviceaccount:{TARGET_NAMESPACE}:{TARGET_ACCOUNT}"
+DELIVERY_CHART = Path("charts") / "picchu"
+_target_tokens: dict[Path, str] = {}  # per cluster workdir: the apiserver keeps its signing key across restarts
+_mirror_roles: set[Path] = set()
+
+
+def target_identity_token(cluster: LocalCluster, *, mirror: bool = False) -> str:
+    """A token of the shipped target identity in `cluster`, creating that identity on first use (as admin);
+    `mirror` also binds the shipped Mirror-destination role to it."""
+    if cluster.workdir not in _target_tokens:
+        cluster.kubectl("apply", "-f", str(repo_root() / TARGET_ROLE_MANIFEST))
+        _target_tokens[cluster.workdir] = cluster.service_account_token(TARGET_NAMESPACE, TARGET_ACCOUNT)
+    if mirror and cluster.workdir not in _mirror_roles:
+        cluster.kubectl("apply", "-f", str(repo_root() / TARGET_MIRROR_MANIFEST))
+        _mirror_roles.add(cluster.workdir)
+    return _target_tokens[cluster.workdir]
+
+
+def release_name(namespace: str) -> str:
+    """A helm release name for the operator chart, unique per delivery namespace (its ClusterRole is global)."""
+    return f"picchu-{namespace[-8:]}"
+
+
+def install_operator(helm: Helm, delivery: LocalCluster, namespace: str, *, workdir: Path,
+                     release: str | None = None, values: tuple[str, ...] = ()) -> Path:
+    """`helm install` the delivery chart into `namespace` (watching it) and return a kubeconfig for its
+    ServiceAccount: the operator then holds exactly the RBAC the chart grants."""
+    release = release or release_name(namespace)
+    helm.run("upgrade", "--install", release, str(repo_root() / DELIVERY_CHART), "--namespace", namespace,
+             "--skip-crds", "--set", f"run.namespace={namespace}", *[a for v in values for a in ("--set", v)])
+    token = delivery.service_account_token(namespace, release)
+    path = workdir / f"{release}.kubeconfig"
+    path.write_text(json.dumps(delivery.kubeconfig_for_token(token, f"system:serviceaccount:{namespace}:{release}")))
+    return path
 
 
 def cluster_manifests(cluster: LocalCluster, fleet: str, *, namespace: str = DELIVERY_NAMESPACE,
                       enabled: bool = True, hot_standby: bool = False, scaling_factor: str = "1.0",
-                      private_domains: tuple[str, ...] = ("example.internal",)) -> list[dict[str, Any]]:
-    """The Cluster and its credentials Secret for one local apiserver."""
+                      private_domains: tuple[str, ...] = ("example.internal",),
+                      token: str | None = None, mirror: bool = False) -> list[dict[str, Any]]:
+    """The Cluster and its credentials Secret for one local apiserver; the Secret holds `token`, by default a
+    token of the shipped target identity (`target_identity_token`, with the Mirror role when `mirror`)."""
+    token = token if token is not None else target_identity_token(cluster, mirror=mirror)
     return [
         {
             "apiVersion": keys.API_VERSION,
@@ -57,7 +104,7 @@ def cluster_manifests(cluster: LocalCluster, fleet: str, *, namespace: str = DEL
             "apiVersion": "v1",
             "kind": "Secret",
             "metadata": {"name": cluster.name, "namespace": namespace},
-            "stringData": {keys.SECRET_AUTH_INFO_KEY: json.dumps({"token": cluster.token})},
+            "stringData": {keys.SECRET_AUTH_INFO_KEY: json.dumps({"token": token})},
         },
     ]
 

@@ -1,5 +1,4 @@
-"""The Helm chart in charts/picchu, checked from its files (test_chart_render.py renders it; helm itself is not
-installable here from Debian, PyPI or npm).
+"""The Helm chart in charts/picchu, checked from its files without helm (test_helm.py runs real helm on it).
 
 What a user of the chart would notice: CRDs that differ from the ones the operator is built for, a value that
 passes a flag `picchu run` rejects (the pod crash-loops), a `picchu run` flag the chart cannot set, documented
@@ -124,24 +123,6 @@ def test_the_deployment_runs_two_replicas_with_leader_election_and_probes_on_the
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}
     assert {p["name"] for p in container["ports"]} == {"metrics", "health"}
     assert values["podSecurityContext"]["runAsNonRoot"] is True
-
-
-def test_the_cluster_role_grants_what_spec_4_3_lists() -> None:
-    role = next(d for d in _strip_template((TEMPLATES / "clusterrole.yaml").read_text()) if d)
-    granted: dict[tuple[str, str], set[str]] = {}
-    for rule in role["rules"]:
-        for group in rule["apiGroups"]:
-            for resource in rule["resources"]:
-                granted.setdefault((group, resource), set()).update(rule["verbs"])
-    full = {"create", "delete", "get", "list", "patch", "update", "watch"}
-    for kind in ("clusters", "clustersecrets", "releasemanagers", "revisions", "mirrors", "faultinjectors"):
-        assert granted[("picchu.medium.engineering", kind)] >= full, kind
-        assert granted[("picchu.medium.engineering", f"{kind}/status")] >= {"get", "patch", "update"}, kind
-    assert granted[("", "secrets")] >= full and granted[("", "configmaps")] >= full
-    assert granted[("", "events")] >= {"create", "patch"}
-    assert granted[("coordination.k8s.io", "leases")] >= {"create", "get", "update"}
-    for resource in ("clustersecretstores", "externalsecrets", "externalsecrets/status"):
-        assert granted[("external-secrets.io", resource)] >= {"create", "get", "list", "patch", "update", "watch"}
 
 
 def test_chart_yaml_and_values_are_valid_yaml_naming_the_chart() -> None:

@@ -1,28 +1,49 @@
 """The end-to-end harness: a delivery namespace wired to clusters `a` and `b`, the real operator process,
 and helpers to read what users read (ReleaseManager status, VirtualService weights, ReplicaSets, events).
 
+The operator holds only the shipped roles: in the delivery cluster the ServiceAccount of the chart, installed
+with real helm into the test's namespace; in `a` and `b` the target identity (`config/rbac/target.yaml`). At
+the end of each test the apiservers' audit logs must show no 403 for either identity, the operator log no
+Forbidden, and every permission used must be in `permissions_used.json` (`PICCHU_RECORD_PERMISSIONS=1` adds
+them instead; `tests/charts/test_permissions.py` checks that record against the roles).
+
 Each test gets its own delivery namespace and app name, so tests never see each other's objects. The
 operator runs with a 1-second sync period; `ReplicaSetReadiness` (session-wide) makes pods ready after 1 s.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from kubernetes import client
 
 from picchu import keys
+from picchu.testing import audit
 from picchu.testing.builders import revision_manifest
 from picchu.testing.controlplane import ControlPlane
-from picchu.testing.fleet import OperatorProcess, cluster_manifests, kubectl_apply, wait_for
+from picchu.testing.fleet import (
+    TARGET_ACCOUNT,
+    TARGET_NAMESPACE,
+    OperatorProcess,
+    cluster_manifests,
+    install_operator,
+    kubectl_apply,
+    release_name,
+    wait_for,
+)
+from picchu.testing.helm import Helm
 from picchu.testing.replicaset_controller import ReplicaSetReadiness
 
 pytestmark = pytest.mark.e2e
 TARGETS = ("a", "b")
+PERMISSIONS_USED = Path(__file__).with_name("permissions_used.json")
+TARGET_USER = f"system:serviceaccount:{TARGET_NAMESPACE}:{TARGET_ACCOUNT}"
 
 
 @pytest.fixture(scope="package")
@@ -37,7 +58,8 @@ def readiness(control_plane: ControlPlane) -> Iterator[dict[str, ReplicaSetReadi
 class World:
     """One test's view of the fleet: apply manifests, run the operator, read results."""
 
-    def __init__(self, plane: ControlPlane, namespace: str, readiness: dict[str, ReplicaSetReadiness]) -> None:
+    def __init__(self, plane: ControlPlane, namespace: str, readiness: dict[str, ReplicaSetReadiness],
+                 helm_binary: Path) -> None:
         self.plane = plane
         self.namespace = namespace
         self.readiness = readiness
@@ -45,7 +67,14 @@ class World:
         self.apis = {n: plane.clusters[n].api_client() for n in plane.clusters}
         self.app = f"e{secrets.token_hex(3)}"
         self.operator: OperatorProcess | None = None
+        self.operators: list[OperatorProcess] = []
         self.start_time = datetime.now(UTC) - timedelta(hours=1)
+        self.helm = Helm(helm_binary, workdir=plane.workdir / "helm", kubeconfig=self.delivery.kubeconfig_path)
+        self.release = release_name(namespace)
+        self.delivery_user = f"system:serviceaccount:{namespace}:{self.release}"
+        self._operator_kubeconfig: Path | None = None
+        self._audit_from = {n: c.audit_log_path.stat().st_size if c.audit_log_path.exists() else 0
+                            for n, c in plane.clusters.items()}
 
     # --- setup ---------------------------------------------------------------------------------
     def register(self, *names: str, **options: Any) -> None:
@@ -54,9 +83,22 @@ class World:
                                                 **options)]
         kubectl_apply(self.delivery, manifests)
 
+    def operator_kubeconfig(self) -> Path:
+        """A kubeconfig of the chart's ServiceAccount (the chart is helm-installed on first use)."""
+        if self._operator_kubeconfig is None:
+            self._operator_kubeconfig = install_operator(self.helm, self.delivery, self.namespace,
+                                                         workdir=self.plane.workdir, release=self.release)
+        return self._operator_kubeconfig
+
+    def new_operator(self, *args: str) -> OperatorProcess:
+        """An operator process (not started) holding only the chart's delivery role and the target role."""
+        operator = OperatorProcess(self.operator_kubeconfig(), namespace=self.namespace,
+                                   args=("--sync-period-seconds", "1", *args))
+        self.operators.append(operator)
+        return operator
+
     def start_operator(self, *args: str) -> OperatorProcess:
-        self.operator = OperatorProcess(self.delivery.kubeconfig_path, namespace=self.namespace,
-                                        args=("--sync-period-seconds", "1", *args)).start()
+        self.operator = self.new_operator(*args).start()
         return self.operator
 
     def stop_operator(self) -> None:
@@ -117,14 +159,50 @@ class World:
             raise AssertionError(f"{error}\nentries: {self.entries()}\noperator log tail:\n{logs}") from None
 
     def close(self) -> None:
-        self.stop_operator()
-        for api in self.apis.values():
-            api.close()
+        for operator in self.operators:
+            operator.stop()
+        try:
+            if self.operators:
+                self.check_least_privilege()
+        finally:
+            if self._operator_kubeconfig is not None:
+                self.helm.run("uninstall", self.release, "--namespace", self.namespace, check=False)
+            for api in self.apis.values():
+                api.close()
+
+    def check_least_privilege(self) -> None:
+        """No 403 and no Forbidden anywhere in the operator; every permission used is in the record.
+
+        Refusals by an apiserver that is still starting (a test restarted it) are not about roles and are
+        excused; everything else refused fails the test."""
+        used: set[audit.Permission] = set()
+        denied: list[audit.Request] = []
+        starting = [window for cluster in self.plane.clusters.values() for window in cluster.startup_windows]
+        for name, cluster in self.plane.clusters.items():
+            requests, _ = audit.read_requests(cluster.audit_log_path, self._audit_from.get(name, 0))
+            denied += audit.forbidden(requests, (self.delivery_user, TARGET_USER), starting=cluster.startup_windows)
+            if name == "delivery":
+                used |= audit.used(audit.DELIVERY, requests, self.delivery_user, watched=self.namespace)
+            else:
+                used |= audit.used(audit.TARGET, requests, TARGET_USER, service_levels="service-level-objectives")
+        assert not denied, "the operator was refused (403): " + "; ".join(
+            f"{r.user} {r.verb} {r.uri}" for r in denied[:10])
+        forbidden_lines = [line for op in self.operators
+                           for line in audit.refusals_in_log(op.logs(100_000).splitlines(), starting=starting)]
+        assert not forbidden_lines, "the operator log reports Forbidden:\n" + "\n".join(forbidden_lines[:10])
+        if os.environ.get("PICCHU_RECORD_PERMISSIONS") == "1":
+            audit.add_to_record(PERMISSIONS_USED, used)
+            return
+        unrecorded = sorted(used - audit.load_record(PERMISSIONS_USED))
+        assert not unrecorded, (
+            f"the operator used permissions {PERMISSIONS_USED.name} does not list (grant them in the shipped roles, "
+            f"then record with PICCHU_RECORD_PERMISSIONS=1): {[p.as_dict() for p in unrecorded]}")
 
 
 @pytest.fixture
-def world(control_plane: ControlPlane, namespace: str, readiness: dict[str, ReplicaSetReadiness]) -> Iterator[World]:
-    w = World(control_plane, namespace, readiness)
+def world(control_plane: ControlPlane, namespace: str, readiness: dict[str, ReplicaSetReadiness],
+          helm_binary: Path) -> Iterator[World]:
+    w = World(control_plane, namespace, readiness, helm_binary)
     try:
         yield w
     finally:

@@ -138,9 +138,7 @@ def test_liveness_and_readiness_answer_200_once_the_operator_runs(world: World) 
 
 def test_two_replicas_elect_one_leader_and_the_follower_takes_over_when_it_stops(world: World) -> None:
     world.register()
-    replicas = [OperatorProcess(world.delivery.kubeconfig_path, namespace=world.namespace,
-                                args=("--sync-period-seconds", "1", "--enable-leader-election")).start()
-                for _ in range(2)]
+    replicas = [world.new_operator("--enable-leader-election").start() for _ in range(2)]
     try:
         ready = world.wait(lambda: [r for r in replicas if _status(r.health_url + "/readyz") == 200],
                            timeout=120, message="one replica ready")

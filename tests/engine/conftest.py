@@ -61,9 +61,10 @@ class Delivery:
 
     def register(self, cluster: str, fleet: str = "production", *, name: str | None = None, token: str | None = None,
                  server: str | None = None, **options: Any) -> str:
-        """A Cluster and its credentials Secret for a control-plane cluster; returns the Cluster's name."""
+        """A Cluster and its credentials Secret for a control-plane cluster (credentials: the shipped target
+        identity, with the Mirror-destination role in fleet `mirrors`); returns the Cluster's name."""
         cluster_obj, secret = cluster_manifests(self.plane.clusters[cluster], fleet, namespace=self.namespace,
-                                                **options)
+                                                mirror=fleet == "mirrors", **options)
         if name:
             cluster_obj["metadata"]["name"] = secret["metadata"]["name"] = name
         if server:

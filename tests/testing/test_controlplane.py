@@ -275,3 +275,41 @@ def test_the_up_command_leaves_no_process_behind_when_stopped(tmp_path, control_
         time.sleep(0.2)
 
     assert [pid for pid in pids if _pid_alive(pid)] == []
+
+
+def test_a_service_account_token_is_issued_by_the_apiserver_bound_by_rbac_and_audited(namespace, control_plane):
+    from kubernetes import config
+
+    from picchu.testing import audit
+
+    cluster = control_plane.clusters["a"]
+    core = client.CoreV1Api(cluster.api_client())
+    core.create_namespaced_service_account(namespace, {"metadata": {"name": "reader"}})
+    token = cluster.service_account_token(namespace, "reader", seconds=600)
+    api = config.new_client_from_config_dict(cluster.kubeconfig_for_token(token, "reader"), persist_config=False)
+    with pytest.raises(client.ApiException) as refused:
+        client.CoreV1Api(api).list_namespaced_config_map(namespace)
+    assert refused.value.status == 403, "RBAC is on and the account has no role yet"
+    rbac = client.RbacAuthorizationV1Api(cluster.api_client())
+    rbac.create_namespaced_role(namespace, {"metadata": {"name": "reader"}, "rules": [
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["list"]}]})
+    rbac.create_namespaced_role_binding(namespace, {"metadata": {"name": "reader"}, "roleRef": {
+        "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "reader"}, "subjects": [
+        {"kind": "ServiceAccount", "name": "reader", "namespace": namespace}]})
+    user = f"system:serviceaccount:{namespace}:reader"
+
+    def allowed() -> bool:
+        try:
+            client.CoreV1Api(api).list_namespaced_config_map(namespace)
+            return True
+        except client.ApiException:
+            return False
+
+    deadline = time.monotonic() + 60
+    while not allowed():
+        assert time.monotonic() < deadline, "the RoleBinding never took effect"
+        time.sleep(0.5)
+    requests, _ = audit.read_requests(cluster.audit_log_path)
+    mine = [(r.verb, r.resource, r.code) for r in requests if r.user == user]
+    assert ("list", "configmaps", 403) in mine and ("list", "configmaps", 200) in mine
+    assert not [r for r in requests if r.user.startswith("picchu-admin")], "the admin's setup is not audited"

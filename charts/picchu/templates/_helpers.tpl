@@ -37,3 +37,96 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "picchu.port" -}}
 {{- splitList ":" (toString .) | last -}}
 {{- end -}}
+
+{{/* The namespace picchu watches and keeps its Secrets in: run.namespace, else the release namespace. */}}
+{{- define "picchu.watchedNamespace" -}}
+{{- default .Release.Namespace .Values.run.namespace -}}
+{{- end -}}
+
+{{/* Where the leader Lease lives (picchu.handlers.leadership.lease_namespace): configured, watched, own. */}}
+{{- define "picchu.leaseNamespace" -}}
+{{- default (default .Release.Namespace .Values.run.namespace) (index .Values.run "leader-election-namespace") -}}
+{{- end -}}
+
+{{/* The kubeconfig path in the pod: run.kubeconfig, else a default when a Secret is mounted, else "". */}}
+{{- define "picchu.kubeconfig" -}}
+{{- if .Values.run.kubeconfig -}}
+{{- .Values.run.kubeconfig -}}
+{{- else if .Values.kubeconfigSecret.name -}}
+/etc/picchu/kubeconfig/kubeconfig
+{{- end -}}
+{{- end -}}
+
+{{/* Combinations values.schema.json cannot express; each fails the install with what to change. */}}
+{{- define "picchu.validate" -}}
+{{- if and (not (index .Values.run "enable-leader-election")) (gt (int .Values.replicaCount) 1) -}}
+{{- fail (printf "replicaCount=%v needs run.enable-leader-election=true: without a leader every replica acts (set replicaCount=1 or enable leader election)" .Values.replicaCount) -}}
+{{- end -}}
+{{- if and .Values.run.kubeconfig (not .Values.kubeconfigSecret.name) -}}
+{{- fail (printf "run.kubeconfig=%s names a file in the pod: set kubeconfigSecret.name to a Secret holding it (it is mounted at that path), or leave run.kubeconfig empty to use the service account" .Values.run.kubeconfig) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+What the operator does to namespaced objects of the delivery cluster. Bound in the watched namespace by a Role
+when run.namespace is set, cluster-wide by the ClusterRole when it is not. Every grant is either used by the
+end-to-end suite (measured from the apiserver's audit log, tests/e2e) or says in a comment when it is needed.
+*/}}
+{{- define "picchu.namespacedRules" -}}
+# used on every start and pass: kopf watches these, the passes read them
+- apiGroups: ["picchu.medium.engineering"]
+  resources: [clusters, clustersecrets, releasemanagers, revisions]
+  verbs: [get, list, watch]
+# used when a Revision is mirrored or fault-injected: listed by the Revision pass
+- apiGroups: ["picchu.medium.engineering"]
+  resources: [mirrors, faultinjectors]
+  verbs: [list]
+# used every pass: Revision labels and ReleaseManager annotations; finalizers of Clusters and (when one exists)
+# ClusterSecrets
+- apiGroups: ["picchu.medium.engineering"]
+  resources: [clusters, clustersecrets, releasemanagers, revisions]
+  verbs: [patch]
+# used when a Revision of a new app or target appears: its ReleaseManager (also what an apply creating one needs)
+- apiGroups: ["picchu.medium.engineering"]
+  resources: [releasemanagers]
+  verbs: [create]
+# used when garbage collection retires an expired Revision; a ReleaseManager is deleted when its app has no
+# Revision left
+- apiGroups: ["picchu.medium.engineering"]
+  resources: [revisions, releasemanagers]
+  verbs: [delete]
+# used every pass: status; ClusterSecrets status when one exists
+- apiGroups: ["picchu.medium.engineering"]
+  resources: [clusters/status, clustersecrets/status, releasemanagers/status, revisions/status]
+  verbs: [patch]
+# needed when a Revision's configs select ConfigMaps to copy into the app namespace
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [list]
+# used when a pass changes state or fails: Kubernetes Events
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create]
+# needed when a Revision copies ExternalSecrets (configs, Mirrors)
+- apiGroups: ["external-secrets.io"]
+  resources: [externalsecrets]
+  verbs: [list]
+{{- end -}}
+
+{{/* Secrets: Cluster credentials, config copies, ClusterSecrets sources (bound like picchu.namespacedRules,
+but cluster-wide only with rbac.clusterSecrets). */}}
+{{- define "picchu.secretRules" -}}
+# used every pass: each Cluster's credentials Secret (get); list is needed when a Revision's configs select
+# Secrets or a ClusterSecrets copies them
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get, list]
+{{- end -}}
+
+{{/* The leader Lease (run.enable-leader-election), in picchu.leaseNamespace. */}}
+{{- define "picchu.leaseRules" -}}
+# used when leader election is on: the Lease de705aec.picchu.medium.engineering
+- apiGroups: ["coordination.k8s.io"]
+  resources: [leases]
+  verbs: [create, get, update]
+{{- end -}}

@@ -20,7 +20,8 @@ kubectl into ``~/.cache/picchu/controlplane/<k8s version>/bin``) and
 Modules: `binaries` (build + cache), `processes` (no orphans), `cluster` (one apiserver),
 `plane` (etcd + clusters). What the apiserver lacks: no kube-controller-manager runs, so there is no
 garbage collection, namespace finalization (deleted namespaces stay Terminating), Deployment/ReplicaSet
-or HPA controller, and no kubelet (no pods run).
+or HPA controller, no token controller (`kubernetes.io/service-account-token` Secrets stay empty: get tokens
+with `Cluster.service_account_token`, the TokenRequest API) and no kubelet (no pods run).
 """
 
 from picchu.testing.controlplane.binaries import (

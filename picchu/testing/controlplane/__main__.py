@@ -1,4 +1,4 @@
-"""Command line of the local control plane: `build` the binaries (and fetch the pinned upstream CRDs),
+"""Command line of the local control plane: `build` the binaries and helm (and fetch the pinned upstream CRDs),
 bring clusters `up` for a person.
 
     python -m picchu.testing.controlplane build
@@ -25,6 +25,7 @@ from picchu.testing.controlplane.plane import ControlPlane
 
 
 def _build(_: argparse.Namespace) -> int:
+    from picchu.testing.helm import ensure_helm
     from picchu.testing.upstream_crds import load_pins, upstream_crd_documents
 
     binaries = ensure_binaries(log=sys.stdout)
@@ -32,6 +33,7 @@ def _build(_: argparse.Namespace) -> int:
     for name in BINARY_NAMES:
         path = binaries.bin_dir / name
         print(f"  {path}")
+    print(f"helm: {ensure_helm(log=sys.stdout)}")
     crds = upstream_crd_documents()  # fetch now, so tests never need the network or Go
     print(f"{len(crds)} upstream CRDs from {len(load_pins())} pinned modules cached under:")
     for source in load_pins():
@@ -120,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m picchu.testing.controlplane",
                                      description="Local kube-apiserver + etcd control plane for picchu.")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("build", help="build (or find cached) kube-apiserver, etcd and kubectl").set_defaults(
+    commands.add_parser("build", help="build (or find cached) kube-apiserver, etcd, kubectl and helm").set_defaults(
         run=_build)
     up = commands.add_parser("up", help="start clusters and keep them running until Ctrl-C")
     up.add_argument("--clusters", default="delivery,a,b",

@@ -9,8 +9,12 @@ from outliving the test run; `picchu.testing.upstream_crds` and `picchu.testing.
 `Cluster`.
 
 Invariants:
-- Authentication is a static bearer token in group `system:masters`; TLS is verified against the
-  self-signed CA the apiserver writes into its cert dir (`ca_data`).
+- The admin is a static bearer token in group `system:masters`, for setup only; least-privilege identities
+  are ServiceAccounts with tokens the apiserver issues (`service_account_token`, the TokenRequest API), as in
+  production (ServiceAccount admission on, RBAC on). TLS is verified against the self-signed CA the apiserver
+  writes into its cert dir (`ca_data`).
+- Every request made with a ServiceAccount token is recorded at audit level Metadata in `audit_log_path`
+  (JSON lines), so tests can measure what an identity really used and catch every 403.
 - `stop_apiserver()` / `start_apiserver()` keep the port, certificates and token, so clients built
   before a restart work again afterwards.
 """
@@ -26,6 +30,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +41,14 @@ if TYPE_CHECKING:
     from kubernetes.client import ApiClient
 
 _PORT_ATTEMPTS = 5
+# Metadata (who, verb, resource, namespace, response code; no bodies) for ServiceAccounts, nothing else: the
+# admin's setup traffic and the apiserver's own loopback requests stay out of the log.
+_AUDIT_POLICY = {
+    "apiVersion": "audit.k8s.io/v1",
+    "kind": "Policy",
+    "omitStages": ["RequestReceived"],
+    "rules": [{"level": "Metadata", "userGroups": ["system:serviceaccounts"]}, {"level": "None"}],
+}
 
 
 class KubectlError(subprocess.CalledProcessError):
@@ -65,6 +78,10 @@ class Cluster:
         self._ca_data: bytes | None = None
         self._keep_port = False
         self._attempt = 1
+        self._launched_at: datetime | None = None
+        self.startup_windows: list[tuple[datetime, datetime]] = []
+        """(launched, ready) of every start: an apiserver answers before its RBAC caches are filled, so a
+        request it serves in that window may be refused (403) whatever the caller's roles."""
 
     # --- connection details -------------------------------------------------------------------
     @property
@@ -85,6 +102,11 @@ class Cluster:
     @property
     def log_path(self) -> Path:
         return self.workdir / "kube-apiserver.log"
+
+    @property
+    def audit_log_path(self) -> Path:
+        """Audit events (one JSON object a line) of requests made with ServiceAccount tokens."""
+        return self.workdir / "audit.log"
 
     @property
     def pid(self) -> int | None:
@@ -116,6 +138,24 @@ class Cluster:
         api: ApiClient = config.new_client_from_config_dict(
             self.kubeconfig_dict(), persist_config=False)
         return api
+
+    def service_account_token(self, namespace: str, name: str, *, seconds: int = 24 * 3600) -> str:
+        """A token for ServiceAccount `namespace/name`, issued by the apiserver (TokenRequest), as a pod gets."""
+        body = json.dumps({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                           "spec": {"expirationSeconds": seconds}}).encode()
+        status, answer = self.request("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token",
+                                      body=body, content_type="application/json")
+        if status != 201:
+            raise RuntimeError(f"TokenRequest for {namespace}/{name} on {self.name} answered {status}: "
+                               f"{answer[-300:].decode(errors='replace')}")
+        return str(json.loads(answer)["status"]["token"])
+
+    def kubeconfig_for_token(self, token: str, user: str) -> dict[str, Any]:
+        """A kubeconfig (as a dict) for this cluster that authenticates with `token` as `user`."""
+        config = self.kubeconfig_dict()
+        config["users"] = [{"name": user, "user": {"token": token}}]
+        config["contexts"] = [{"name": self.name, "context": {"cluster": self.name, "user": user}}]
+        return config
 
     def ssl_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cadata=self.ca_data.decode())
@@ -163,6 +203,7 @@ class Cluster:
         self._write_token_file()
         self._keep_port = self.port != 0
         self._attempt = 1
+        self._launched_at = datetime.now(UTC)
         self._launch()
 
     def await_apiserver(self, *, timeout: float = 180.0) -> None:
@@ -181,6 +222,8 @@ class Cluster:
                 time.sleep(1.0 if self._keep_port else 0.0)  # same port: give its holder time to let go
                 self._launch()
         self._write_kubeconfig()
+        if self._launched_at is not None:
+            self.startup_windows.append((self._launched_at, datetime.now(UTC)))
 
     def _launch(self) -> None:
         if not self._keep_port:
@@ -209,7 +252,9 @@ class Cluster:
             "--service-account-issuer=https://kubernetes.default.svc",
             f"--token-auth-file={self.workdir / 'tokens.csv'}",
             "--authorization-mode=RBAC",
-            "--disable-admission-plugins=ServiceAccount",
+            f"--audit-policy-file={self.workdir / 'audit-policy.yaml'}",
+            f"--audit-log-path={self.audit_log_path}",
+            "--audit-log-format=json",
             "--endpoint-reconciler-type=none",
             "--service-cluster-ip-range=10.0.0.0/24",
             "--allow-privileged=true",
@@ -218,6 +263,7 @@ class Cluster:
 
     def _write_token_file(self) -> None:
         (self.workdir / "tokens.csv").write_text(f"{self.token},picchu-admin,picchu-admin,system:masters\n")
+        (self.workdir / "audit-policy.yaml").write_text(json.dumps(_AUDIT_POLICY, indent=2))
 
     def _write_kubeconfig(self) -> None:
         self._ca_data = None  # re-read: a fresh cert dir means a fresh CA
