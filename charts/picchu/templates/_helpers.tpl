@@ -103,10 +103,10 @@ end-to-end suite (measured from the apiserver's audit log, tests/e2e) or says in
 - apiGroups: [""]
   resources: [configmaps]
   verbs: [list]
-# used when a pass changes state or fails: Kubernetes Events
+# used when a pass changes state or fails: Kubernetes Events; a repeat patches the earlier Event's count
 - apiGroups: [""]
   resources: [events]
-  verbs: [create]
+  verbs: [create, patch]
 # needed when a Revision copies ExternalSecrets (configs, Mirrors)
 - apiGroups: ["external-secrets.io"]
   resources: [externalsecrets]
