@@ -22,6 +22,9 @@ _SHARE = re.compile(r"(?P<tag>\S+) (?P<percent>\d+)%")
 _STEERED = {"Aborted", "Retried", "Paused", "Resumed", "Promoted"}
 
 
+# State changes are Normal "StateChanged" Events, or Warnings named after the bad state they enter.
+_STATE_REASONS = frozenset({"StateChanged", "RollingBack", "RolledBack", "TimingOut"})
+
 def build(delivery: Delivery, app: str, target: str | None = None, now: datetime | None = None) -> Timeline:
     rms = [rm for rm in delivery.release_managers(app)
            if target is None or (rm.get("spec") or {}).get("target") == target]
@@ -38,7 +41,7 @@ def build(delivery: Delivery, app: str, target: str | None = None, now: datetime
     for event in events:
         moment = _utc(event_time(event))
         message = event.message or ""
-        if event.reason == "StateChanged":
+        if event.reason in _STATE_REASONS:
             match = _STATE.match(message)
             if match and match["target"] == target_name:
                 states.setdefault(match["tag"], []).append((moment, match["state"]))
