@@ -148,6 +148,13 @@ class Applier:
             identities = set(self._identity.values()) if cluster is None else {self._identity.get(cluster)}
             self._drop(identities)
 
+    def forget_objects(self, connection: ClusterConnection, keys: Iterable[ObjectKey]) -> None:
+        """Distrust the memory of writing these objects to this cluster: someone else removed them (the
+        observer did not find them), so the next apply reads and writes them again instead of waiting for the
+        memory to expire."""
+        for key in keys:
+            self._forget_object((connection.identity, key))
+
     def _sweep(self) -> None:
         """Forget writes older than ``remember_for`` (at most once per that period), so memory stays bounded
         by what was written recently, even for apps whose namespace was deleted without a plan."""

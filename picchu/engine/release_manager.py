@@ -216,6 +216,11 @@ def _apply(ctx: EngineContext, members: list[FleetMember], revisions: list[Revis
     plans: dict[str, ClusterPlan] = cluster_plans(ctx, snapshot, decision, revisions, members)
     targets = [(m.connection, plans[m.name]) for m in members
                if m.connection is not None and m.name in plans and m.name not in unreachable]
+    observed = snapshot.observation.replicas
+    for connection, plan in targets:  # a ReplicaSet deleted behind picchu's back is written again at once
+        missing = [d.key for d in plan.objects
+                   if d.key.kind == "ReplicaSet" and connection.name not in observed.get(d.key.name, {})]
+        ctx.applier.forget_objects(connection, missing)
     results = ctx.applier.apply(targets, log_fields=fields(app=snapshot.app, target=snapshot.target))
     problems = {}
     for cluster, result in results.items():

@@ -436,3 +436,13 @@ def test_an_external_test_gates_the_release_and_reaches_the_revision_through_its
     world.wait(lambda: world.state("v2") == "testing", message="v2 testing")
     apply_v2(started=True, completed=True, succeeded=True)
     world.wait(lambda: world.state("v2") == "released", timeout=240, message="v2 released after the test passed")
+
+
+def test_a_replicaset_deleted_behind_picchus_back_is_written_again_in_the_next_passes(world: World) -> None:
+    world.register()
+    operator = world.start_operator()
+    _release_v1(world)
+    client.AppsV1Api(world.apis["a"]).delete_namespaced_replica_set("v1", world.target_namespace)
+    operator.wait_passes(1)
+    world.wait(lambda: "v1" in world.replicasets("a"), message="v1's ReplicaSet written again on a")
+    assert world.weights("a") == {"v1": 100}
