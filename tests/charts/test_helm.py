@@ -79,7 +79,7 @@ def test_the_default_values_render_two_leader_electing_replicas_picchu_run_accep
     assert deployment["spec"]["replicas"] == 2
     params = _run_params(manifests)
     assert params["enable_leader_election"] is True and params["kubeconfig"] is None
-    assert params["sync_period_seconds"] == 15 and params["namespace"] is None
+    assert params["sync_period_seconds"] == 15 and params["namespace"] == ""  # "" watches all namespaces
     pod = deployment["spec"]["template"]
     container = pod["spec"]["containers"][0]
     assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"metrics": 8383, "health": 8080}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 from picchu.api.v1alpha1 import load_revision
@@ -55,8 +56,14 @@ def test_a_rendered_three_tag_plan_is_accepted_by_every_cluster_and_an_unchanged
     work = [(c, render_cluster(app, cluster_input(c.name))) for c in connections]
     applier = Applier()
     first = applier.apply(work)
+    for _ in range(10):  # another test's CRD update may have a CRD's storage re-initializing (429) for a moment
+        if all(r.ok for r in first.values()) or any("429" not in str(f) for r in first.values() for f in r.failed):
+            break
+        time.sleep(1)
+        applier = Applier()
+        first = applier.apply(work)
     assert all(r.ok for r in first.values()), {n: [str(f) for f in r.failed] for n, r in first.items()}
-    assert all(len(r.applied) == len(work[0][1].objects) for r in first.values())
+    assert all(len(r.applied) + len(r.unchanged) == len(work[0][1].objects) for r in first.values())
     counter.start()
     second = applier.apply(work)
     assert counter.delta() == {"a": {}, "b": {}}

@@ -47,7 +47,7 @@ _STAMP = "build.stamp"
 # What a cold build costs, measured on the 2-core development machine (printed before it starts).
 COLD_DOWNLOAD_MB = 250
 COLD_PACKAGES = 2700
-COLD_ESTIMATE = "about 20 minutes on 2 cores"
+COLD_ESTIMATE = "10-20 minutes on 2 cores, about 17 CPU-minutes"
 
 
 class ControlPlaneUnavailable(RuntimeError):
