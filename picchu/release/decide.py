@@ -245,8 +245,9 @@ def _toward_safety(
     if not any(i.entry.current_percent > 0 for i in failing):
         return
     result = traffic.allocate([_contender(s, i, others, {}, relaxed=True) for i in releasable], s.now)
-    targets = {i.tag: 0 if i.available <= 0 or not result.routable else result.percents.get(i.tag, 0)
-               for i in failing}  # fmt: skip
+    # A failing tag never gains while part of the world is unknown: the relaxed allocation is only a bound.
+    targets = {i.tag: 0 if i.available <= 0 or not result.routable
+               else min(result.percents.get(i.tag, 0), i.entry.current_percent) for i in failing}  # fmt: skip
     anchor = next((i for i in releasable if i.is_ramping), None)
     holders = [safety.Holder(i.tag, i.entry.current_percent, i in failing, _rank(i, anchor, unknown),
                              targets[i.tag] if i in failing else i.policy.max_percent) for i in incs]  # fmt: skip
