@@ -198,7 +198,10 @@ def _traffic(
     if not may_route:
         _toward_safety(s, incs, releasable, others, reasons, unknown)
     if may_route:
-        contenders = [_contender(s, i, others, checks) for i in releasable]
+        # Rollbacks never wait: while a failing tag still serves, the tags taking its traffic are not held
+        # back by the capacity gate (their autoscalers are raised meanwhile; pods follow the traffic).
+        rolling_back = any(i.entry.state in safety.FAILING_STATES and i.entry.current_percent > 0 for i in incs)
+        contenders = [_contender(s, i, others, checks, relaxed=rolling_back) for i in releasable]
         result = traffic.allocate(contenders, s.now)
         if result.routable or not releasable:
             for i in incs:
