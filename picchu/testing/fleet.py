@@ -3,7 +3,8 @@
 `register_cluster` writes what a user writes: a `Cluster` (fleet label, server, CA, ingresses) and its
 credentials Secret (`auth-info`: a kubeconfig user object) in the delivery cluster. `OperatorProcess` runs the
 real `picchu run` in a child process against the delivery cluster and stops it by PID. The end-to-end tests
-and `make demo` are built from these two pieces and `ReplicaSetReadiness`.
+and `make demo` are built from these two pieces and target clusters that run their machinery
+(`picchu.testing.controlplane.machinery`: real controllers, scheduler and kwok nodes).
 """
 
 from __future__ import annotations

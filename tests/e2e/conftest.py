@@ -1,8 +1,11 @@
 """The end-to-end harness: a delivery namespace wired to clusters `a` and `b`, the real operator process,
-and helpers to read what users read (ReleaseManager status, VirtualService weights, ReplicaSets, events).
+and helpers to read what users read (ReleaseManager status, VirtualService weights, ReplicaSets, Pods,
+events).
 
 Each test gets its own delivery namespace and app name, so tests never see each other's objects. The
-operator runs with a 1-second sync period; `ReplicaSetReadiness` (session-wide) makes pods ready after 1 s.
+operator runs with a 1-second sync period. Clusters `a` and `b` run their machinery (the `machinery`
+fixture, started once): a kube-controller-manager and kube-scheduler create and place real Pods on kwok's
+fake nodes, which make them Ready about a second after they are scheduled.
 """
 
 from __future__ import annotations
@@ -18,29 +21,26 @@ from kubernetes import client
 from picchu import keys
 from picchu.testing.builders import revision_manifest
 from picchu.testing.controlplane import ControlPlane
+from picchu.testing.controlplane.machinery import Machinery
 from picchu.testing.fleet import OperatorProcess, cluster_manifests, kubectl_apply, wait_for
-from picchu.testing.replicaset_controller import ReplicaSetReadiness
 
 pytestmark = pytest.mark.e2e
 TARGETS = ("a", "b")
 
 
 @pytest.fixture(scope="package")
-def readiness(control_plane: ControlPlane) -> Iterator[dict[str, ReplicaSetReadiness]]:
-    pollers = {n: ReplicaSetReadiness(control_plane.clusters[n].api_client(), delay_seconds=1.0).start()
-               for n in TARGETS}
-    yield pollers
-    for poller in pollers.values():
-        poller.stop()
+def machinery(control_plane: ControlPlane) -> dict[str, Machinery]:
+    """kube-controller-manager, kube-scheduler and kwok in the target clusters (stopped with the plane)."""
+    return control_plane.start_machinery(*TARGETS)
 
 
 class World:
     """One test's view of the fleet: apply manifests, run the operator, read results."""
 
-    def __init__(self, plane: ControlPlane, namespace: str, readiness: dict[str, ReplicaSetReadiness]) -> None:
+    def __init__(self, plane: ControlPlane, namespace: str, machinery: dict[str, Machinery]) -> None:
         self.plane = plane
         self.namespace = namespace
-        self.readiness = readiness
+        self.machinery = machinery
         self.delivery = plane.clusters["delivery"]
         self.apis = {n: plane.clusters[n].api_client() for n in plane.clusters}
         self.app = f"e{secrets.token_hex(3)}"
@@ -105,6 +105,22 @@ class World:
             return {}
         return {rs.metadata.name: rs for rs in items}
 
+    def pods(self, cluster: str, tag: str | None = None) -> list[Any]:
+        """The app's Pods in one cluster (of one tag), terminating ones included."""
+        selector = f"{keys.LABEL_TAG}={tag}" if tag else None
+        try:
+            return list(client.CoreV1Api(self.apis[cluster]).list_namespaced_pod(
+                self.target_namespace, label_selector=selector).items)
+        except client.ApiException:
+            return []
+
+    def ready_pods(self, cluster: str, tag: str) -> tuple[int, int]:
+        """(Ready, total) Pods of a tag in one cluster, as `kubectl get pods` shows them."""
+        pods = self.pods(cluster, tag)
+        ready = sum(1 for p in pods if any(c.type == "Ready" and c.status == "True"
+                                           for c in (p.status.conditions or [])))
+        return ready, len(pods)
+
     def events(self, name: str) -> list[Any]:
         items = client.CoreV1Api(self.apis["delivery"]).list_namespaced_event(self.namespace).items
         return [e for e in items if e.involved_object.name == name]
@@ -123,8 +139,8 @@ class World:
 
 
 @pytest.fixture
-def world(control_plane: ControlPlane, namespace: str, readiness: dict[str, ReplicaSetReadiness]) -> Iterator[World]:
-    w = World(control_plane, namespace, readiness)
+def world(control_plane: ControlPlane, namespace: str, machinery: dict[str, Machinery]) -> Iterator[World]:
+    w = World(control_plane, namespace, machinery)
     try:
         yield w
     finally:

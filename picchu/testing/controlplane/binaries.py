@@ -235,7 +235,7 @@ def _ldflags(version: str) -> str:
 
 
 def _go_run(go: str, module_dir: Path, args: list[str], env: dict[str, str], what: str, out: TextIO,
-            *, count_lines: bool = True) -> None:
+            *, count_lines: bool = True, label: str = "controlplane") -> None:
     """Run one `go` command in the wrapper module; every 20 s say how far it is (packages compiled)."""
     command = [go, *args]
     process = subprocess.Popen(command, cwd=module_dir, env=env, stdout=subprocess.PIPE,
@@ -247,7 +247,7 @@ def _go_run(go: str, module_dir: Path, args: list[str], env: dict[str, str], wha
     def heartbeat() -> None:
         while not done.wait(20):
             progress = f"{len(lines)} packages compiled, " if count_lines else ""
-            print(f"[controlplane]   {what}: {progress}{time.monotonic() - started:.0f}s", file=out, flush=True)
+            print(f"[{label}]   {what}: {progress}{time.monotonic() - started:.0f}s", file=out, flush=True)
 
     ticker = threading.Thread(target=heartbeat, daemon=True)
     ticker.start()

@@ -13,6 +13,10 @@ Invariants:
   self-signed CA the apiserver writes into its cert dir (`ca_data`).
 - `stop_apiserver()` / `start_apiserver()` keep the port, certificates and token, so clients built
   before a restart work again afterwards.
+- The cluster machinery (`machinery.Machinery`: kube-controller-manager, kube-scheduler, kwok) authenticates
+  as its own users (`MACHINERY_USERS`, also in `system:masters`); the apiserver audit-logs exactly their
+  requests to `machinery_audit_log` (started afresh with each apiserver process, like its `/metrics`), so
+  `picchu.testing.requests` can tell the operator's requests from the machinery's.
 """
 
 from __future__ import annotations
@@ -36,6 +40,14 @@ if TYPE_CHECKING:
     from kubernetes.client import ApiClient
 
 _PORT_ATTEMPTS = 5
+# The identities of the cluster machinery (see `machinery`); their requests are audit-logged.
+MACHINERY_USERS = ("picchu-kube-controller-manager", "picchu-kube-scheduler", "picchu-kwok")
+_AUDIT_POLICY = {
+    "apiVersion": "audit.k8s.io/v1",
+    "kind": "Policy",
+    "omitStages": ["RequestReceived", "ResponseStarted"],
+    "rules": [{"level": "Metadata", "users": list(MACHINERY_USERS)}, {"level": "None"}],
+}
 
 
 class KubectlError(subprocess.CalledProcessError):
@@ -58,6 +70,7 @@ class Cluster:
         self.workdir = workdir
         self.binaries = binaries
         self.token = secrets.token_hex(24)
+        self.machinery_tokens = {user: secrets.token_hex(24) for user in MACHINERY_USERS}
         self.port = 0
         self._etcd_url = etcd_url
         self._service_account_key = service_account_key
@@ -87,6 +100,11 @@ class Cluster:
         return self.workdir / "kube-apiserver.log"
 
     @property
+    def machinery_audit_log(self) -> Path:
+        """JSON lines, one per request of a `MACHINERY_USERS` identity since the apiserver (re)started."""
+        return self.workdir / "machinery-audit.log"
+
+    @property
     def pid(self) -> int | None:
         return self._process.pid if self._process and self._process.running else None
 
@@ -94,8 +112,10 @@ class Cluster:
     def running(self) -> bool:
         return self._process is not None and self._process.running
 
-    def kubeconfig_dict(self) -> dict[str, Any]:
-        """A kubeconfig (as a dict) with one context named after the cluster."""
+    def kubeconfig_dict(self, user: str | None = None) -> dict[str, Any]:
+        """A kubeconfig (as a dict) with one context named after the cluster; the admin's unless `user`
+        names one of `MACHINERY_USERS`."""
+        token = self.machinery_tokens[user] if user else self.token
         return {
             "apiVersion": "v1",
             "kind": "Config",
@@ -103,8 +123,9 @@ class Cluster:
                 "server": self.server,
                 "certificate-authority-data": base64.b64encode(self.ca_data).decode(),
             }}],
-            "users": [{"name": f"{self.name}-admin", "user": {"token": self.token}}],
-            "contexts": [{"name": self.name, "context": {"cluster": self.name, "user": f"{self.name}-admin"}}],
+            "users": [{"name": f"{self.name}-{user or 'admin'}", "user": {"token": token}}],
+            "contexts": [{"name": self.name, "context": {"cluster": self.name,
+                                                         "user": f"{self.name}-{user or 'admin'}"}}],
             "current-context": self.name,
             "preferences": {},
         }
@@ -185,6 +206,7 @@ class Cluster:
     def _launch(self) -> None:
         if not self._keep_port:
             self.port = free_port()
+        self.machinery_audit_log.unlink(missing_ok=True)  # counts restart with the process, as /metrics do
         self._process = ManagedProcess(f"kube-apiserver[{self.name}]", self._argv(), self.log_path)
         self._process.start()
 
@@ -214,10 +236,17 @@ class Cluster:
             "--service-cluster-ip-range=10.0.0.0/24",
             "--allow-privileged=true",
             "--profiling=false",
+            f"--audit-policy-file={self.workdir / 'audit-policy.json'}",
+            f"--audit-log-path={self.machinery_audit_log}",
+            "--audit-log-format=json",
+            "--audit-log-mode=blocking",
         ]
 
     def _write_token_file(self) -> None:
-        (self.workdir / "tokens.csv").write_text(f"{self.token},picchu-admin,picchu-admin,system:masters\n")
+        lines = [f"{self.token},picchu-admin,picchu-admin,system:masters"]
+        lines += [f"{token},{user},{user},system:masters" for user, token in self.machinery_tokens.items()]
+        (self.workdir / "tokens.csv").write_text("\n".join(lines) + "\n")
+        (self.workdir / "audit-policy.json").write_text(json.dumps(_AUDIT_POLICY))
 
     def _write_kubeconfig(self) -> None:
         self._ca_data = None  # re-read: a fresh cert dir means a fresh CA
