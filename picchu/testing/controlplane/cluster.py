@@ -231,7 +231,9 @@ class Cluster:
             "--service-account-issuer=https://kubernetes.default.svc",
             f"--token-auth-file={self.workdir / 'tokens.csv'}",
             "--authorization-mode=RBAC",
-            "--disable-admission-plugins=ServiceAccount",
+            # TaintNodesByCondition taints every new Node not-ready until a node-lifecycle controller lifts
+            # it; the machinery's kwok nodes have none (and need none: they never become unready).
+            "--disable-admission-plugins=ServiceAccount,TaintNodesByCondition",
             "--endpoint-reconciler-type=none",
             "--service-cluster-ip-range=10.0.0.0/24",
             "--allow-privileged=true",
