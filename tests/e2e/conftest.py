@@ -134,13 +134,21 @@ class World:
 
     def close(self) -> None:
         self.stop_operator()
+        for cluster in TARGETS:  # the namespace controller and kwok then remove this test's Pods
+            core = client.CoreV1Api(self.apis[cluster])
+            try:
+                for ns in core.list_namespace().items:
+                    if ns.metadata.name.startswith(self.app) and not ns.metadata.deletion_timestamp:
+                        core.delete_namespace(ns.metadata.name)
+            except Exception:  # a test may leave a cluster unreachable; cleanup is best effort
+                pass
         for api in self.apis.values():
             api.close()
 
 
 @pytest.fixture
 def world(control_plane: ControlPlane, namespace: str, machinery: dict[str, Machinery]) -> Iterator[World]:
-    w = World(control_plane, namespace, machinery)
+    w = World(control_plane, namespace, control_plane.start_machinery(*TARGETS))  # restarts any that died
     try:
         yield w
     finally:

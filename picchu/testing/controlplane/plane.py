@@ -110,13 +110,16 @@ class ControlPlane:
 
     def start_machinery(self, *names: str, timeout: float = 120.0) -> dict[str, Machinery]:
         """Run kube-controller-manager, kube-scheduler and kwok (with fake nodes) in these clusters; clusters
-        that already run them are left alone. Builds kwok first if needed. Returns the machinery by cluster."""
+        that already run them are left alone (one whose component exited is restarted). Builds kwok first
+        if needed. Returns the machinery by cluster."""
         from picchu.testing.controlplane.kwok import ensure_kwok
 
         kwok = ensure_kwok()
         started = []
         for name in names:
             if name not in self.machinery or not self.machinery[name].running:
+                if name in self.machinery:  # one component died: start all three afresh
+                    self.machinery[name].stop()
                 self.machinery[name] = Machinery(self.clusters[name], kwok, nodes=self._nodes)
                 self.machinery[name].launch()
                 started.append(self.machinery[name])
