@@ -6,6 +6,7 @@ keeps tests independent.
 
 Fixtures:
 - `control_plane_binaries` (session): the built binaries, for tests that start their own `ControlPlane`.
+- `kwok_binary` (session): the built kwok, for tests that run a cluster's machinery (same skip/fail rules).
 - `control_plane` (session): a `ControlPlane` with clusters `delivery`, `a`, `b`; upstream CRDs
   (Istio, KEDA, prometheus-operator, Sloth, External Secrets, WPA, DatadogMetric, Gateway API) in all
   three; picchu's own CRDs from `config/crd/*.yaml` in `delivery` when that directory has files.
@@ -25,6 +26,7 @@ import os
 import re
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -65,6 +67,22 @@ def _binaries_or_skip() -> Binaries:
 def control_plane_binaries() -> Binaries:
     """The built kube-apiserver/etcd/kubectl, for tests that start their own `ControlPlane`."""
     return _binaries_or_skip()
+
+
+@pytest.fixture(scope="session")
+def kwok_binary(control_plane_binaries: Binaries) -> Path:
+    """The built kwok (simulated nodes), needed by `ControlPlane.start_machinery`."""
+    from picchu.testing.controlplane.kwok import cached_kwok, ensure_kwok
+
+    found = cached_kwok()
+    if found:
+        return found
+    if _in_ci() or os.environ.get("PICCHU_BUILD_CONTROLPLANE") == "1":
+        try:
+            return ensure_kwok()
+        except ControlPlaneUnavailable as error:
+            pytest.fail(f"kwok is needed and cannot be built: {error}", pytrace=False)
+    pytest.skip(f"kwok not built: {_BUILD_HINT}")
 
 
 @pytest.fixture(scope="session")
@@ -146,8 +164,9 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects: `make check` leaves these tests out by marker
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if {"control_plane", "control_plane_binaries"} & set(getattr(item, "fixturenames", ())):
+        if {"control_plane", "control_plane_binaries", "kwok_binary"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.controlplane)
 
 
-__all__ = ["CLUSTER_NAMES", "api_clients", "control_plane", "control_plane_binaries", "namespace", "unique_namespace_name"]
+__all__ = ["CLUSTER_NAMES", "api_clients", "control_plane", "control_plane_binaries", "kwok_binary", "namespace",
+           "unique_namespace_name"]

@@ -152,7 +152,7 @@ class RequestCounter:
 
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
-        self._audit = _AuditTally(cluster.machinery_audit_log)
+        self._audit = _TALLIES.setdefault(cluster.machinery_audit_log, _AuditTally(cluster.machinery_audit_log))
 
     def snapshot(self) -> RequestCounts:
         # The audit line of a request is written just after the metric counted it: read the tally on both
@@ -204,6 +204,9 @@ class _AuditTally:
             if key is not None:
                 self._counts[key] = self._counts.get(key, 0) + 1
         return dict(self._counts)
+
+
+_TALLIES: dict[Path, _AuditTally] = {}  # one per log: a long log is parsed once, not by every counter
 
 
 def _audit_key(line: bytes) -> RequestKey | None:

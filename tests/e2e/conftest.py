@@ -13,6 +13,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,7 +30,7 @@ TARGETS = ("a", "b")
 
 
 @pytest.fixture(scope="package")
-def machinery(control_plane: ControlPlane) -> dict[str, Machinery]:
+def machinery(control_plane: ControlPlane, kwok_binary: Path) -> dict[str, Machinery]:
     """kube-controller-manager, kube-scheduler and kwok in the target clusters (stopped with the plane)."""
     return control_plane.start_machinery(*TARGETS)
 

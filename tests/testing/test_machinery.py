@@ -44,7 +44,7 @@ def _pid_alive(pid: int) -> bool:
 
 
 def test_a_cluster_with_machinery_runs_real_pods_on_fake_nodes_and_counts_only_other_requests(
-        tmp_path, control_plane_binaries):
+        tmp_path, control_plane_binaries, kwok_binary):
     plane = ControlPlane(["m"], workdir=tmp_path, binaries=control_plane_binaries, machinery=["m"])
     with plane:
         cluster = plane.clusters["m"]
