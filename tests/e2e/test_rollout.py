@@ -84,6 +84,7 @@ def test_a_disabled_cluster_gets_no_writes(world: World) -> None:
     world.register("a")
     world.register("b", enabled=False)
     counter = RequestCounter(world.plane.clusters["b"])  # b's own controllers and kwok are not counted
+    world.settle()
     before = counter.snapshot()
     world.start_operator()
     world.revision("v1")
@@ -244,6 +245,7 @@ def test_passes_over_an_unchanged_world_write_nothing_anywhere(world: World) -> 
     # The targets' controllers and kwok have their own identities; RequestCounter leaves their requests out,
     # so what is counted is the operator's.
     counters = {name: RequestCounter(world.plane.clusters[name]) for name in ("delivery", *TARGETS)}
+    world.settle()
     before = {name: counter.snapshot() for name, counter in counters.items()}
     passes_before = operator.passes()
     passes_after = operator.wait_passes(6)
