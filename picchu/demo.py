@@ -1,15 +1,17 @@
 """`make demo`: three local clusters, the real operator, and a sample app rolled out twice, shown live.
 
 What it does, in order: build (or reuse) the control plane binaries; start `delivery`, `a` and `b` on one
-etcd; install the upstream CRDs and picchu's CRDs; register `a` and `b` as the `production` fleet (Cluster +
-credentials Secret holding a token of the shipped target role, as a platform team would); install the chart
-with helm and start `picchu run` as the chart's ServiceAccount (the admin identity only sets things up); let `ReplicaSetReadiness` play the
-kubelet; apply Revision `v1` and, once it is released, Revision `v2`; render a live table of every cluster's
-ReplicaSets and VirtualService weights until `v2` is released and `v1` retired; then apply `v3`, abort it
-half-way (`picchu abort`) and watch traffic return to `v2`; finally print the `picchu status echo` screen and
-write the `picchu history echo --plot` timeline PNG. Everything it starts is stopped on exit (Ctrl-C included)
-and its working directory (etcd data, certificates, tokens, the operator log) removed; with `--keep`
-(`make demo KEEP=1`) the clusters keep running until Ctrl-C and the directory stays.
+etcd, `a` and `b` with their machinery (kube-controller-manager, kube-scheduler and kwok with three fake nodes
+each, so ReplicaSets get real Pods that kwok makes Ready); install the upstream CRDs and picchu's CRDs; register
+`a` and `b` as the `production` fleet (Cluster + credentials Secret holding a token of the shipped target role,
+as a platform team would); install the chart with helm and start `picchu run` as the chart's ServiceAccount
+(the admin identity only sets things up); apply Revision `v1` and, once it is released, Revision `v2`; render a
+live table of every cluster's Pods (Ready/total per tag) and VirtualService weights until `v2` is released and
+`v1` retired; then apply `v3`, abort it half-way (`picchu abort`) and watch traffic return to `v2`; finally
+print the `picchu status echo` screen and write the `picchu history echo --plot` timeline PNG. Everything it
+starts is stopped on exit (Ctrl-C included) and its working directory (etcd data, certificates, tokens, the
+operator log) removed; with `--keep` (`make demo KEEP=1`) the clusters keep running until Ctrl-C and the
+directory stays.
 """
 
 from __future__ import annotations
@@ -49,7 +51,6 @@ from picchu.testing.fleet import (
     kubectl_apply,
 )
 from picchu.testing.helm import Helm, ensure_helm
-from picchu.testing.replicaset_controller import ReplicaSetReadiness
 from picchu.testing.upstream_crds import install_crds_from_dir, install_upstream_crds
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,11 +69,11 @@ def run_demo(keep: bool = False, timeout: float = 600.0, plot_path: str = "picch
     binaries = ensure_binaries(log=sys.stderr)
     helm_binary = ensure_helm(log=sys.stderr)
     workdir = Path(tempfile.mkdtemp(prefix="picchu-demo-"))
-    plane = ControlPlane(("delivery", *TARGETS), workdir=workdir, binaries=binaries)
+    plane = ControlPlane(("delivery", *TARGETS), workdir=workdir, binaries=binaries, machinery=TARGETS)
     operator: OperatorProcess | None = None
-    readiness: list[ReplicaSetReadiness] = []
     try:
-        console.print("[bold]2/5[/] starting clusters delivery, a, b…")
+        console.print("[bold]2/5[/] starting clusters delivery, a, b (a and b with controllers, scheduler, "
+                      "kwok nodes)…")
         plane.start()
         delivery = plane.clusters["delivery"]
         for name in plane.clusters:
@@ -82,7 +83,6 @@ def run_demo(keep: bool = False, timeout: float = 600.0, plot_path: str = "picch
         ensure_namespace(delivery, DELIVERY_NAMESPACE)
         console.print("[bold]3/5[/] registering clusters a and b as fleet 'production'…")
         kubectl_apply(delivery, [m for n in TARGETS for m in cluster_manifests(plane.clusters[n], "production")])
-        readiness = [ReplicaSetReadiness(plane.clusters[n].api_client(), delay_seconds=3).start() for n in TARGETS]
         console.print("[bold]4/5[/] helm install charts/picchu, then the operator (picchu run) as its ServiceAccount…")
         helm = Helm(helm_binary, workdir=workdir, kubeconfig=delivery.kubeconfig_path)
         kubeconfig = install_operator(helm, delivery, DELIVERY_NAMESPACE, workdir=workdir, release="picchu")
@@ -127,8 +127,6 @@ def run_demo(keep: bool = False, timeout: float = 600.0, plot_path: str = "picch
     finally:
         if operator is not None:
             operator.stop()
-        for r in readiness:
-            r.stop()
         plane.stop()
         if keep:
             console.print(f"kept {workdir}")
@@ -151,21 +149,26 @@ def _states(delivery_api: client.ApiClient) -> dict[str, tuple[str, int]]:
             for e in (rm.get("status") or {}).get("revisions") or []}
 
 
-def _cluster_view(api: client.ApiClient) -> dict[str, tuple[int, int, int]]:
-    """tag → (desired replicas, available replicas, weight in the VirtualService) in one cluster."""
-    view: dict[str, tuple[int, int, int]] = {}
+def _cluster_view(api: client.ApiClient) -> dict[str, tuple[int, int, int, int]]:
+    """tag → (replicas wanted, Pods Ready, Pods in total, weight in the VirtualService) in one cluster."""
+    view: dict[str, tuple[int, int, int, int]] = {}
     try:
         for rs in client.AppsV1Api(api).list_namespaced_replica_set("echo-production").items:
             tag = (rs.metadata.labels or {}).get(keys.LABEL_TAG, rs.metadata.name)
-            view[tag] = (rs.spec.replicas or 0, (rs.status.available_replicas or 0) if rs.status else 0, 0)
+            view[tag] = (rs.spec.replicas or 0, 0, 0, 0)
+        for pod in client.CoreV1Api(api).list_namespaced_pod("echo-production").items:
+            tag = (pod.metadata.labels or {}).get(keys.LABEL_TAG, "")
+            ready = any(c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or []))
+            wanted, ready_count, total, weight = view.get(tag, (0, 0, 0, 0))
+            view[tag] = (wanted, ready_count + ready, total + 1, weight)
         vs = client.CustomObjectsApi(api).get_namespaced_custom_object(
             "networking.istio.io", "v1alpha3", "echo-production", "virtualservices", "echo")
         for route in vs.get("spec", {}).get("http", []):
             if route.get("name") == "01_release-http":
                 for dest in route.get("route", []):
                     tag = dest["destination"].get("subset", "")
-                    d, a, _ = view.get(tag, (0, 0, 0))
-                    view[tag] = (d, a, dest.get("weight", 0))
+                    wanted, ready_count, total, _ = view.get(tag, (0, 0, 0, 0))
+                    view[tag] = (wanted, ready_count, total, dest.get("weight", 0))
     except client.ApiException:
         pass
     return view
@@ -189,20 +192,21 @@ def _watch(plane: ControlPlane, operator: OperatorProcess, until: Any, timeout: 
     raise TimeoutError("the rollout did not finish in time; operator log:\n" + operator.logs())
 
 
-def _table(states: dict[str, tuple[str, int]], clusters: dict[str, dict[str, tuple[int, int, int]]]) -> Table:
+def _table(states: dict[str, tuple[str, int]], clusters: dict[str, dict[str, tuple[int, int, int, int]]]
+           ) -> Table:
     table = Table(title="echo on fleet production", expand=False)
     table.add_column("tag")
     table.add_column("state")
     table.add_column("percent", justify="right")
     for name in clusters:
-        table.add_column(f"{name}: pods ready/wanted", justify="right")
+        table.add_column(f"{name}: pods ready/total (wanted)", justify="right")
         table.add_column(f"{name}: weight", justify="right")
     for tag in sorted(set(states) | {t for v in clusters.values() for t in v}):
         state, percent = states.get(tag, ("-", 0))
         row = [tag, state, f"{percent}%"]
         for view in clusters.values():
-            d, a, w = view.get(tag, (0, 0, 0))
-            row += [f"{a}/{d}", f"{w}%"]
+            wanted, ready, total, weight = view.get(tag, (0, 0, 0, 0))
+            row += [f"{ready}/{total} ({wanted})", f"{weight}%"]
         table.add_row(*row)
     return table
 

@@ -1,9 +1,11 @@
 """Measure the local control plane: warm start of delivery,a,b with CRDs, and its memory (RSS).
 
-    .venv/bin/python hack/controlplane/measure.py [--rounds 3]
+    .venv/bin/python hack/controlplane/measure.py [--rounds 3] [--machinery a,b]
 
 Prints, per round: seconds until etcd + three apiservers answer, seconds to install the CRDs (upstream in
-all three, picchu's own in delivery), and the resident memory of etcd and each kube-apiserver.
+all three, picchu's own in delivery), and the resident memory of etcd and each kube-apiserver. With
+`--machinery`, those clusters' kube-controller-manager, kube-scheduler and kwok are started after the CRDs
+(as the end-to-end fixture does) and timed until their fake nodes are Ready; their memory is listed too.
 Binaries must be built (`python -m picchu.testing.controlplane build`); their build is not timed here.
 """
 
@@ -27,6 +29,7 @@ def rss_mib(pid: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--machinery", default="", help="clusters that also run their machinery, e.g. a,b")
     parser.add_argument("--settle", type=float, default=10.0, help="seconds to wait before reading RSS")
     args = parser.parse_args()
     binaries = ensure_binaries()
@@ -37,6 +40,11 @@ def main() -> None:
             up = time.monotonic() - started
             install_test_environment_crds(plane)
             ready = time.monotonic() - started
+            machinery = [name for name in args.machinery.split(",") if name]
+            if machinery:
+                plane.start_machinery(*machinery)
+                print(f"round {round_number}: machinery of {','.join(machinery)} ready (nodes Ready) "
+                      f"{time.monotonic() - started - ready:.1f}s after the CRDs", flush=True)
             time.sleep(args.settle)
             memory = {name: rss_mib(pid) for name, pid in plane.pids().items()}
         parts = ", ".join(f"{name} {mib:.0f}" for name, mib in sorted(memory.items()))

@@ -7,6 +7,7 @@ keeps tests independent.
 Fixtures:
 - `control_plane_binaries` (session): the built binaries, for tests that start their own `ControlPlane`.
 - `helm_binary` (session): the helm built from Go modules (`picchu.testing.helm`), same build/skip policy.
+- `kwok_binary` (session): the built kwok, for tests that run a cluster's machinery (same skip/fail rules).
 - `control_plane` (session): a `ControlPlane` with clusters `delivery`, `a`, `b`; upstream CRDs
   (Istio, KEDA, prometheus-operator, Sloth, External Secrets, WPA, DatadogMetric, Gateway API) in all
   three; picchu's own CRDs from `config/crd/*.yaml` in `delivery` when that directory has files.
@@ -90,6 +91,22 @@ def control_plane_binaries() -> Binaries:
 
 
 @pytest.fixture(scope="session")
+def kwok_binary(control_plane_binaries: Binaries) -> Path:
+    """The built kwok (simulated nodes), needed by `ControlPlane.start_machinery`."""
+    from picchu.testing.controlplane.kwok import cached_kwok, ensure_kwok
+
+    found = cached_kwok()
+    if found:
+        return found
+    if _in_ci() or os.environ.get("PICCHU_BUILD_CONTROLPLANE") == "1":
+        try:
+            return ensure_kwok()
+        except ControlPlaneUnavailable as error:
+            pytest.fail(f"kwok is needed and cannot be built: {error}", pytrace=False)
+    pytest.skip(f"kwok not built: {_BUILD_HINT}")
+
+
+@pytest.fixture(scope="session")
 def control_plane(tmp_path_factory: pytest.TempPathFactory, control_plane_binaries: Binaries
                   ) -> Iterator[ControlPlane]:
     from picchu.testing.upstream_crds import install_test_environment_crds
@@ -168,9 +185,10 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects: `make check` leaves these tests out by marker
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if {"control_plane", "control_plane_binaries"} & set(getattr(item, "fixturenames", ())):
+        if {"control_plane", "control_plane_binaries", "kwok_binary"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.controlplane)
 
 
-__all__ = ["CLUSTER_NAMES", "api_clients", "control_plane", "control_plane_binaries", "helm_binary", "namespace",
+__all__ = ["CLUSTER_NAMES", "api_clients", "control_plane", "control_plane_binaries", "helm_binary", "kwok_binary",
+           "namespace",
            "unique_namespace_name"]

@@ -6,7 +6,8 @@ belongs to the identity the project ships for target clusters (`config/rbac/targ
 `charts/picchu-target`), never to the admin. `install_operator` installs the delivery chart with real helm and
 returns a kubeconfig holding a token of the chart's ServiceAccount. `OperatorProcess` runs the real
 `picchu run` in a child process against the delivery cluster and stops it by PID. The end-to-end tests and
-`make demo` are built from these pieces and `ReplicaSetReadiness`; the admin identity only sets things up.
+`make demo` are built from these pieces and target clusters that run their machinery
+(`picchu.testing.controlplane.machinery`: real controllers, scheduler and kwok nodes); the admin identity only sets things up.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 A bare control plane is not enough for a first rollout: the target clusters must be registered (a Cluster and
 its credentials Secret per cluster, which only the control plane knows how to write for local apiservers),
-something must make ReplicaSets ready (there is no kubelet: `ReplicaSetReadiness` plays it), and the SLO
+Pods must run (the target clusters run their machinery: controllers, scheduler, kwok nodes), and the SLO
 rollback example needs a Prometheus whose alerts a person can trigger. This module writes `fleet.yaml` and an
-`env` file into the work directory, runs the ReplicaSet stand-in, and optionally the bundled Prometheus
+`env` file into the work directory, and optionally runs the bundled Prometheus
 (`SloAlerts`), whose alert fires for every Revision annotated `quickstart.picchu.dev/errors: "true"`.
 """
 
@@ -22,7 +22,6 @@ from kubernetes import client
 from picchu import keys
 from picchu.testing.controlplane.plane import ControlPlane
 from picchu.testing.fleet import cluster_manifests
-from picchu.testing.replicaset_controller import ReplicaSetReadiness
 
 ERRORS_ANNOTATION = "quickstart.picchu.dev/errors"
 
@@ -98,7 +97,3 @@ class ErrorSwitch:
             except Exception:  # the namespace may not exist yet; keep polling
                 pass
             self._stop.wait(self.poll_seconds)
-
-
-def start_readiness(plane: ControlPlane, targets: list[str], delay_seconds: float = 3.0) -> list[ReplicaSetReadiness]:
-    return [ReplicaSetReadiness(plane.clusters[n].api_client(), delay_seconds=delay_seconds).start() for n in targets]

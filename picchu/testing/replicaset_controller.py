@@ -1,7 +1,9 @@
-"""A stand-in for the kube-controller-manager's ReplicaSet controller and the kubelet, for tests and the demo.
+"""A stand-in for the kube-controller-manager's ReplicaSet controller and the kubelet, for runs about the
+operator alone (the `bench/operator_pass.py` benchmark).
 
-The local control plane is only kube-apiserver + etcd: nothing creates pods, so no ReplicaSet ever reports
-ready replicas and no rollout could progress. `ReplicaSetReadiness` plays that part, visibly and explicitly:
+End-to-end tests and `make demo` run the real machinery instead (`picchu.testing.controlplane.machinery`:
+kube-controller-manager, kube-scheduler, kwok). Without it the local control plane is only kube-apiserver +
+etcd: nothing creates pods, so no ReplicaSet ever reports ready replicas and no rollout could progress. `ReplicaSetReadiness` plays that part, visibly and explicitly:
 it polls every ReplicaSet of one cluster and, once a ReplicaSet has asked for the same replica count for
 `delay_seconds`, writes `status.replicas/readyReplicas/availableReplicas` equal to `spec.replicas` through
 the status subresource (exactly what the real controllers would eventually report). `hold()` freezes a

@@ -23,17 +23,28 @@ the startup bootstrap (namespaces, RBAC, flow-control, a kube-system ConfigMap) 
 of its identity Lease in kube-system every ~10 s. `HOUSEKEEPING` names them; filter by the resources
 your code touches or use `without(*HOUSEKEEPING)`.
 
+Clusters that run their machinery (kube-controller-manager, kube-scheduler, kwok; see
+`picchu.testing.controlplane.machinery`) serve many requests nobody asked picchu for. Their components
+have their own identities whose requests the apiserver audit-logs (`Cluster.machinery_audit_log`);
+`snapshot()` subtracts those, so the counts are everyone else's: the operator's and the test's own. (The
+audit log cannot tell a server-side apply from another PATCH; a machinery PATCH is subtracted from `PATCH`
+first, then from `APPLY`.)
+
 Neighbours: reads a `picchu.testing.controlplane.Cluster`; used by tests and `bench/`.
 """
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from picchu.testing.controlplane import Cluster
+from picchu.testing.controlplane.cluster import MACHINERY_USERS
 
 READ_VERBS = frozenset({"GET", "LIST", "WATCH"})
 WRITE_VERBS = frozenset({"POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION"})
@@ -137,16 +148,102 @@ def delta(before: RequestCounts, after: RequestCounts) -> RequestCounts:
 
 
 class RequestCounter:
-    """Snapshots of one cluster's `apiserver_request_total` (needs the system:masters token)."""
+    """Snapshots of one cluster's `apiserver_request_total` minus its machinery's requests (needs the
+    system:masters token)."""
 
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
+        self._audit = _TALLIES.setdefault(cluster.machinery_audit_log, _AuditTally(cluster))
 
     def snapshot(self) -> RequestCounts:
+        # The audit line of a request is written just after the metric counted it: read the tally on both
+        # sides of the scrape and retry until no machinery request finished in between.
+        for _ in range(50):
+            first = self._audit.counts()
+            counts = self._scrape()
+            second = self._audit.counts()
+            if first == second:
+                break
+            time.sleep(0.05)
+        return _subtract(counts, second)
+
+    def _scrape(self) -> RequestCounts:
         status, body = self.cluster.get("/metrics")
         if status != 200:
             raise RuntimeError(f"GET /metrics on cluster {self.cluster.name!r} answered {status}: {body[:200]!r}")
         return parse_request_totals(body.decode())
+
+
+_AUDIT_VERBS = {"get": "GET", "list": "LIST", "watch": "WATCH", "create": "POST", "update": "PUT",
+                "patch": "PATCH", "delete": "DELETE", "deletecollection": "DELETE"}  # /metrics: by HTTP method
+
+
+class _AuditTally:
+    """The machinery's request counts since the cluster's apiserver (re)started, read incrementally from its
+    audit log (JSON lines); restarts when the process or the file does."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.path = cluster.machinery_audit_log
+        self._inode: int | None = None
+        self._launch_offset = -1
+        self._offset = 0
+        self._counts: dict[RequestKey, int] = {}
+
+    def counts(self) -> dict[RequestKey, int]:
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            self._inode, self._offset, self._counts = None, 0, {}
+            return {}
+        launched = self.cluster.audit_offset_at_launch
+        if stat.st_ino != self._inode or stat.st_size < self._offset or launched != self._launch_offset:
+            self._inode, self._launch_offset, self._counts = stat.st_ino, launched, {}
+            self._offset = launched if launched <= stat.st_size else 0
+        with open(self.path, "rb") as log:
+            log.seek(self._offset)
+            data = log.read()
+        complete = data[: data.rfind(b"\n") + 1]  # a line being written is read next time
+        self._offset += len(complete)
+        for line in complete.splitlines():
+            key = _audit_key(line)
+            if key is not None:
+                self._counts[key] = self._counts.get(key, 0) + 1
+        return dict(self._counts)
+
+
+_TALLIES: dict[Path, _AuditTally] = {}  # one per log: a long log is parsed once, not by every counter
+
+
+def _audit_key(line: bytes) -> RequestKey | None:
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    if (event.get("user") or {}).get("username") not in MACHINERY_USERS:
+        return None  # the log also holds ServiceAccounts' requests (the operator's): those count
+    ref = event.get("objectRef") or {}
+    verb = _AUDIT_VERBS.get(event.get("verb", ""))
+    if event.get("stage") != "ResponseComplete" or not ref.get("resource") or verb is None:
+        return None
+    return RequestKey(verb=verb, group=ref.get("apiGroup", ""), resource=ref["resource"],
+                      subresource=ref.get("subresource", ""),
+                      code=str((event.get("responseStatus") or {}).get("code", "")))
+
+
+def _subtract(counts: RequestCounts, machinery: Mapping[RequestKey, int]) -> RequestCounts:
+    """`counts` without the machinery's requests (a PATCH may have been an APPLY; see the docstring)."""
+    left = dict(counts)
+    for key, value in machinery.items():
+        candidates = [key]
+        if key.verb == "PATCH":
+            candidates.append(RequestKey("APPLY", key.group, key.resource, key.subresource, key.code))
+        for candidate in candidates:
+            taken = min(value, left.get(candidate, 0))
+            if taken:
+                left[candidate] -= taken
+                value -= taken
+    return RequestCounts(left)
 
 
 def parse_request_totals(metrics_text: str) -> RequestCounts:

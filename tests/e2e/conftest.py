@@ -1,5 +1,6 @@
 """The end-to-end harness: a delivery namespace wired to clusters `a` and `b`, the real operator process,
-and helpers to read what users read (ReleaseManager status, VirtualService weights, ReplicaSets, events).
+and helpers to read what users read (ReleaseManager status, VirtualService weights, ReplicaSets, Pods,
+events).
 
 The operator holds only the shipped roles: in the delivery cluster the ServiceAccount of the chart, installed
 with real helm into the test's namespace; in `a` and `b` the target identity (`config/rbac/target.yaml`). At
@@ -8,7 +9,9 @@ Forbidden, and every permission used must be in `permissions_used.json` (`PICCHU
 them instead; `tests/charts/test_permissions.py` checks that record against the roles).
 
 Each test gets its own delivery namespace and app name, so tests never see each other's objects. The
-operator runs with a 1-second sync period; `ReplicaSetReadiness` (session-wide) makes pods ready after 1 s.
+operator runs with a 1-second sync period. Clusters `a` and `b` run their machinery (the `machinery`
+fixture, started once): a kube-controller-manager and kube-scheduler create and place real Pods on kwok's
+fake nodes, which make them Ready about a second after they are scheduled.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from picchu import keys
 from picchu.testing import audit
 from picchu.testing.builders import revision_manifest
 from picchu.testing.controlplane import ControlPlane
+from picchu.testing.controlplane.machinery import Machinery
 from picchu.testing.fleet import (
     TARGET_ACCOUNT,
     TARGET_NAMESPACE,
@@ -38,7 +42,6 @@ from picchu.testing.fleet import (
     wait_for,
 )
 from picchu.testing.helm import Helm
-from picchu.testing.replicaset_controller import ReplicaSetReadiness
 
 pytestmark = pytest.mark.e2e
 TARGETS = ("a", "b")
@@ -47,22 +50,19 @@ TARGET_USER = f"system:serviceaccount:{TARGET_NAMESPACE}:{TARGET_ACCOUNT}"
 
 
 @pytest.fixture(scope="package")
-def readiness(control_plane: ControlPlane) -> Iterator[dict[str, ReplicaSetReadiness]]:
-    pollers = {n: ReplicaSetReadiness(control_plane.clusters[n].api_client(), delay_seconds=1.0).start()
-               for n in TARGETS}
-    yield pollers
-    for poller in pollers.values():
-        poller.stop()
+def machinery(control_plane: ControlPlane, kwok_binary: Path) -> dict[str, Machinery]:
+    """kube-controller-manager, kube-scheduler and kwok in the target clusters (stopped with the plane)."""
+    return control_plane.start_machinery(*TARGETS)
 
 
 class World:
     """One test's view of the fleet: apply manifests, run the operator, read results."""
 
-    def __init__(self, plane: ControlPlane, namespace: str, readiness: dict[str, ReplicaSetReadiness],
+    def __init__(self, plane: ControlPlane, namespace: str, machinery: dict[str, Machinery],
                  helm_binary: Path) -> None:
         self.plane = plane
         self.namespace = namespace
-        self.readiness = readiness
+        self.machinery = machinery
         self.delivery = plane.clusters["delivery"]
         self.apis = {n: plane.clusters[n].api_client() for n in plane.clusters}
         self.app = f"e{secrets.token_hex(3)}"
@@ -147,6 +147,31 @@ class World:
             return {}
         return {rs.metadata.name: rs for rs in items}
 
+    def pods(self, cluster: str, tag: str | None = None) -> list[Any]:
+        """The app's Pods in one cluster (of one tag), terminating ones included."""
+        selector = f"{keys.LABEL_TAG}={tag}" if tag else None
+        try:
+            return list(client.CoreV1Api(self.apis[cluster]).list_namespaced_pod(
+                self.target_namespace, label_selector=selector).items)
+        except client.ApiException:
+            return []
+
+    def ready_pods(self, cluster: str, tag: str) -> tuple[int, int]:
+        """(Ready, total) Pods of a tag in one cluster, as `kubectl get pods` shows them."""
+        pods = self.pods(cluster, tag)
+        ready = sum(1 for p in pods if any(c.type == "Ready" and c.status == "True"
+                                           for c in (p.status.conditions or [])))
+        return ready, len(pods)
+
+    def settle(self) -> None:
+        """Wait until no namespace is being deleted in the targets (earlier tests' cleanup by the namespace
+        controller makes the apiservers do work of their own, which request counts would include)."""
+        def settled() -> bool:
+            return not any(ns.metadata.deletion_timestamp for c in TARGETS
+                           for ns in client.CoreV1Api(self.apis[c]).list_namespace().items)
+
+        self.wait(settled, message="no namespace Terminating in the target clusters")
+
     def events(self, name: str) -> list[Any]:
         items = client.CoreV1Api(self.apis["delivery"]).list_namespaced_event(self.namespace).items
         return [e for e in items if e.involved_object.name == name]
@@ -167,8 +192,20 @@ class World:
         finally:
             if self._operator_kubeconfig is not None:
                 self.helm.run("uninstall", self.release, "--namespace", self.namespace, check=False)
+            self._delete_target_namespaces()
             for api in self.apis.values():
                 api.close()
+
+    def _delete_target_namespaces(self) -> None:
+        """The namespace controller and kwok then remove this test's Pods."""
+        for cluster in TARGETS:
+            core = client.CoreV1Api(self.apis[cluster])
+            try:
+                for ns in core.list_namespace().items:
+                    if ns.metadata.name.startswith(self.app) and not ns.metadata.deletion_timestamp:
+                        core.delete_namespace(ns.metadata.name)
+            except Exception:  # a test may leave a cluster unreachable; cleanup is best effort
+                pass
 
     def check_least_privilege(self) -> None:
         """No 403 and no Forbidden anywhere in the operator; every permission used is in the record.
@@ -200,9 +237,10 @@ class World:
 
 
 @pytest.fixture
-def world(control_plane: ControlPlane, namespace: str, readiness: dict[str, ReplicaSetReadiness],
+def world(control_plane: ControlPlane, namespace: str, machinery: dict[str, Machinery],
           helm_binary: Path) -> Iterator[World]:
-    w = World(control_plane, namespace, readiness, helm_binary)
+    # start_machinery restarts any machinery that died
+    w = World(control_plane, namespace, control_plane.start_machinery(*TARGETS), helm_binary)
     try:
         yield w
     finally:

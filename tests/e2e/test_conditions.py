@@ -9,7 +9,8 @@ import pytest
 from kubernetes import client
 
 from picchu import keys
-from tests.e2e.conftest import TARGETS, World
+from picchu.testing.controlplane.kwok_stages import READY_AFTER_ANNOTATION
+from tests.e2e.conftest import World
 
 pytestmark = pytest.mark.e2e
 
@@ -30,18 +31,13 @@ def _progressing(world: World, tag: str) -> tuple[str, str, str] | None:
 
 def test_pods_being_waited_for_are_counted_and_kubectl_wait_sees_the_release(world: World) -> None:
     world.register()
-    for cluster in TARGETS:
-        world.readiness[cluster].hold()
-    try:
-        world.start_operator()
-        world.revision("v1")
-        status, reason, message = world.wait(
-            lambda: (p := _progressing(world, "v1")) and p[1] == "WaitingForPods" and "/" in p[2] and p,
-            message="Progressing=True WaitingForPods n/m")
-        assert status == "True" and "production: WaitingForPods" in message
-    finally:
-        for cluster in TARGETS:
-            world.readiness[cluster].release()
+    world.start_operator()
+    # kwok makes these Pods Ready only 15 s after they are scheduled: long enough to see the wait.
+    world.revision("v1", target={"podAnnotations": {READY_AFTER_ANNOTATION: "15s"}})
+    status, reason, message = world.wait(
+        lambda: (p := _progressing(world, "v1")) and p[1] == "WaitingForPods" and "/" in p[2] and p,
+        message="Progressing=True WaitingForPods n/m")
+    assert status == "True" and "production: WaitingForPods" in message
     name = f"{world.app}-v1"
     waited = world.delivery.kubectl("wait", "--for=condition=Released", f"revision/{name}", "-n", world.namespace,
                                     "--timeout=120s")

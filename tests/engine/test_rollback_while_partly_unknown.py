@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +25,6 @@ from picchu.release.snapshot import Decision, Route
 from picchu.testing.builders import revision_manifest
 from picchu.testing.controlplane import ControlPlane
 from picchu.testing.fleet import wait_for
-from picchu.testing.replicaset_controller import ReplicaSetReadiness
 from tests.engine.conftest import Delivery, run_pass
 
 LINEAR_10 = {"eligible": True, "schedule": "always", "scalingStrategy": "linear",
@@ -33,11 +32,9 @@ LINEAR_10 = {"eligible": True, "schedule": "always", "scalingStrategy": "linear"
 
 
 @pytest.fixture
-def pods_ready(api_clients: dict[str, client.ApiClient]) -> Iterator[None]:
-    pollers = [ReplicaSetReadiness(api_clients[n], delay_seconds=0.5, poll_seconds=0.2).start() for n in ("a", "b")]
-    yield
-    for poller in pollers:
-        poller.stop()
+def pods_ready(control_plane: ControlPlane, kwok_binary: Path) -> None:
+    """Real Pods: the target clusters run their machinery (controllers, scheduler, kwok nodes)."""
+    control_plane.start_machinery("a", "b")  # restarts any that died
 
 
 class App:

@@ -13,15 +13,20 @@ Usage::
         core = kubernetes.client.CoreV1Api(a.api_client())
         a.stop_apiserver(); a.start_apiserver()   # same port, same token, same data
 
-Command line: ``python -m picchu.testing.controlplane build`` (idempotent; builds kube-apiserver, etcd and
-kubectl into ``~/.cache/picchu/controlplane/<k8s version>/bin``) and
-``python -m picchu.testing.controlplane up --clusters delivery,a,b [--dir DIR]``.
+    with ControlPlane(["delivery", "a"], machinery=["a"]) as cp:   # `a` runs real Pods on kwok nodes
+        ...
 
-Modules: `binaries` (build + cache), `processes` (no orphans), `cluster` (one apiserver),
-`plane` (etcd + clusters). What the apiserver lacks: no kube-controller-manager runs, so there is no
-garbage collection, namespace finalization (deleted namespaces stay Terminating), Deployment/ReplicaSet
-or HPA controller, no token controller (`kubernetes.io/service-account-token` Secrets stay empty: get tokens
-with `Cluster.service_account_token`, the TokenRequest API) and no kubelet (no pods run).
+Command line: ``python -m picchu.testing.controlplane build`` (idempotent; builds kube-apiserver,
+kube-controller-manager, kube-scheduler, etcd, kubectl (and helm) into
+``~/.cache/picchu/controlplane/<k8s version>/<pin digest>/bin`` and kwok into ``~/.cache/picchu/kwok/``) and
+``python -m picchu.testing.controlplane up --clusters delivery,a,b [--machinery a,b] [--dir DIR]``.
+
+Modules: `binaries` (build + cache), `kwok` (its build), `processes` (no orphans), `cluster` (one
+apiserver), `machinery` (a cluster's controller-manager, scheduler, kwok and fake nodes), `kwok_stages`,
+`plane` (etcd + clusters). A cluster without machinery is an apiserver alone: no garbage collection,
+namespace finalization (deleted namespaces stay Terminating), controllers or Pods, and no token controller
+(`kubernetes.io/service-account-token` Secrets stay empty: get tokens with `Cluster.service_account_token`,
+the TokenRequest API).
 """
 
 from picchu.testing.controlplane.binaries import (

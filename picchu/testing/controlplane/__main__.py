@@ -1,8 +1,8 @@
-"""Command line of the local control plane: `build` the binaries and helm (and fetch the pinned upstream CRDs),
-bring clusters `up` for a person.
+"""Command line of the local control plane: `build` the binaries, kwok and helm (and fetch the pinned upstream
+CRDs), bring clusters `up` for a person.
 
     python -m picchu.testing.controlplane build
-    python -m picchu.testing.controlplane up --clusters delivery,a,b [--dir DIR] [--no-crds]
+    python -m picchu.testing.controlplane up --clusters delivery,a,b [--machinery a,b] [--dir DIR] [--no-crds]
         [--fleet production [--namespace picchu] [--prometheus]] [--keep]
 
 `--fleet` readies the clusters for the quick start in examples/ (see `picchu.testing.quickstart`).
@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from picchu.testing.controlplane.binaries import BINARY_NAMES, ControlPlaneUnavailable, ensure_binaries
+from picchu.testing.controlplane.kwok import ensure_kwok
 from picchu.testing.controlplane.plane import ControlPlane
 
 
@@ -33,6 +34,7 @@ def _build(_: argparse.Namespace) -> int:
     for name in BINARY_NAMES:
         path = binaries.bin_dir / name
         print(f"  {path}")
+    print(f"kwok (simulated nodes): {ensure_kwok(log=sys.stdout)}")
     print(f"helm: {ensure_helm(log=sys.stdout)}")
     crds = upstream_crd_documents()  # fetch now, so tests never need the network or Go
     print(f"{len(crds)} upstream CRDs from {len(load_pins())} pinned modules cached under:")
@@ -60,7 +62,9 @@ def _up(args: argparse.Namespace) -> int:
     started = time.monotonic()
     workdir = Path(args.dir).resolve() if args.dir else None
     created_dir = workdir is not None and not workdir.exists()
-    control_plane = ControlPlane(names, workdir=workdir, binaries=binaries)
+    machinery = [name.strip() for name in args.machinery.split(",") if name.strip()]
+    control_plane = ControlPlane(names, workdir=workdir, binaries=binaries,
+                                 machinery=machinery)
     stoppers: list[object] = []
     try:
         _step(f"starting etcd and {len(names)} API server(s): {', '.join(names)}...")
@@ -98,10 +102,11 @@ def _quickstart(args: argparse.Namespace, plane: ControlPlane, names: list[str],
 
     delivery, targets = names[0], names[1:]
     fleet = quickstart.write_fleet(plane, args.fleet, args.namespace, targets)
-    stoppers: list[object] = list(quickstart.start_readiness(plane, targets))
+    plane.start_machinery(*targets)
+    stoppers: list[object] = []
     print(f"fleet {args.fleet!r}: {fleet} (kubectl apply it after the namespace)")
-    print(f"ReplicaSet stand-in running on {', '.join(targets)}: with no kubelet, it marks each ReplicaSet's "
-          "pods ready 3s after a scale change")
+    print(f"machinery running on {', '.join(targets)}: kube-controller-manager, kube-scheduler and kwok with fake "
+          "nodes, so ReplicaSets get real Pods")
     url = None
     if args.prometheus:
         from picchu.testing.prometheus import SloAlerts
@@ -122,15 +127,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m picchu.testing.controlplane",
                                      description="Local kube-apiserver + etcd control plane for picchu.")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("build", help="build (or find cached) kube-apiserver, etcd, kubectl and helm").set_defaults(
-        run=_build)
+    commands.add_parser("build", help="build (or find cached) kube-apiserver, kube-controller-manager, "
+                        "kube-scheduler, etcd, kubectl, kwok and helm").set_defaults(run=_build)
     up = commands.add_parser("up", help="start clusters and keep them running until Ctrl-C")
     up.add_argument("--clusters", default="delivery,a,b",
                     help="comma-separated cluster names; the first gets picchu's CRDs (default: delivery,a,b)")
+    up.add_argument("--machinery", default="",
+                    help="comma-separated clusters that also run kube-controller-manager, kube-scheduler and kwok "
+                         "with fake nodes (real Pods), e.g. a,b (default: none)")
     up.add_argument("--dir", help="work directory for kubeconfigs, certificates and logs (default: a temp dir)")
     up.add_argument("--no-crds", action="store_true", help="do not install the upstream and picchu CRDs")
     up.add_argument("--fleet", help="register every cluster but the first as this fleet: write fleet.yaml and an "
-                                    "env file into the workdir and run the ReplicaSet stand-in (quick start)")
+                                    "env file into the workdir and run the machinery on them (quick start)")
     up.add_argument("--namespace", default="picchu", help="delivery namespace for --fleet (default: picchu)")
     up.add_argument("--prometheus", action="store_true",
                     help="with --fleet: run the bundled Prometheus whose SLO alert a Revision annotation fires")

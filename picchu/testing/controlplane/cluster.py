@@ -17,6 +17,11 @@ Invariants:
   (JSON lines), so tests can measure what an identity really used and catch every 403.
 - `stop_apiserver()` / `start_apiserver()` keep the port, certificates and token, so clients built
   before a restart work again afterwards.
+- The cluster machinery (`machinery.Machinery`: kube-controller-manager, kube-scheduler, kwok) authenticates
+  as its own users (`MACHINERY_USERS`, also in `system:masters`); the apiserver audit-logs exactly their
+  requests to the same audit log (`machinery_audit_log`), so `picchu.testing.requests` can tell the
+  operator's requests from the machinery's (counting from `audit_offset_at_launch`, as `/metrics` restarts with
+  the process).
 """
 
 from __future__ import annotations
@@ -41,13 +46,17 @@ if TYPE_CHECKING:
     from kubernetes.client import ApiClient
 
 _PORT_ATTEMPTS = 5
-# Metadata (who, verb, resource, namespace, response code; no bodies) for ServiceAccounts, nothing else: the
-# admin's setup traffic and the apiserver's own loopback requests stay out of the log.
+# Metadata (who, verb, resource, namespace, response code; no bodies) for ServiceAccounts (what an identity
+# really used, every 403) and for the machinery's own users (so request counts can leave them out); nothing
+# else: the admin's setup traffic and the apiserver's loopback requests stay out of the log.
+MACHINERY_USERS = ("picchu-kube-controller-manager", "picchu-kube-scheduler", "picchu-kwok")
 _AUDIT_POLICY = {
     "apiVersion": "audit.k8s.io/v1",
     "kind": "Policy",
-    "omitStages": ["RequestReceived"],
-    "rules": [{"level": "Metadata", "userGroups": ["system:serviceaccounts"]}, {"level": "None"}],
+    "omitStages": ["RequestReceived", "ResponseStarted"],
+    "rules": [{"level": "Metadata", "userGroups": ["system:serviceaccounts"]},
+              {"level": "Metadata", "users": list(MACHINERY_USERS)},
+              {"level": "None"}],
 }
 
 
@@ -71,6 +80,8 @@ class Cluster:
         self.workdir = workdir
         self.binaries = binaries
         self.token = secrets.token_hex(24)
+        self.machinery_tokens = {user: secrets.token_hex(24) for user in MACHINERY_USERS}
+        self.audit_offset_at_launch = 0
         self.port = 0
         self._etcd_url = etcd_url
         self._service_account_key = service_account_key
@@ -109,6 +120,11 @@ class Cluster:
         return self.workdir / "audit.log"
 
     @property
+    def machinery_audit_log(self) -> Path:
+        """Where the machinery's requests are logged: the one audit log (`audit_log_path`)."""
+        return self.audit_log_path
+
+    @property
     def pid(self) -> int | None:
         return self._process.pid if self._process and self._process.running else None
 
@@ -116,8 +132,10 @@ class Cluster:
     def running(self) -> bool:
         return self._process is not None and self._process.running
 
-    def kubeconfig_dict(self) -> dict[str, Any]:
-        """A kubeconfig (as a dict) with one context named after the cluster."""
+    def kubeconfig_dict(self, user: str | None = None) -> dict[str, Any]:
+        """A kubeconfig (as a dict) with one context named after the cluster; the admin's unless `user`
+        names one of `MACHINERY_USERS`."""
+        token = self.machinery_tokens[user] if user else self.token
         return {
             "apiVersion": "v1",
             "kind": "Config",
@@ -125,8 +143,9 @@ class Cluster:
                 "server": self.server,
                 "certificate-authority-data": base64.b64encode(self.ca_data).decode(),
             }}],
-            "users": [{"name": f"{self.name}-admin", "user": {"token": self.token}}],
-            "contexts": [{"name": self.name, "context": {"cluster": self.name, "user": f"{self.name}-admin"}}],
+            "users": [{"name": f"{self.name}-{user or 'admin'}", "user": {"token": token}}],
+            "contexts": [{"name": self.name, "context": {"cluster": self.name,
+                                                         "user": f"{self.name}-{user or 'admin'}"}}],
             "current-context": self.name,
             "preferences": {},
         }
@@ -228,6 +247,9 @@ class Cluster:
     def _launch(self) -> None:
         if not self._keep_port:
             self.port = free_port()
+        # Request counts restart with the process, as /metrics do: `picchu.testing.requests` reads the audit log
+        # from here on. (The log itself is kept whole: permission checks read all of it.)
+        self.audit_offset_at_launch = self.audit_log_path.stat().st_size if self.audit_log_path.exists() else 0
         self._process = ManagedProcess(f"kube-apiserver[{self.name}]", self._argv(), self.log_path)
         self._process.start()
 
@@ -255,14 +277,20 @@ class Cluster:
             f"--audit-policy-file={self.workdir / 'audit-policy.yaml'}",
             f"--audit-log-path={self.audit_log_path}",
             "--audit-log-format=json",
+            # TaintNodesByCondition taints every new Node not-ready until a node-lifecycle controller lifts
+            # it; the machinery's kwok nodes have none (and need none: they never become unready).
+            "--disable-admission-plugins=TaintNodesByCondition",
             "--endpoint-reconciler-type=none",
             "--service-cluster-ip-range=10.0.0.0/24",
             "--allow-privileged=true",
             "--profiling=false",
+            "--audit-log-mode=blocking",
         ]
 
     def _write_token_file(self) -> None:
-        (self.workdir / "tokens.csv").write_text(f"{self.token},picchu-admin,picchu-admin,system:masters\n")
+        lines = [f"{self.token},picchu-admin,picchu-admin,system:masters"]
+        lines += [f"{token},{user},{user},system:masters" for user, token in self.machinery_tokens.items()]
+        (self.workdir / "tokens.csv").write_text("\n".join(lines) + "\n")
         (self.workdir / "audit-policy.yaml").write_text(json.dumps(_AUDIT_POLICY, indent=2))
 
     def _write_kubeconfig(self) -> None:

@@ -11,6 +11,8 @@ Invariants:
 - `stop()` stops everything `start()` started, by process group, and is safe to call twice; it also
   runs at interpreter exit. A workdir this class created itself is removed on stop.
 - Cluster names are DNS labels (they appear in paths, etcd prefixes and kubeconfig contexts).
+- Clusters named in `machinery` (or passed to `start_machinery` later) also run a kube-controller-manager,
+  a kube-scheduler and kwok with fake nodes (`machinery.Machinery`); the others are apiservers alone.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from types import TracebackType
 
 from picchu.testing.controlplane.binaries import Binaries, ensure_binaries
 from picchu.testing.controlplane.cluster import Cluster, ClusterStartError
+from picchu.testing.controlplane.machinery import DEFAULT_NODES, Machinery, NodeShape
 from picchu.testing.controlplane.processes import ManagedProcess, free_port, port_in_use_error
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$")
@@ -39,10 +42,17 @@ class ControlPlane:
     """Start with `start()` or `with ControlPlane([...]) as cp:`; clusters are in `cp.clusters`."""
 
     def __init__(self, clusters: Iterable[str] = ("delivery", "a", "b"), *, workdir: Path | str | None = None,
-                 binaries: Binaries | None = None) -> None:
+                 binaries: Binaries | None = None, machinery: Iterable[str] = (),
+                 nodes: NodeShape = DEFAULT_NODES) -> None:
         self._names = list(clusters)
         for name in self._names:
             _check_name(name)
+        self._machinery_names = list(machinery)
+        unknown = set(self._machinery_names) - set(self._names)
+        if unknown:
+            raise ValueError(f"machinery asked for unknown clusters {sorted(unknown)}")
+        self._nodes = nodes
+        self.machinery: dict[str, Machinery] = {}
         self._binaries = binaries
         self._own_workdir = workdir is None
         self.workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="picchu-cp-"))
@@ -78,6 +88,8 @@ class ControlPlane:
             for cluster in self.clusters.values():
                 cluster.await_apiserver()
             self._write_combined_kubeconfig()
+            if self._machinery_names:
+                self.start_machinery(*self._machinery_names)
         except BaseException:
             self.stop()
             raise
@@ -96,8 +108,31 @@ class ControlPlane:
         self._write_combined_kubeconfig()
         return cluster
 
+    def start_machinery(self, *names: str, timeout: float = 120.0) -> dict[str, Machinery]:
+        """Run kube-controller-manager, kube-scheduler and kwok (with fake nodes) in these clusters; clusters
+        that already run them are left alone (one whose component exited is restarted). Builds kwok first
+        if needed. Returns the machinery by cluster."""
+        from picchu.testing.controlplane.kwok import ensure_kwok
+
+        kwok = ensure_kwok()
+        started = []
+        for name in names:
+            if name not in self.machinery or not self.machinery[name].running:
+                if name in self.machinery:  # one component died: start all three afresh
+                    self.machinery[name].stop()
+                self.machinery[name] = Machinery(self.clusters[name], kwok, nodes=self._nodes)
+                self.machinery[name].launch()
+                started.append(self.machinery[name])
+        for machinery in started:
+            machinery.await_ready(timeout)
+        return {name: self.machinery[name] for name in names}
+
     def stop(self) -> None:
-        """Stop every apiserver, then etcd. Idempotent."""
+        """Stop the machinery, every apiserver, then etcd. Idempotent."""
+        for machinery in self.machinery.values():
+            machinery.stop(wait=False)
+        for machinery in self.machinery.values():
+            machinery.stop()
         for cluster in self.clusters.values():
             cluster.stop_apiserver(wait=False)
         for cluster in self.clusters.values():
@@ -115,8 +150,11 @@ class ControlPlane:
         self.stop()
 
     def pids(self) -> dict[str, int]:
-        """PIDs of the running processes: `etcd` and `kube-apiserver[<cluster>]`."""
+        """PIDs of the running processes: `etcd`, `kube-apiserver[<cluster>]` and the machinery's
+        `kube-controller-manager[<cluster>]`, `kube-scheduler[<cluster>]`, `kwok[<cluster>]`."""
         found = {f"kube-apiserver[{c.name}]": c.pid for c in self.clusters.values() if c.pid}
+        for machinery in self.machinery.values():
+            found.update(machinery.pids())
         if self._etcd is not None and self._etcd.pid and self._etcd.running:
             found["etcd"] = self._etcd.pid
         return {name: pid for name, pid in found.items() if pid is not None}
