@@ -31,8 +31,11 @@ from picchu.testing.controlplane.processes import ManagedProcess, free_port
 
 # What a target cluster needs for picchu's workloads: Pods from ReplicaSets (and Deployments), owner-reference
 # garbage collection, namespace deletion, PodDisruptionBudget status and HPA scaling.
+# serviceaccount-controller: the apiserver's ServiceAccount admission (on, as in production) refuses Pods in a
+# namespace until its `default` ServiceAccount exists, and that controller creates it.
 CONTROLLERS = ("replicaset-controller", "deployment-controller", "garbage-collector-controller",
-               "namespace-controller", "disruption-controller", "horizontal-pod-autoscaler-controller")
+               "namespace-controller", "disruption-controller", "horizontal-pod-autoscaler-controller",
+               "serviceaccount-controller")
 FAKE_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 
 
