@@ -264,6 +264,14 @@ CASES = [
         True,
     ),
     Case(
+        "scaling factor so large that pod counts overflow",
+        "cluster-production-reef-a.yaml",
+        _set(["spec", "scalingFactorString"], "1e308"),
+        "spec.scalingFactorString",
+        "larger than 1000",
+        False,
+    ),
+    Case(
         "geometric factor of one",
         REV,
         _set([*T1, "release", "geometricScaling", "factor"], 1),

@@ -198,6 +198,10 @@ def _validate_ports(path: str, target: RevisionTarget) -> list[FieldError]:
     return errors
 
 
+MAX_SCALING_FACTOR = 1000.0
+"""A cluster weighing more than a thousand times the default is a typo; larger factors overflowed pod counts."""
+
+
 def validate_cluster(cluster: Cluster) -> list[FieldError]:
     """A defaulted Cluster: its scaling factor must be a positive number."""
     text = cluster.spec.scaling_factor_string or "1.0"
@@ -210,6 +214,13 @@ def validate_cluster(cluster: Cluster) -> list[FieldError]:
             (
                 "spec.scalingFactorString",
                 f'{text!r} is not a positive number: use a multiplier such as "1.0" or "0.5"',
+            )
+        ]
+    if factor > MAX_SCALING_FACTOR:  # "1e308" times a replica count is infinity: no pass could size pods
+        return [
+            (
+                "spec.scalingFactorString",
+                f"{text!r} is larger than {MAX_SCALING_FACTOR:g}: use a multiplier such as \"1.0\" or \"2\"",
             )
         ]
     return []
