@@ -79,10 +79,12 @@ class World:
                                       for m in cluster_manifests(self.plane.clusters[n], "production", namespace=name)])
         return name
 
-    def operator(self, namespace: str, *args: str, env: dict[str, str] | None = None) -> OperatorProcess:
+    def operator(self, namespace: str, *args: str, env: dict[str, str] | None = None,
+                 sync_period: float = 1.0) -> OperatorProcess:
         """Start `picchu run` on `namespace`; its log is kept until the world ends (the secrets scan reads it)."""
         operator = OperatorProcess(self.delivery.kubeconfig_path, namespace=namespace, keep_log=True,
-                                   args=("--sync-period-seconds", "1", *args), env=dict(env or {})).start()
+                                   args=("--sync-period-seconds", f"{sync_period:g}", *args),
+                                   env=dict(env or {})).start()
         self.operators.append(operator)
         return operator
 
@@ -178,6 +180,27 @@ class World:
                 last = (str(record.get("error", "")).strip().splitlines() or [""])[-1]
                 found[f"{record.get('logger')}: {str(record.get('msg'))[:80]} / {last[:160]}"] += 1
         return [f"{count}× {where}" for where, count in found.most_common(top)]
+
+    @staticmethod
+    def failed_passes(*operators: OperatorProcess, top: int = 4) -> list[str]:
+        """The commonest kinds of failed passes in the logs of `operators`: `count× kind: type: message`."""
+        import json
+        import re
+        from collections import Counter
+
+        found: Counter[str] = Counter()
+        for operator in operators:
+            if not (operator.log_path and operator.log_path.exists()):
+                continue
+            for line in operator.log_path.read_text(errors="replace").splitlines():
+                if '"error_type"' not in line:
+                    continue
+                try:
+                    message = str(json.loads(line).get("msg", ""))
+                except ValueError:
+                    continue
+                found[re.sub(r'"[^"]*"|\S{40,}', "…", message)[:120]] += 1
+        return [f"{count}× {what}" for what, count in found.most_common(top)]
 
     def written_text(self) -> dict[str, str]:
         """Everything picchu wrote that people read, as text: operator logs, Events, statuses of every kind."""

@@ -1,7 +1,7 @@
 """kill -9 of the operator at random points during many ramps.
 
-Several apps ramp one revision after another (linear, 10 % steps) while a killer SIGKILLs the operator at a
-random point among its passes (after 1–4 finished ReleaseManager passes of that process, plus 0–1.5 s) and
+Several apps (10) ramp, each one revision after another (2 each, linear 10 % steps), while a killer
+SIGKILLs the operator at a random point among its passes (after 1–4 finished ReleaseManager passes of that process, plus 0–1.5 s) and
 starts a new one at once. Waiting for passes, not seconds, is what bounds the scenario on a loaded machine:
 every incarnation does some work before it dies, so ramps always progress (a kill before the first pass
 would only measure start-up time). At most `max_kills` kills, then the last operator finishes the ramps.

@@ -50,8 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown scenario(s) {sorted(unknown)}; choose from {SCENARIOS}")
     quick = args.quick
     scenarios: dict[str, Callable[[World], Row | list[Row]]] = {
-        "kill9": lambda w: kill9.run(w, apps=2 if quick else 5, ramps_per_app=2 if quick else 4,
-                                     max_kills=8 if quick else 40),
+        "kill9": lambda w: kill9.run(w, apps=2 if quick else 10, ramps_per_app=2, max_kills=8 if quick else 25),
         "outages": lambda w: outages.run(w),
         "load": lambda w: load.run(w, apps=30 if quick else 200),
         "hostile": lambda w: hostile.run(w, count=1000 if quick else 10_000),
