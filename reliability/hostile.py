@@ -46,7 +46,7 @@ SYNC_PERIOD = 5.0  # thousands of objects: a production-like period, not the 1 s
 
 
 def run(world: World, *, count: int = 10_000, concurrency: int = 16, seed: int = 10,
-        flood_budget: float = 480.0, deadline_seconds: float = 900.0) -> Row:
+        flood_budget: float = 900.0, deadline_seconds: float = 1500.0) -> Row:
     """Send `count` accepted objects (at most `flood_budget` seconds of sending), all within `deadline_seconds`."""
     started = time.monotonic()
     rng = random.Random(seed)
