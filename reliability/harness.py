@@ -48,6 +48,7 @@ class World:
         self.operators: list[OperatorProcess] = []
         self.pollers: list[ReplicaSetReadiness] = []
         self.secrets: set[str] = set()
+        self.retired_metrics: list[str] = []
         """Every credential string handed to picchu in this run: none may show up anywhere it writes."""
 
     def __enter__(self) -> World:
@@ -88,10 +89,11 @@ class World:
         self.operators.append(operator)
         return operator
 
-    @staticmethod
-    def retire(*operators: OperatorProcess) -> None:
-        """Stop operators a scenario is done with (their logs stay for the secrets scan)."""
+    def retire(self, *operators: OperatorProcess) -> None:
+        """Stop operators a scenario is done with; their logs and last metrics stay for the secrets scan."""
         for operator in operators:
+            if operator.running:
+                self.retired_metrics.append(self.metrics(operator))
             operator.stop()
 
     def revision(self, namespace: str, app: str, tag: str, minutes: int, **kwargs: Any) -> None:
