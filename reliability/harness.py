@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import tempfile
 import urllib.request
 from dataclasses import dataclass, field
@@ -71,6 +72,7 @@ class World:
         for api in self.apis.values():
             api.close()
         self.plane.stop()
+        shutil.rmtree(self.plane.workdir, ignore_errors=True)  # the plane keeps a workdir it was given
 
     # -- setup ------------------------------------------------------------------------------------------------
     def namespace(self, prefix: str) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import json
 import random
+import shutil
 import string
 import tempfile
 import threading
@@ -131,6 +132,7 @@ def run(world: World, *, count: int = 10_000, concurrency: int = 16, seed: int =
     if rejected:
         notes.append("rejected: " + ", ".join(f"{k} {v}" for k, v in sorted(rejected.items())))
     world.retire(current, operator)
+    shutil.rmtree(canary.parent, ignore_errors=True)
     ok = (sum(accepted.values()) >= count and crashes[0] == 0 and tracebacks == 0 and released
           and not canary.exists())
     return Row("hostile input", ok, time.monotonic() - started, numbers, notes)
