@@ -14,8 +14,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import yaml
+
 from picchu.testing.builders import revision_manifest
-from picchu.testing.fleet import kubectl_apply
 from reliability.harness import TARGETS, Row, World
 
 
@@ -30,8 +31,9 @@ def run(world: World, *, apps: int = 200, deadline_seconds: float = 600.0, seed:
     committed = datetime.now(UTC) - timedelta(hours=1)
     manifests = [revision_manifest(app, "v1", namespace=namespace, committed=committed) for app in names]
     applied_at = time.monotonic()
-    for chunk in range(0, len(manifests), 50):  # one apply per 50 (a single huge argv/stdin is fine too)
-        kubectl_apply(world.delivery, manifests[chunk:chunk + 50])
+    for chunk in range(0, len(manifests), 50):  # one apply per 50; a loaded apiserver needs minutes for them
+        world.delivery.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(manifests[chunk:chunk + 50]),
+                               timeout=600)
     apply_seconds = time.monotonic() - applied_at
     released: set[str] = set()
     notes: list[str] = []
