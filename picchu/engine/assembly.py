@@ -7,6 +7,7 @@ token or Sentry DSN → no notification), so the rest of the engine never checks
 from __future__ import annotations
 
 from kubernetes import client
+from kubernetes.client import rest
 
 from picchu.clusters.applier import Applier
 from picchu.clusters.observer import Observer
@@ -53,7 +54,11 @@ def build_alerts(settings: Settings, *, timeout_seconds: float) -> AlertSource:
 def build_context(settings: Settings, api: client.ApiClient) -> EngineContext:
     timeout = settings.cluster_timeout_seconds
     workers = settings.concurrent_release_managers + settings.concurrent_revisions
-    api.configuration.connection_pool_maxsize = max(api.configuration.connection_pool_maxsize or 0, workers)
+    if (api.configuration.connection_pool_maxsize or 0) < workers:
+        # The pool was sized when the client was built: rebuild it, or every worker beyond the default 10
+        # opens (and TLS-handshakes) a fresh connection per request and urllib3 discards it afterwards.
+        api.configuration.connection_pool_maxsize = workers
+        api.rest_client = rest.RESTClientObject(api.configuration)
     metrics = OperatorMetrics.create()
     return EngineContext(
         settings=settings,

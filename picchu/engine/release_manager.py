@@ -36,6 +36,7 @@ from picchu.engine.rendering import cluster_plans
 from picchu.logs import fields
 from picchu.monitoring import AlertFailurePolicy
 from picchu.notify.events import EventKind, ReleaseEvent
+from picchu.outcome import Park
 from picchu.release.decide import decide
 from picchu.release.snapshot import ClusterView, Decision, Observation, ReplicaCount, Snapshot
 from picchu.release.snapshot import Settings as CoreSettings
@@ -46,7 +47,7 @@ NOTIFIED_STATES = {"releasing": EventKind.ROLLOUT_STARTED, "released": EventKind
                    "failed": EventKind.ROLLED_BACK}
 
 
-def reconcile_release_manager(ctx: EngineContext, namespace: str, name: str) -> float | None:
+def reconcile_release_manager(ctx: EngineContext, namespace: str, name: str) -> float | Park | None:
     period = ctx.settings.sync_period_seconds
     obj = ctx.delivery.get("ReleaseManager", namespace, name)
     if obj is None:
@@ -67,7 +68,7 @@ def reconcile_release_manager(ctx: EngineContext, namespace: str, name: str) -> 
                 "conditions": merged, "lastUpdated": old.get("lastUpdated") or ctx.clock().strftime("%Y-%m-%dT%H:%M:%SZ")})
             ctx.events.emit(ref, WARNING, "InvalidSpec", message)
             log.warning(message, extra=fields(kind="ReleaseManager", object=name, namespace=namespace))
-        return period
+        return Park("InvalidSpec", period)
     app, target, fleet = rm.spec.app, rm.spec.target, rm.spec.fleet
     _observe_interval(ctx, namespace, name, app, target)
     members = load_fleet(ctx, namespace, fleet)
@@ -86,6 +87,10 @@ def reconcile_release_manager(ctx: EngineContext, namespace: str, name: str) -> 
         failed, applied = _apply(ctx, members, revisions, decision, snapshot, set(unreachable))
     outcome = Outcome(unreachable, failed, applied, frozenset(m.name for m in members if m.model is not None))
     _report(ctx, obj, ref, decision, outcome, revisions, app, target)
+    if not outcome.members or set(unreachable) >= outcome.members:
+        # No cluster to act on (none in the fleet, or none answers): reported above. Retry with growing
+        # back-off; a change to this ReleaseManager or to a Cluster of its fleet wakes it at once.
+        return Park("no reachable cluster in the fleet", period)
     return period
 
 

@@ -26,6 +26,7 @@ from picchu.engine.assembly import build_context
 from picchu.engine.context import EngineContext
 from picchu.engine.dispatch import reconcile_key
 from picchu.handlers.workqueue import WorkQueue
+from picchu.outcome import Park
 from picchu.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -97,34 +98,42 @@ def build_registry(ctx: EngineContext, queues: dict[str, WorkQueue], health: Hea
     @kopf.on.event(group, "v1alpha1", "revisions", registry=registry)
     def revision_event(body: kopf.Body, type: str | None, **_: Any) -> None:
         ns, name = body.metadata.namespace, body.metadata.name
-        queues["revisions"].add(("Revision", ns, name))
-        if not changes.spec_changed(body, type) and type == "MODIFIED":
-            return  # a status or label write (often our own): the ReleaseManagers have nothing new to read
-        app = (body.spec.get("app") or {}).get("name")
+        app = _app_name(body.spec.get("app"))
+        changed = changes.spec_changed(body, type) or type != "MODIFIED"
+        # A status or label write (often our own) reruns a healthy Revision but leaves a parked one parked.
+        wake(queues["revisions"], ("Revision", ns, name), changed, group=(ns, app or name))
+        if not changed:
+            return  # the ReleaseManagers have nothing new to read
         for target in body.spec.get("targets") or []:
             if app and isinstance(target, dict) and target.get("name"):
-                queues["releasemanagers"].add(("ReleaseManager", ns, f"{app}-{target['name']}"))
+                queues["releasemanagers"].wake(("ReleaseManager", ns, f"{app}-{target['name']}"), group=(ns, app))
 
     @kopf.on.event(group, "v1alpha1", "releasemanagers", registry=registry)
     def release_manager_event(body: kopf.Body, type: str | None, old: Any = None, **_: Any) -> None:
         # Our own status writes must not retrigger a pass (Picchu's lastUpdated filter, §4.2): only creation,
         # deletion, the initial listing and spec/metadata changes (generation, deletionTimestamp) wake it.
         meta = body.metadata
+        app = body.spec.get("app") if isinstance(body.spec.get("app"), str) else None
+        group = (meta.namespace, app or meta.name)
         if not changes.spec_changed(body, type) and type == "MODIFIED" and not meta.get("deletionTimestamp"):
+            # Its status moved: the app's Revisions parked on it (blocked on clusters) read it again.
+            queues["revisions"].wake_group(group)
             return
-        queues["releasemanagers"].add(("ReleaseManager", meta.namespace, meta.name))
+        queues["releasemanagers"].wake(("ReleaseManager", meta.namespace, meta.name), group=group)
 
     @kopf.on.event(group, "v1alpha1", "clusters", registry=registry)
     def cluster_event(body: kopf.Body, type: str | None, **_: Any) -> None:
         meta = body.metadata
-        queues["clusters"].add(("Cluster", meta.namespace, meta.name))
-        if type in ("ADDED", "DELETED", "MODIFIED"):  # a fleet change wakes that fleet's apps at once
+        wake(queues["clusters"], ("Cluster", meta.namespace, meta.name), changes.spec_changed(body, type)
+             or type != "MODIFIED")
+        if type in ("ADDED", "DELETED", "MODIFIED"):  # a fleet change (or a Ready flip) wakes that fleet's apps
             for rm_key in ctx_release_managers(ctx, meta.namespace or "", (meta.labels or {}).get(keys.LABEL_FLEET)):
-                queues["releasemanagers"].add(rm_key)
+                queues["releasemanagers"].wake(rm_key)
 
     @kopf.on.event(group, "v1alpha1", "clustersecrets", registry=registry)
-    def cluster_secrets_event(body: kopf.Body, **_: Any) -> None:
-        queues["clustersecrets"].add(("ClusterSecrets", body.metadata.namespace, body.metadata.name))
+    def cluster_secrets_event(body: kopf.Body, type: str | None, **_: Any) -> None:
+        wake(queues["clustersecrets"], ("ClusterSecrets", body.metadata.namespace, body.metadata.name),
+             changes.spec_changed(body, type) or type != "MODIFIED")
 
     return registry
 
@@ -145,6 +154,19 @@ class SpecChanges:
         changed = self._seen.get(key) != generation
         self._seen[key] = generation
         return changed
+
+
+def wake(queue: WorkQueue, key: Hashable, changed: bool, group: Hashable | None = None) -> None:
+    """A changed object resets its key's back-off and runs now; any other event only schedules it."""
+    if changed:
+        queue.wake(key, group=group)
+    else:
+        queue.add(key, group=group)
+
+
+def _app_name(app: Any) -> str | None:
+    name = app.get("name") if isinstance(app, dict) else None
+    return name if isinstance(name, str) and name else None
 
 
 def connection_info(api: client.ApiClient) -> kopf.ConnectionInfo:
@@ -175,7 +197,7 @@ async def _heartbeat(health: Health) -> None:
 
 
 def build_queues(ctx: EngineContext) -> dict[str, WorkQueue]:
-    def reconcile(key: Hashable) -> float | None:
+    def reconcile(key: Hashable) -> float | Park | None:
         return reconcile_key(ctx, key)
 
     s = ctx.settings
@@ -183,10 +205,11 @@ def build_queues(ctx: EngineContext) -> dict[str, WorkQueue]:
         "revisions": WorkQueue("revisions", reconcile, s.concurrent_revisions, metrics=ctx.metrics),
         "releasemanagers": WorkQueue("releasemanagers", reconcile, s.concurrent_release_managers,
                                      metrics=ctx.metrics),
-        "clusters": WorkQueue("clusters", reconcile, 1, metrics=ctx.metrics),
-        "clustersecrets": WorkQueue("clustersecrets", reconcile, 1, metrics=ctx.metrics),
+        # Credentials Secrets are not watched: a parked Cluster is probed again within 30 s of a fix.
+        "clusters": WorkQueue("clusters", reconcile, 2, max_backoff=30.0, metrics=ctx.metrics),
+        "clustersecrets": WorkQueue("clustersecrets", reconcile, 1, max_backoff=60.0, metrics=ctx.metrics),
     }
-    ctx.wake_release_manager = lambda ns, name: queues["releasemanagers"].add(("ReleaseManager", ns, name))
+    ctx.wake_release_manager = lambda ns, name: queues["releasemanagers"].wake(("ReleaseManager", ns, name))
     return queues
 
 
