@@ -71,9 +71,14 @@ def main() -> None:
                 entries = (rm.get("status") or {}).get("revisions") or []
                 return any(e["tag"] == tag and e["state"]["current"] == "released" for e in entries)
 
-            wait_for(released, args.timeout, interval=0.5, message=f"{app} {tag} released")
-            return (time.monotonic() - t0, operator.passes() - rm_before,
-                    sum(operator.passes(k) for k in KINDS) - all_before)
+            try:
+                wait_for(released, args.timeout, interval=0.5, message=f"{app} {tag} released")
+            except AssertionError:
+                print(f"{app} {tag} not released within {args.timeout:.0f}s", flush=True)
+            result = (time.monotonic() - t0, operator.passes() - rm_before,
+                      sum(operator.passes(k) for k in KINDS) - all_before)
+            print(f"{tag}: ramp {result[0]:.1f}s, {result[1]} RM passes, {result[2]} passes in all", flush=True)
+            return result
 
         try:
             wait_for(lambda: operator.passes("Cluster") > 0, 120, message="operator serving")

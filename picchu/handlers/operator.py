@@ -25,6 +25,7 @@ from picchu import keys, logs
 from picchu.engine.assembly import build_context
 from picchu.engine.context import EngineContext
 from picchu.engine.dispatch import reconcile_key
+from picchu.handlers.shards import Shard
 from picchu.handlers.workqueue import WorkQueue
 from picchu.outcome import Park
 from picchu.settings import Settings
@@ -74,6 +75,7 @@ def build_registry(ctx: EngineContext, queues: dict[str, WorkQueue], health: Hea
     registry = kopf.OperatorRegistry()
     changes = SpecChanges()
     group = keys.GROUP
+    shard = Shard(ctx.settings.shard_index, ctx.settings.shards)  # events of other shards' apps are dropped
 
     # An explicit registry has none of kopf's default login handlers: watch with the engine's credentials.
     @kopf.on.login(registry=registry)
@@ -99,6 +101,8 @@ def build_registry(ctx: EngineContext, queues: dict[str, WorkQueue], health: Hea
     def revision_event(body: kopf.Body, type: str | None, **_: Any) -> None:
         ns, name = body.metadata.namespace, body.metadata.name
         app = _app_name(body.spec.get("app"))
+        if not shard.owns_app(ns or "", app or name):
+            return
         changed = changes.spec_changed(body, type) or type != "MODIFIED"
         # A status or label write (often our own) reruns a healthy Revision but leaves a parked one parked.
         wake(queues["revisions"], ("Revision", ns, name), changed, group=(ns, app or name))
@@ -114,6 +118,8 @@ def build_registry(ctx: EngineContext, queues: dict[str, WorkQueue], health: Hea
         # deletion, the initial listing and spec/metadata changes (generation, deletionTimestamp) wake it.
         meta = body.metadata
         app = body.spec.get("app") if isinstance(body.spec.get("app"), str) else None
+        if not shard.owns_app(meta.namespace or "", app or meta.name):
+            return
         group = (meta.namespace, app or meta.name)
         if not changes.spec_changed(body, type) and type == "MODIFIED" and not meta.get("deletionTimestamp"):
             # Its status moved: the app's Revisions parked on it (blocked on clusters) read it again.
@@ -124,14 +130,19 @@ def build_registry(ctx: EngineContext, queues: dict[str, WorkQueue], health: Hea
     @kopf.on.event(group, "v1alpha1", "clusters", registry=registry)
     def cluster_event(body: kopf.Body, type: str | None, **_: Any) -> None:
         meta = body.metadata
-        wake(queues["clusters"], ("Cluster", meta.namespace, meta.name), changes.spec_changed(body, type)
-             or type != "MODIFIED")
+        changed = changes.spec_changed(body, type) or type != "MODIFIED"
+        if shard.owns_clusters:
+            wake(queues["clusters"], ("Cluster", meta.namespace, meta.name), changed)
         if type in ("ADDED", "DELETED", "MODIFIED"):  # a fleet change (or a Ready flip) wakes that fleet's apps
-            for rm_key in ctx_release_managers(ctx, meta.namespace or "", (meta.labels or {}).get(keys.LABEL_FLEET)):
-                queues["releasemanagers"].wake(rm_key)
+            for rm_key, app in ctx_release_managers(ctx, meta.namespace or "",
+                                                    (meta.labels or {}).get(keys.LABEL_FLEET)):
+                if shard.owns_app(meta.namespace or "", app):
+                    queues["releasemanagers"].wake(rm_key, group=(meta.namespace, app))
 
     @kopf.on.event(group, "v1alpha1", "clustersecrets", registry=registry)
     def cluster_secrets_event(body: kopf.Body, type: str | None, **_: Any) -> None:
+        if not shard.owns_clusters:
+            return
         wake(queues["clustersecrets"], ("ClusterSecrets", body.metadata.namespace, body.metadata.name),
              changes.spec_changed(body, type) or type != "MODIFIED")
 
@@ -180,14 +191,20 @@ def connection_info(api: client.ApiClient) -> kopf.ConnectionInfo:
     )
 
 
-def ctx_release_managers(ctx: EngineContext, namespace: str, fleet: str | None) -> list[Hashable]:
+def ctx_release_managers(ctx: EngineContext, namespace: str, fleet: str | None) -> list[tuple[Hashable, str]]:
+    """(key, app) of each ReleaseManager of `fleet`."""
     if not fleet:
         return []
     try:
         rms = ctx.delivery.list("ReleaseManager", namespace, {keys.LABEL_FLEET: fleet})
     except Exception:
         return []
-    return [("ReleaseManager", namespace, rm["metadata"]["name"]) for rm in rms]
+    found: list[tuple[Hashable, str]] = []
+    for rm in rms:
+        app = (rm.get("spec") or {}).get("app")
+        name = rm["metadata"]["name"]
+        found.append((("ReleaseManager", namespace, name), app if isinstance(app, str) and app else name))
+    return found
 
 
 async def _heartbeat(health: Health) -> None:
@@ -223,17 +240,19 @@ def run_operator(settings: Settings, api: client.ApiClient) -> None:
     ctx = build_context(settings, api)
     start_http_server(int(port), addr=host or "0.0.0.0", registry=ctx.metrics.registry)
     leadership = None
-    leader = ctx.metrics.leader.labels(settings.leader_election_id)
+    lease = Shard(settings.shard_index, settings.shards).lease_name(settings.leader_election_id)
+    leader = ctx.metrics.leader.labels(lease)
     if settings.enable_leader_election:
         from picchu.handlers.leadership import acquire_leadership, lease_namespace
 
         leader.set(0)
         lease_ns = lease_namespace(settings.leader_election_namespace, settings.namespace)
-        leadership = acquire_leadership(api, settings.leader_election_id, lease_ns, waiting=health.beat)
+        leadership = acquire_leadership(api, lease, lease_ns, waiting=health.beat)
     leader.set(1)  # without election the one process always acts
     queues = build_queues(ctx)
     registry = build_registry(ctx, queues, health)
-    log.info("starting picchu", extra=logs.fields(namespace=settings.namespace or "*"))
+    log.info("starting picchu", extra=logs.fields(namespace=settings.namespace or "*",
+                                                  shard=f"{settings.shard_index}/{settings.shards}"))
     try:
         kopf.run(
             registry=registry,

@@ -52,6 +52,7 @@ class _KeyState:
     ready: bool = False  # due and waiting for a worker
     parked_until: float = 0.0
     backoff: float = 0.0  # the back-off of the last park (0 when healthy)
+    runs_parked: bool = False  # its running pass holds one of the parked slots
 
 
 class _RoundRobin:
@@ -278,6 +279,9 @@ class WorkQueue:
             if key is not None:
                 state = self._keys[key]
                 state.ready = False
+                state.running = True  # now, not when its task starts: the next pick must count it
+                state.runs_parked = bool(state.failures)
+                self._running_parked += state.runs_parked
                 if self.metrics is not None:
                     self._export_depth()
                 return key
@@ -290,9 +294,7 @@ class WorkQueue:
 
     async def _process(self, key: Hashable, executor: ThreadPoolExecutor, slots: asyncio.Semaphore) -> None:
         state = self._keys[key]
-        state.running = True
-        was_parked = bool(state.failures)
-        self._running_parked += was_parked
+        was_parked = state.runs_parked  # counted in `_running_parked` when it was picked
         result: float | Park | None
         started = time.monotonic()
         try:
