@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 from collections.abc import Hashable
@@ -236,6 +237,8 @@ def run_operator(settings: Settings, api: client.ApiClient) -> None:
     health = Health()
     health.beat()
     health.serve(settings.health_addr)
+    # Which process wrote what, in the apiserver's audit log: shard and pid in every request's user agent.
+    api.user_agent = f"picchu/shard-{settings.shard_index}-of-{settings.shards}/pid-{os.getpid()}"
     host, _, port = settings.metrics_addr.rpartition(":")
     ctx = build_context(settings, api)
     start_http_server(int(port), addr=host or "0.0.0.0", registry=ctx.metrics.registry)
