@@ -53,6 +53,7 @@ class _KeyState:
     parked_until: float = 0.0
     backoff: float = 0.0  # the back-off of the last park (0 when healthy)
     runs_parked: bool = False  # its running pass holds one of the parked slots
+    ready_since: float = 0.0  # when it became due (for the queue-latency metric)
 
 
 class _RoundRobin:
@@ -227,10 +228,8 @@ class WorkQueue:
         return True
 
     def _make_ready(self, key: Hashable, state: _KeyState, due: float) -> None:
-        state.ready, state.due = True, None
+        state.ready, state.due, state.ready_since = True, None, due
         (self._parked if state.failures else self._healthy).push(state.group, key)
-        if self.metrics is not None:
-            self.metrics.queue_latency.labels(self.name).observe(max(0.0, time.monotonic() - due))
 
     def _promote_due(self, now: float) -> None:
         while self._heap:
@@ -280,6 +279,8 @@ class WorkQueue:
                 state = self._keys[key]
                 state.ready = False
                 state.running = True  # now, not when its task starts: the next pick must count it
+                if self.metrics is not None:  # how long it waited for a worker since it was due
+                    self.metrics.queue_latency.labels(self.name).observe(max(0.0, now - state.ready_since))
                 state.runs_parked = bool(state.failures)
                 self._running_parked += state.runs_parked
                 if self.metrics is not None:
