@@ -95,6 +95,8 @@ class WorkQueue:
     concurrency: int
     base_backoff: float = 0.5
     max_backoff: float = 300.0
+    min_park: float = 5.0  # first back-off of a parked key, however short its sync period: a broken object
+    # that is woken by its own changes has nothing to gain from a retry every second
     metrics: Any = None
     _heap: list[tuple[float, int, Hashable]] = field(default_factory=list)
     _keys: dict[Hashable, _KeyState] = field(default_factory=dict)
@@ -297,11 +299,12 @@ class WorkQueue:
         state = self._keys[key]
         was_parked = state.runs_parked  # counted in `_running_parked` when it was picked
         result: float | Park | None
+        first_backoff = self.min_park  # a pass that raised may be a transient error: retried sooner
         started = time.monotonic()
         try:
             result = await asyncio.get_running_loop().run_in_executor(executor, self.reconcile, key)
         except Exception as exc:  # one key's failure must never stop the queue
-            result = Park(f"{type(exc).__name__}: {exc}", self.base_backoff)
+            result, first_backoff = Park(f"{type(exc).__name__}: {exc}"), self.base_backoff
             log.exception("reconcile of %s %s failed", self.name, key)
             if self.metrics is not None:
                 self.metrics.queue_retries.labels(self.name).inc()
@@ -314,7 +317,8 @@ class WorkQueue:
         delay: float | None
         if isinstance(result, Park):
             state.failures += 1
-            delay = min(self.max_backoff, max(self.base_backoff, result.delay) * 2 ** (state.failures - 1))
+            first = max(first_backoff, min(result.delay, self.max_backoff))
+            delay = min(self.max_backoff, first * 2 ** (state.failures - 1))
             state.parked_until, state.backoff = time.monotonic() + delay, delay
             log.debug("%s %s parked for %.1fs: %s", self.name, key, delay, result.reason)
         else:

@@ -115,7 +115,7 @@ def test_a_parked_key_backs_off_exponentially_up_to_the_cap() -> None:
         backoffs.append(queue.backoff(key))  # the back-off that brought it here (0 on the first pass)
         return Park("cluster unreachable", 0.01)
 
-    queue = WorkQueue("t", reconcile, concurrency=1, base_backoff=0.01, max_backoff=0.08)
+    queue = WorkQueue("t", reconcile, concurrency=1, base_backoff=0.01, max_backoff=0.08, min_park=0.01)
 
     async def body() -> None:
         queue.add("k")
@@ -217,7 +217,7 @@ def test_parked_keys_use_at_most_half_the_workers_and_never_delay_healthy_ones()
         healthy_passes[0] += 1
         return 0.0
 
-    queue = WorkQueue("t", reconcile, concurrency=4, base_backoff=0.001, max_backoff=0.002)
+    queue = WorkQueue("t", reconcile, concurrency=4, base_backoff=0.001, max_backoff=0.002, min_park=0.001)
 
     async def body() -> None:
         for i in range(20):
