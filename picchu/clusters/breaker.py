@@ -2,7 +2,8 @@
 
 Why: a Cluster whose server is a black hole costs each request its full connect timeout. Every app of that
 fleet, every pass, paid it again (issue 16: broken Clusters made a healthy app's ramp 8.5x slower, the
-workers being busy waiting on dead servers). Here a failure to get any answer opens the breaker of that
+workers being busy waiting on dead servers). Here a failure to get any answer that took a timeout (a refused
+connection is fast already, and must be retried at once when the server is back) opens the breaker of that
 cluster's connection: for a back-off that doubles with each consecutive failure (1 s up to 30 s) every request
 to that cluster fails at once with the remembered reason; then one request is let through as a probe (others
 keep failing fast meanwhile). Any HTTP answer closes the breaker. The pool shares one connection, so one

@@ -34,6 +34,7 @@ METADATA_ONLY = "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.i
 # Short: an apiserver accepts a TCP connection in milliseconds even when busy; a black-holed address would
 # otherwise hold a worker for the whole budget. Each cluster's `Breaker` then makes later requests fail at once.
 _CONNECT_TIMEOUT = 3.0
+_SLOW_FAILURE = 1.0  # a failure that took this long opens the cluster's breaker; a refusal is fast already
 _ADDRESS = re.compile(r" (object )?at 0x[0-9a-fA-F]+")  # differs on every attempt: keep messages stable
 
 
@@ -111,6 +112,7 @@ def send(connection: ClusterConnection, method: str, path: str, deadline: Deadli
     remembered = connection.breaker.check()
     if remembered is not None:  # it did not answer a moment ago: do not spend this pass's budget on it
         raise Unreachable(remembered)
+    started = time.monotonic()
     try:
         answer = api.call_api(*request, _request_timeout=deadline.request_timeout())
         raw = answer.read()
@@ -122,7 +124,10 @@ def send(connection: ClusterConnection, method: str, path: str, deadline: Deadli
             connection.on_request(connection.name, method, None)
         detail = _ADDRESS.sub("", connection.redact(str(error))) or type(error).__name__
         reason = f"cluster {connection.name} unreachable: {type(error).__name__}: {detail}"
-        connection.breaker.failed(reason)
+        if time.monotonic() - started >= _SLOW_FAILURE:
+            connection.breaker.failed(reason)  # it cost a timeout: spare the next requests that wait
+        else:
+            connection.breaker.abandoned()  # refused at once: already fast, and retried as soon as it is back
         raise Unreachable(reason) from None
     connection.breaker.answered()
     if connection.on_request is not None:

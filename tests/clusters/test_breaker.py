@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
 
+import certifi
 import pytest
 
 from picchu.clusters import ClientPool
@@ -50,17 +54,31 @@ def test_an_answer_closes_it_and_an_abandoned_probe_lets_another_through() -> No
     assert breaker.check() is None and breaker.check() is None and not breaker.open
 
 
-def test_requests_to_a_dead_cluster_fail_fast_and_all_apps_share_the_failure() -> None:
-    attempts: list[tuple[str, str, int | None]] = []
-    pool = ClientPool(max_concurrency=2, on_request=lambda *a: attempts.append(a))
-    dead = {"apiVersion": "picchu.medium.engineering/v1alpha1", "kind": "Cluster",
-            "metadata": {"name": "dead", "namespace": "picchu"},
-            "spec": {"enabled": True, "config": {"server": "https://127.0.0.1:1", "certificate-authority-data": CA}}}
+@pytest.fixture
+def black_hole() -> Iterator[str]:
+    """A server that accepts connections and never answers (TLS never completes): every request times out."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(64)
+        yield f"https://127.0.0.1:{server.getsockname()[1]}"
+
+
+def _cluster(server: str) -> tuple[dict, dict]:
+    ca = base64.b64encode(Path(certifi.where()).read_bytes()).decode()  # a real CA bundle: TLS gets as far as it can
+    cluster = {"apiVersion": "picchu.medium.engineering/v1alpha1", "kind": "Cluster",
+               "metadata": {"name": "dead", "namespace": "picchu"},
+               "spec": {"enabled": True, "config": {"server": server, "certificate-authority-data": ca}}}
     secret = {"metadata": {"name": "dead", "namespace": "picchu", "resourceVersion": "1"},
               "data": {"auth-info": base64.b64encode(json.dumps({"token": "t0k3n-value"}).encode()).decode()}}
-    first_app, second_app = pool.connect(dead, secret), pool.connect(dead, secret)
+    return cluster, secret
+
+
+def test_requests_to_a_silent_cluster_fail_fast_after_one_timeout_for_every_app(black_hole: str) -> None:
+    attempts: list[tuple[str, str, int | None]] = []
+    pool = ClientPool(max_concurrency=2, on_request=lambda *a: attempts.append(a))
+    first_app, second_app = pool.connect(*_cluster(black_hole)), pool.connect(*_cluster(black_hole))
     with pytest.raises(Unreachable) as first:
-        send(first_app, "GET", "/version", Deadline(10))
+        send(first_app, "GET", "/version", Deadline(1.5))
     assert len(attempts) == 1
     for connection in (first_app, second_app, second_app):
         with pytest.raises(Unreachable) as again:
@@ -68,4 +86,15 @@ def test_requests_to_a_dead_cluster_fail_fast_and_all_apps_share_the_failure() -
         assert str(again.value) == str(first.value), "the remembered reason, unchanged (stable conditions)"
     assert len(attempts) == 1, "no request went out while the breaker was open"
     assert " at 0x" not in str(first.value)
+    pool.close()
+
+
+def test_a_refused_connection_is_not_remembered_so_a_restarted_server_is_used_at_once() -> None:
+    attempts: list[tuple[str, str, int | None]] = []
+    pool = ClientPool(max_concurrency=2, on_request=lambda *a: attempts.append(a))
+    connection = pool.connect(*_cluster("https://127.0.0.1:1"))
+    for _ in range(2):
+        with pytest.raises(Unreachable):
+            send(connection, "GET", "/version", Deadline(10))
+    assert len(attempts) == 2 and not connection.breaker.open
     pool.close()
