@@ -124,10 +124,12 @@ def send(connection: ClusterConnection, method: str, path: str, deadline: Deadli
             connection.on_request(connection.name, method, None)
         detail = _ADDRESS.sub("", connection.redact(str(error))) or type(error).__name__
         reason = f"cluster {connection.name} unreachable: {type(error).__name__}: {detail}"
-        if time.monotonic() - started >= _SLOW_FAILURE:
-            connection.breaker.failed(reason)  # it cost a timeout: spare the next requests that wait
+        if time.monotonic() - started >= _SLOW_FAILURE and not _read_timeout(error):
+            connection.breaker.failed(reason)  # no connection within a timeout: spare the next requests that wait
         else:
-            connection.breaker.abandoned()  # refused at once: already fast, and retried as soon as it is back
+            # refused at once (already fast, retried as soon as it is back), or connected but slow to answer:
+            # an overloaded apiserver is alive and must not be skipped
+            connection.breaker.abandoned()
         raise Unreachable(reason) from None
     connection.breaker.answered()
     if connection.on_request is not None:
@@ -139,6 +141,12 @@ def send(connection: ClusterConnection, method: str, path: str, deadline: Deadli
     if isinstance(parsed, dict) and isinstance(parsed.get("message"), str):
         parsed["message"] = connection.redact(parsed["message"])
     return Response(answer.status, parsed)
+
+
+def _read_timeout(error: BaseException) -> bool:
+    """The server accepted the connection but did not answer in time (urllib3's ReadTimeoutError)."""
+    text = f"{type(error).__name__} {error}"
+    return "ReadTimeout" in text or "Read timed out" in text
 
 
 @dataclass(frozen=True)

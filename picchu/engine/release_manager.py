@@ -87,10 +87,12 @@ def reconcile_release_manager(ctx: EngineContext, namespace: str, name: str) -> 
         failed, applied = _apply(ctx, members, revisions, decision, snapshot, set(unreachable))
     outcome = Outcome(unreachable, failed, applied, frozenset(m.name for m in members if m.model is not None))
     _report(ctx, obj, ref, decision, outcome, revisions, app, target)
-    if not outcome.members or set(unreachable) >= outcome.members:
-        # No cluster to act on (none in the fleet, or none answers): reported above. Retry with growing
-        # back-off; a change to this ReleaseManager or to a Cluster of its fleet wakes it at once.
-        return Park("no reachable cluster in the fleet", period)
+    if not any(m.connection is not None for m in members):
+        # No cluster it could ever reach (none in the fleet, or none with usable credentials): reported above.
+        # Retry with growing back-off; a change to this ReleaseManager or a Cluster of its fleet wakes it.
+        # Clusters that merely do not answer are not parked here: their breaker makes such passes cheap,
+        # and a healthy app whose cluster is briefly slow must not wait out a back-off.
+        return Park("no usable cluster in the fleet", period)
     return period
 
 

@@ -56,11 +56,22 @@ def test_an_answer_closes_it_and_an_abandoned_probe_lets_another_through() -> No
 
 @pytest.fixture
 def black_hole() -> Iterator[str]:
-    """A server that accepts connections and never answers (TLS never completes): every request times out."""
+    """An address whose connections are never established (a full accept queue drops further SYNs), as a
+    black-holed server: every request waits out its connect timeout."""
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
-        server.listen(64)
-        yield f"https://127.0.0.1:{server.getsockname()[1]}"
+        server.listen(0)
+        fillers = []
+        for _ in range(3):  # fill the accept queue; nothing ever accepts
+            filler = socket.socket()
+            filler.setblocking(False)
+            filler.connect_ex(server.getsockname())
+            fillers.append(filler)
+        try:
+            yield f"https://127.0.0.1:{server.getsockname()[1]}"
+        finally:
+            for filler in fillers:
+                filler.close()
 
 
 def _cluster(server: str) -> tuple[dict, dict]:
