@@ -29,13 +29,14 @@ from picchu.api.v1alpha1 import InvalidSpec, Revision, load_release_manager, loa
 from picchu.clusters.desired import ClusterPlan
 from picchu.clusters.fanout import fan_out
 from picchu.engine import conditions
-from picchu.engine.context import INVALID_PERIODS, EngineContext
+from picchu.engine.context import EngineContext
 from picchu.engine.events import NORMAL, WARNING, ObjectRef
 from picchu.engine.fleet import FleetMember, load_fleet
 from picchu.engine.rendering import cluster_plans
 from picchu.logs import fields
 from picchu.monitoring import AlertFailurePolicy
 from picchu.notify.events import EventKind, ReleaseEvent
+from picchu.outcome import Park
 from picchu.release.decide import decide
 from picchu.release.snapshot import ClusterView, Decision, Observation, ReplicaCount, Snapshot
 from picchu.release.snapshot import Settings as CoreSettings
@@ -46,7 +47,7 @@ NOTIFIED_STATES = {"releasing": EventKind.ROLLOUT_STARTED, "released": EventKind
                    "failed": EventKind.ROLLED_BACK}
 
 
-def reconcile_release_manager(ctx: EngineContext, namespace: str, name: str) -> float | None:
+def reconcile_release_manager(ctx: EngineContext, namespace: str, name: str) -> float | Park | None:
     period = ctx.settings.sync_period_seconds
     obj = ctx.delivery.get("ReleaseManager", namespace, name)
     if obj is None:
@@ -67,7 +68,7 @@ def reconcile_release_manager(ctx: EngineContext, namespace: str, name: str) -> 
                 "conditions": merged, "lastUpdated": old.get("lastUpdated") or ctx.clock().strftime("%Y-%m-%dT%H:%M:%SZ")})
             ctx.events.emit(ref, WARNING, "InvalidSpec", message)
             log.warning(message, extra=fields(kind="ReleaseManager", object=name, namespace=namespace))
-        return period * INVALID_PERIODS  # an edit wakes it at once
+        return Park("InvalidSpec", period)
     app, target, fleet = rm.spec.app, rm.spec.target, rm.spec.fleet
     _observe_interval(ctx, namespace, name, app, target)
     members = load_fleet(ctx, namespace, fleet)
@@ -86,6 +87,12 @@ def reconcile_release_manager(ctx: EngineContext, namespace: str, name: str) -> 
         failed, applied = _apply(ctx, members, revisions, decision, snapshot, set(unreachable))
     outcome = Outcome(unreachable, failed, applied, frozenset(m.name for m in members if m.model is not None))
     _report(ctx, obj, ref, decision, outcome, revisions, app, target)
+    if not any(m.connection is not None for m in members):
+        # No cluster it could ever reach (none in the fleet, or none with usable credentials): reported above.
+        # Retry with growing back-off; a change to this ReleaseManager or a Cluster of its fleet wakes it.
+        # Clusters that merely do not answer are not parked here: their breaker makes such passes cheap,
+        # and a healthy app whose cluster is briefly slow must not wait out a back-off.
+        return Park("no usable cluster in the fleet", period)
     return period
 
 
