@@ -55,9 +55,10 @@ demo: $(STAMP) controlplane
 bench: $(STAMP) controlplane
 	for b in bench/*.py; do $(PY) $$b || exit 1; done
 
-# Not part of `make test`: scenarios that try to break the operator (minutes; prints a table).
+# Not part of `make test`: scenarios that try to break the operator (up to 30 minutes; prints a table and writes
+# it to reliability-results.md). `make reliability QUICK=1` is a smaller smoke run; ONLY=kill9,secrets selects.
 reliability: $(STAMP) controlplane
-	$(PY) -m reliability.run
+	$(PY) -m reliability.run $(if $(QUICK),--quick,) $(if $(ONLY),--only $(ONLY),)
 
 clean:
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import secrets
 import time
 
@@ -19,9 +20,25 @@ from picchu import keys
 from picchu.testing.fleet import cluster_manifests, kubectl_apply
 from reliability.harness import Row, World
 
+PLANT = "leakcanary"
+_PLANTED = re.compile(r"leakcanary[0-9a-f]*|bGVha2NhbmFy[A-Za-z0-9+/=]*")  # the prefix, plain and base64
+
 
 def _planted() -> str:
-    return f"leakcanary{secrets.token_hex(12)}"
+    return f"{PLANT}{secrets.token_hex(12)}"
+
+
+def find_leaks(texts: dict[str, str], values: set[str]) -> list[str]:
+    """Where any of `values` occurs in `texts`. Planted strings (thousands after the hostile scenario) are found
+    through their common prefix in one regex pass per text; the others are searched one by one."""
+    planted = {v for v in values if v.startswith(PLANT) or v.startswith("bGVha2NhbmFy")}
+    others = values - planted
+    hits = []
+    for where, text in texts.items():
+        hits += [f"{where}: {value[:14]}…" for value in others if value in text]
+        for match in _PLANTED.finditer(text):
+            hits += [f"{where}: {value[:14]}…" for value in planted if value in match.group()]
+    return hits
 
 
 def run(world: World, *, seconds: float = 25.0, release_budget: float = 300.0) -> Row:
@@ -61,8 +78,8 @@ def run(world: World, *, seconds: float = 25.0, release_budget: float = 300.0) -
         time.sleep(0.5)
     time.sleep(max(0.0, at_least - time.monotonic()))  # the broken fleet's passes fail for at least `seconds`
     texts = world.written_text()
-    texts["metrics"] = world.metrics(operator)
-    hits = [f"{where}: {value[:14]}…" for where, text in texts.items() for value in world.secrets if value in text]
+    texts["metrics"] = "\n".join([world.metrics(operator), *world.retired_metrics])
+    hits = find_leaks(texts, world.secrets)
     scanned = sum(len(t) for t in texts.values())
     numbers = {"secret strings": len(world.secrets), "bytes scanned": scanned, "sources": len(texts),
                "hits": len(hits), "legit app released": world.state(namespace, "legit", "v1") == "released"}

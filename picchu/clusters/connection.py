@@ -25,6 +25,11 @@ from kubernetes import client, config
 from picchu import keys
 
 DEFAULT_NAMESPACE = "picchu"
+# Kubeconfig user fields that make the client run a program or read a local file: anyone who can write a
+# Secret in the delivery namespace could otherwise run commands in the operator (found by the reliability
+# suite's hostile input: an `exec` user ran `touch`). Credentials must be inline.
+_REFUSED_USER_FIELDS = frozenset({"exec", "auth-provider", "tokenFile", "client-certificate", "client-key"})
+_STRING_USER_FIELDS = ("token", "client-certificate-data", "client-key-data", "username", "password")
 _MIN_SECRET_LENGTH = 6
 
 
@@ -179,6 +184,14 @@ def _auth_info(secret: Mapping[str, Any], where: str) -> Mapping[str, Any]:
     if not isinstance(parsed, dict) or not parsed:
         raise ClusterConfigError(f"{path}: must be a non-empty JSON object (a kubeconfig user), such as "
                                  '{"token": "..."}')
+    refused = sorted(set(parsed) & _REFUSED_USER_FIELDS)
+    if refused:
+        raise ClusterConfigError(f"{path}: {', '.join(refused)} not accepted: they would run a command or read a "
+                                 "file inside the operator; use token, or client-certificate-data and "
+                                 "client-key-data")
+    wrong = sorted(k for k in _STRING_USER_FIELDS if k in parsed and not isinstance(parsed[k], str))
+    if wrong:
+        raise ClusterConfigError(f"{path}: {', '.join(wrong)} must be a string")
     return parsed
 
 

@@ -7,6 +7,7 @@ token or Sentry DSN → no notification), so the rest of the engine never checks
 from __future__ import annotations
 
 from kubernetes import client
+from kubernetes.client import rest
 
 from picchu.clusters.applier import Applier
 from picchu.clusters.observer import Observer
@@ -50,10 +51,23 @@ def build_alerts(settings: Settings, *, timeout_seconds: float) -> AlertSource:
     return CombinedAlertSource([prometheus, datadog])
 
 
+def size_delivery_pool(api: client.ApiClient, workers: int) -> None:
+    """Let every pass thread (plus the Cluster passes, Events and the watch streams: `CONNECTION_SLACK`) keep
+    its connection to the delivery apiserver. The pool is built with the client, so setting the size on the
+    configuration afterwards did nothing: urllib3 discarded connections and warned on every request under
+    load (thousands of warnings in the reliability suite's hostile input)."""
+    wanted = max(api.configuration.connection_pool_maxsize or 0, workers + CONNECTION_SLACK)
+    if wanted != api.configuration.connection_pool_maxsize:
+        api.configuration.connection_pool_maxsize = wanted
+        api.rest_client = rest.RESTClientObject(api.configuration)
+
+
+CONNECTION_SLACK = 8
+
+
 def build_context(settings: Settings, api: client.ApiClient) -> EngineContext:
     timeout = settings.cluster_timeout_seconds
-    workers = settings.concurrent_release_managers + settings.concurrent_revisions
-    api.configuration.connection_pool_maxsize = max(api.configuration.connection_pool_maxsize or 0, workers)
+    size_delivery_pool(api, settings.concurrent_release_managers + settings.concurrent_revisions)
     metrics = OperatorMetrics.create()
     return EngineContext(
         settings=settings,

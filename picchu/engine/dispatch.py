@@ -7,6 +7,7 @@ counted in `picchu_reconcile_passes_total{kind}`: efficiency is measured per pas
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Hashable
@@ -30,6 +31,20 @@ PASSES: dict[str, Callable[[EngineContext, str, str], float | None]] = {
 }
 
 
+def describe(exc: BaseException) -> str:
+    """`Type: message` on one line, short; an apiserver refusal gives its status code and message only."""
+    status, body = getattr(exc, "status", None), getattr(exc, "body", None)
+    if isinstance(status, int) and body:
+        try:
+            message = str(json.loads(body).get("message", ""))
+        except (ValueError, AttributeError):
+            message = str(body)
+        text = f"{type(exc).__name__}: HTTP {status}: {message}"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split())[:500]
+
+
 def reconcile_key(ctx: EngineContext, key: Hashable) -> float | None:
     kind, namespace, name = cast(tuple[str, str, str], key)
     started = time.monotonic()
@@ -37,10 +52,14 @@ def reconcile_key(ctx: EngineContext, key: Hashable) -> float | None:
         return PASSES[kind](ctx, namespace, name)
     except Exception as exc:
         ctx.metrics.reconcile_errors.labels(kind).inc()
-        log.exception("%s pass failed", kind, extra=fields(kind=kind, namespace=namespace, object=name))
+        # One line per failure; the traceback only at DEBUG: a bad object fails its passes again and again, and
+        # thousands of them (the reliability suite's hostile input) must not bury the log in tracebacks.
+        log.error("%s pass failed: %s", kind, describe(exc),
+                  extra=fields(kind=kind, namespace=namespace, object=name, error_type=type(exc).__name__))
+        log.debug("%s pass failed", kind, exc_info=True, extra=fields(kind=kind, namespace=namespace, object=name))
         # Users read Events, not operator logs: say that this object's pass failed and will be retried.
         ctx.events.emit(ObjectRef(keys.API_VERSION, kind, namespace, name), WARNING, "ReconcileError",
-                        f"{kind} pass failed, retrying with back-off: {type(exc).__name__}: {str(exc)[:300]}")
+                        f"{kind} pass failed, retrying with back-off: {describe(exc)[:300]}")
         raise
     finally:
         ctx.metrics.reconcile_passes.labels(kind).inc()

@@ -29,7 +29,7 @@ from picchu.api.v1alpha1 import InvalidSpec, Revision, load_release_manager, loa
 from picchu.clusters.desired import ClusterPlan
 from picchu.clusters.fanout import fan_out
 from picchu.engine import conditions
-from picchu.engine.context import EngineContext
+from picchu.engine.context import INVALID_PERIODS, EngineContext
 from picchu.engine.events import NORMAL, WARNING, ObjectRef
 from picchu.engine.fleet import FleetMember, load_fleet
 from picchu.engine.rendering import cluster_plans
@@ -67,7 +67,7 @@ def reconcile_release_manager(ctx: EngineContext, namespace: str, name: str) -> 
                 "conditions": merged, "lastUpdated": old.get("lastUpdated") or ctx.clock().strftime("%Y-%m-%dT%H:%M:%SZ")})
             ctx.events.emit(ref, WARNING, "InvalidSpec", message)
             log.warning(message, extra=fields(kind="ReleaseManager", object=name, namespace=namespace))
-        return period
+        return period * INVALID_PERIODS  # an edit wakes it at once
     app, target, fleet = rm.spec.app, rm.spec.target, rm.spec.fleet
     _observe_interval(ctx, namespace, name, app, target)
     members = load_fleet(ctx, namespace, fleet)

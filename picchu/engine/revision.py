@@ -16,7 +16,7 @@ from typing import Any
 from picchu import keys
 from picchu.api.v1alpha1 import InvalidSpec, Revision, load_revision
 from picchu.engine import conditions, mirror, steering
-from picchu.engine.context import EngineContext
+from picchu.engine.context import INVALID_PERIODS, EngineContext
 from picchu.engine.events import NORMAL, WARNING, ObjectRef
 from picchu.logs import fields
 from picchu.monitoring import AlertDecision, AlertVerdict
@@ -53,7 +53,7 @@ def reconcile_revision(ctx: EngineContext, namespace: str, name: str) -> float |
         revision = load_revision(obj)
     except InvalidSpec as exc:
         _report_invalid(ctx, obj, ref, exc)
-        return period
+        return period * INVALID_PERIODS  # nothing changes until someone edits it, and an edit wakes it at once
     if _ensure_labels(ctx, obj, revision):
         return 0.0  # labels changed: rerun on the fresh object
     if _marked_for_deletion(obj, revision):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 import time
 from collections.abc import Hashable
@@ -30,6 +31,7 @@ from picchu.settings import Settings
 
 log = logging.getLogger(__name__)
 KINDS = ("revisions", "releasemanagers", "clusters", "clustersecrets")
+_OBJECT_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")  # what the apiserver accepts
 
 
 class Health:
@@ -103,7 +105,9 @@ def build_registry(ctx: EngineContext, queues: dict[str, WorkQueue], health: Hea
         app = (body.spec.get("app") or {}).get("name")
         for target in body.spec.get("targets") or []:
             if app and isinstance(target, dict) and target.get("name"):
-                queues["releasemanagers"].add(("ReleaseManager", ns, f"{app}-{target['name']}"))
+                rm = f"{app}-{target['name']}"
+                if _OBJECT_NAME.match(rm):  # an invalid Revision names no ReleaseManager (its pass reports it)
+                    queues["releasemanagers"].add(("ReleaseManager", ns, rm))
 
     @kopf.on.event(group, "v1alpha1", "releasemanagers", registry=registry)
     def release_manager_event(body: kopf.Body, type: str | None, old: Any = None, **_: Any) -> None:

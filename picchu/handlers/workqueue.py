@@ -147,7 +147,9 @@ class WorkQueue:
         except Exception:  # one key's failure must never stop the queue
             state.failures += 1
             delay = min(self.max_backoff, self.base_backoff * 2 ** (state.failures - 1))
-            log.exception("reconcile of %s %s failed; retrying in %.1fs", self.name, key, delay)
+            # The pass reported its own failure; the traceback is for DEBUG only (see engine/dispatch.py).
+            log.warning("reconcile of %s %s failed; retrying in %.1fs", self.name, key, delay)
+            log.debug("reconcile of %s %s failed", self.name, key, exc_info=True)
             if self.metrics is not None:
                 self.metrics.queue_retries.labels(self.name).inc()
         finally:

@@ -35,6 +35,9 @@ _SUFFIXES = {
 }  # fmt: skip
 
 
+MAX_SCALING_FACTOR = 1000.0  # as picchu.api.v1alpha1.validation: beyond it pod counts overflow
+
+
 def scaling_factor(cluster: ClusterInput, tag: TagInput) -> float:
     """The cluster's `scalingFactorString` ("" → 1.0), or 0 for event-driven revisions where disabled."""
     spec = as_wire(cluster.spec)
@@ -43,10 +46,10 @@ def scaling_factor(cluster: ClusterInput, tag: TagInput) -> float:
         factor = float(text)
     except ValueError:
         factor = math.nan
-    if not math.isfinite(factor) or factor < 0:
+    if not math.isfinite(factor) or factor < 0 or factor > MAX_SCALING_FACTOR:
         raise RenderError([(
             f"Cluster {cluster.name}: spec.scalingFactorString",
-            f"{text!r} is not a non-negative number; write e.g. \"1.0\" or \"0.5\"",
+            f"{text!r} is not a number from 0 to {MAX_SCALING_FACTOR:g}; write e.g. \"1.0\" or \"0.5\"",
         )])  # fmt: skip
     if tag.event_driven and spec.get("disableEventDriven"):
         return 0.0

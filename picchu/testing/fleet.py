@@ -156,6 +156,24 @@ class OperatorProcess:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def exit_code(self) -> int | None:
+        """The exit status once the process ended by itself (None while running or after stop/kill)."""
+        return self._process.poll() if self._process is not None else None
+
+    def rss_bytes(self) -> int:
+        """Resident memory of the operator process (0 when it is not running), read from /proc."""
+        if not self.running:
+            return 0
+        assert self._process is not None
+        try:
+            for line in Path(f"/proc/{self._process.pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        return 0
+
     def stop(self, timeout: float = 15.0) -> None:
         self._stop_process(timeout)
         keep = self.keep_log or os.environ.get("PICCHU_KEEP_LOGS", "") not in ("", "0")

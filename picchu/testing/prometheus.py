@@ -115,28 +115,48 @@ class PrometheusServer:
         self._write_config()
         for _attempt in range(3):  # the free port may be taken between probe and bind
             self.port = free_port()
-            log = open(self.workdir / "prometheus.log", "ab")  # noqa: SIM115 - owned by the child
-            self._process = subprocess.Popen(
-                [
-                    binary,
-                    f"--config.file={self.workdir / 'prometheus.yml'}",
-                    f"--storage.tsdb.path={self.workdir / 'data'}",
-                    f"--web.listen-address=127.0.0.1:{self.port}",
-                    "--web.enable-lifecycle",
-                    "--log.level=warn",
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,
-            )
-            log.close()
+            self._launch(binary)
             if self._wait_ready():
                 return self
             self._terminate()
         logs = self.logs()
         self.stop()
         raise RuntimeError(f"prometheus did not become ready in {self.startup_timeout}s:\n{logs[-3000:]}")
+
+    def kill(self) -> None:
+        """Stop the process at once (SIGKILL), keeping port, config and data for `restart()`: an outage."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait(timeout=10)
+        self._process = None
+
+    def restart(self) -> PrometheusServer:
+        """Start again on the same port with the same config and data (after `kill()`)."""
+        assert self.workdir is not None, "start the server first"
+        self._terminate()
+        self._launch(prometheus_binary())
+        if not self._wait_ready():
+            raise RuntimeError(f"prometheus did not come back on port {self.port}:\n{self.logs()[-3000:]}")
+        return self
+
+    def _launch(self, binary: str) -> None:
+        assert self.workdir is not None
+        log = open(self.workdir / "prometheus.log", "ab")  # noqa: SIM115 - owned by the child
+        self._process = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={self.workdir / 'prometheus.yml'}",
+                f"--storage.tsdb.path={self.workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--web.enable-lifecycle",
+                "--log.level=warn",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+        )
+        log.close()
 
     def _wait_ready(self) -> bool:
         deadline = time.monotonic() + self.startup_timeout

@@ -83,11 +83,31 @@ def test_bad_credentials_name_the_field_to_fix_and_never_quote_the_token(cluster
 
 
 def test_a_client_the_loader_rejects_is_reported_with_the_credentials_redacted():
-    auth = {"tokenFile": f"/nonexistent/{TOKEN}"}
+    auth = {"client-certificate-data": "%%" + TOKEN, "client-key-data": "%%" + TOKEN}  # not base64
     with pytest.raises(ClusterConfigError) as raised:
         ClientPool().connect(cluster(), secret(raw=json.dumps(auth).encode()))
-    assert "No such file" in str(raised.value) and "Secret data.auth-info" in str(raised.value)
+    assert "cannot build a client" in str(raised.value) and "Secret data.auth-info" in str(raised.value)
     assert TOKEN not in str(raised.value)
+
+
+@pytest.mark.parametrize("user", [
+    {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": "touch", "args": ["{canary}"]}},
+    {"auth-provider": {"name": "oidc", "config": {"id-token": TOKEN}}},
+    {"tokenFile": "{canary}"},
+    {"client-certificate": "{canary}", "client-key": "{canary}"},
+])
+def test_credentials_that_would_run_a_command_or_read_a_file_are_refused(user, tmp_path):
+    canary = tmp_path / "ran"
+    raw = json.dumps(user).replace("{canary}", str(canary)).encode()
+    with pytest.raises(ClusterConfigError) as raised:
+        ClientPool().connect(cluster(), secret(raw=raw))
+    assert "not accepted" in str(raised.value) and TOKEN not in str(raised.value)
+    assert not canary.exists()
+
+
+def test_a_token_that_is_not_a_string_is_refused():
+    with pytest.raises(ClusterConfigError, match="token must be a string"):
+        ClientPool().connect(cluster(), secret(raw=json.dumps({"token": {"nested": TOKEN}}).encode()))
 
 
 def test_the_redactor_removes_tokens_and_their_base64_forms_from_any_text():

@@ -330,6 +330,11 @@ def test_an_unparseable_scaling_factor_is_reported_for_that_cluster() -> None:
         scaling.scaling_factor(scenarios.cluster("bad", factor="half"), scenarios.tag("t", {}))
 
 
+def test_a_scaling_factor_so_large_that_pod_counts_overflow_is_reported_for_that_cluster() -> None:
+    with pytest.raises(RenderError, match="from 0 to 1000"):
+        scaling.scaling_factor(scenarios.cluster("huge", factor="1e308"), scenarios.tag("t", {}))
+
+
 def test_an_hpa_never_gets_zero_bounds_which_the_api_server_rejects() -> None:
     tag = TagInput(tag="testtag", image="i", target={"scale": {}},
                    scale=TagScale(replicas=0, min_replicas=0, max_replicas=0, cpu_target=50))  # fmt: skip

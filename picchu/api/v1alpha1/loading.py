@@ -26,6 +26,7 @@ from picchu.api.v1alpha1.validation import (
     validate_cluster,
     validate_cluster_secrets,
     validate_fault_injector,
+    validate_release_manager,
     validate_revision,
 )
 
@@ -43,7 +44,7 @@ def load_cluster(obj: Mapping[str, Any]) -> Cluster:
 
 
 def load_release_manager(obj: Mapping[str, Any]) -> ReleaseManager:
-    return _load(ReleaseManager, obj, None, None)
+    return _load(ReleaseManager, obj, None, validate_release_manager)
 
 
 def load_cluster_secrets(obj: Mapping[str, Any]) -> ClusterSecrets:

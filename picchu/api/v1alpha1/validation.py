@@ -16,18 +16,23 @@ Decisions (beyond Picchu's webhook, each a case where Picchu crashed or silently
 - Target names are unique (one ReleaseManager per target); a FaultInjector entry needs portSelector.number.
 - `geometricScaling.factor` 1 (geometric strategy) is an error: the ramp would never pass its first step.
 - Unknown RM state names are NOT errors here: the release engine maps or reports them.
+- App, target, fleet and tag become namespace and object names, label keys and values and selectors: a name
+  none of those accept (unicode, 253 characters) made every pass fail at the apiserver with HTTP 400 (found
+  by the reliability suite's hostile input), so it is reported here instead.
 
 Neighbours: `defaults` (runs first; `ingress_buckets` is shared), `selectors`, `loading`. Pure.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from picchu.api.v1alpha1.cluster import Cluster
 from picchu.api.v1alpha1.defaults import ingress_buckets
 from picchu.api.v1alpha1.durations import is_duration
 from picchu.api.v1alpha1.others import ClusterSecrets, FaultInjector
+from picchu.api.v1alpha1.release_manager import ReleaseManager
 from picchu.api.v1alpha1.revision import (
     PORT_MODES,
     SCALING_GEOMETRIC,
@@ -66,6 +71,48 @@ def validate_revision(revision: Revision) -> list[FieldError]:
         )
     for index, target in enumerate(targets):
         errors.extend(_validate_target(f"spec.targets[{index}]", target))
+    errors.extend(_validate_names(revision))
+    return errors
+
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+
+
+def validate_release_manager(rm: ReleaseManager) -> list[FieldError]:
+    """The app, target and fleet of a ReleaseManager select its Revisions and name its namespace: the same
+    rules as a Revision's (picchu writes them from one; a hand-written one may hold anything)."""
+    errors: list[FieldError] = []
+    app, target, fleet = rm.spec.app, rm.spec.target, rm.spec.fleet
+    if not _DNS_LABEL.match(app) or not _DNS_LABEL.match(target) or len(f"{app}-{target}") > 63:
+        errors.append(("spec.app", f"{app[:80]!r}-{target[:80]!r} is no namespace name: app and target must be "
+                                   "lower-case letters, digits and '-', at most 63 characters together"))
+    if not fleet or len(fleet) > 63 or not _LABEL_VALUE.match(fleet):
+        errors.append(("spec.fleet", f"{fleet[:80]!r}: use at most 63 letters, digits, '-', '_' and '.'"))
+    return errors
+
+
+def _validate_names(revision: Revision) -> list[FieldError]:
+    """Names that end up in namespaces (`<app>-<target>`), label keys (`fleet.…/<fleet>`), label values and
+    ReplicaSet names (the tag) must be what the apiserver accepts there."""
+    errors: list[FieldError] = []
+    app, tag = revision.spec.app.name, revision.spec.app.tag
+    if not _DNS_LABEL.match(app) or len(app) > 63:
+        errors.append(("spec.app.name", f"{app[:80]!r} is not a DNS label: use at most 63 lower-case letters, "
+                                        "digits and '-' (it names the app's namespace in each cluster)"))
+    if not tag or len(tag) > 63 or not _DNS_SUBDOMAIN.match(tag) or not _LABEL_VALUE.match(tag):
+        errors.append(("spec.app.tag", f"{tag[:80]!r}: use at most 63 lower-case letters, digits, '-' and '.' "
+                                       "(it names the ReplicaSet and labels every object of the tag)"))
+    for index, target in enumerate(revision.spec.targets):
+        name, fleet = target.name, target.fleet
+        if not _DNS_LABEL.match(name) or len(f"{app}-{name}") > 63:
+            errors.append((f"spec.targets[{index}].name", f"{name[:80]!r}: use lower-case letters, digits and '-', "
+                                                          "at most 62 characters with the app name "
+                                                          "(<app>-<target> names the namespace)"))
+        if not fleet or len(fleet) > 63 or not _LABEL_VALUE.match(fleet):
+            errors.append((f"spec.targets[{index}].fleet", f"{fleet[:80]!r}: use at most 63 letters, digits, '-', "
+                                                           "'_' and '.' (it is a label key of the Revision)"))
     return errors
 
 
@@ -198,6 +245,10 @@ def _validate_ports(path: str, target: RevisionTarget) -> list[FieldError]:
     return errors
 
 
+MAX_SCALING_FACTOR = 1000.0
+"""A cluster weighing more than a thousand times the default is a typo; larger factors overflowed pod counts."""
+
+
 def validate_cluster(cluster: Cluster) -> list[FieldError]:
     """A defaulted Cluster: its scaling factor must be a positive number."""
     text = cluster.spec.scaling_factor_string or "1.0"
@@ -210,6 +261,13 @@ def validate_cluster(cluster: Cluster) -> list[FieldError]:
             (
                 "spec.scalingFactorString",
                 f'{text!r} is not a positive number: use a multiplier such as "1.0" or "0.5"',
+            )
+        ]
+    if factor > MAX_SCALING_FACTOR:  # "1e308" times a replica count is infinity: no pass could size pods
+        return [
+            (
+                "spec.scalingFactorString",
+                f"{text!r} is larger than {MAX_SCALING_FACTOR:g}: use a multiplier such as \"1.0\" or \"2\"",
             )
         ]
     return []
