@@ -213,7 +213,7 @@ def _traffic(
                     i.entry.release_eligible = False
             for tag, check in checks.items():
                 if not check.ok:
-                    message = f"{tag} waiting for capacity: {check.available} of {check.required} pods ready"
+                    message = f"{tag} waits for capacity: {check.available}/{check.required} pods ready"
                     reasons.append(message)
                     waits.append(Wait(tag, "WaitingForCapacity", message))
         else:

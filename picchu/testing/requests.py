@@ -18,15 +18,16 @@ subresource and response code. Verbs are the apiserver's: GET, LIST, WATCH, POST
 (server-side apply), DELETE, DELETECOLLECTION; a WATCH is counted when it ends, a request when its
 handler returns (before the client has the last byte). Non-resource paths (`/metrics` itself, `/readyz`,
 `/openapi/...`, discovery) are never counted, so scraping does not disturb the numbers. The apiserver
-also counts its own internal requests: in this control plane (no kube-controller-manager) those are
-the startup bootstrap (namespaces, RBAC, flow-control, a kube-system ConfigMap) and, while idle, a PUT
-of its identity Lease in kube-system every ~10 s. `HOUSEKEEPING` names them; filter by the resources
-your code touches or use `without(*HOUSEKEEPING)`.
+also counts its own internal requests (user `system:apiserver`): the startup bootstrap (namespaces, RBAC,
+flow-control, a kube-system ConfigMap), a PUT of its identity Lease every ~10 s, and its informers'
+WATCHes, which end and are re-opened every 30-60 min. `snapshot()` subtracts them (see below);
+`HOUSEKEEPING` names the resources they touch, for counts taken without the audit log.
 
 Clusters that run their machinery (kube-controller-manager, kube-scheduler, kwok; see
 `picchu.testing.controlplane.machinery`) serve many requests nobody asked picchu for. Their components
 have their own identities whose requests the apiserver audit-logs (`Cluster.machinery_audit_log`);
-`snapshot()` subtracts those, so the counts are everyone else's: the operator's and the test's own. (The
+`snapshot()` subtracts those and the apiserver's own, so the counts are everyone else's: the operator's and
+the test's own. (The
 audit log cannot tell a server-side apply from another PATCH; a machinery PATCH is subtracted from `PATCH`
 first, then from `APPLY`.)
 
@@ -44,7 +45,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from picchu.testing.controlplane import Cluster
-from picchu.testing.controlplane.cluster import MACHINERY_USERS
+from picchu.testing.controlplane.cluster import APISERVER_USER, MACHINERY_USERS
 
 READ_VERBS = frozenset({"GET", "LIST", "WATCH"})
 WRITE_VERBS = frozenset({"POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION"})
@@ -148,8 +149,8 @@ def delta(before: RequestCounts, after: RequestCounts) -> RequestCounts:
 
 
 class RequestCounter:
-    """Snapshots of one cluster's `apiserver_request_total` minus its machinery's requests (needs the
-    system:masters token)."""
+    """Snapshots of one cluster's `apiserver_request_total` minus the requests of its machinery and of the
+    apiserver itself (needs the system:masters token)."""
 
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
@@ -212,6 +213,7 @@ class _AuditTally:
         return dict(self._counts)
 
 
+_SUBTRACTED_USERS = frozenset({*MACHINERY_USERS, APISERVER_USER})
 _TALLIES: dict[Path, _AuditTally] = {}  # one per log: a long log is parsed once, not by every counter
 
 
@@ -220,7 +222,7 @@ def _audit_key(line: bytes) -> RequestKey | None:
         event = json.loads(line)
     except ValueError:
         return None
-    if (event.get("user") or {}).get("username") not in MACHINERY_USERS:
+    if (event.get("user") or {}).get("username") not in _SUBTRACTED_USERS:
         return None  # the log also holds ServiceAccounts' requests (the operator's): those count
     ref = event.get("objectRef") or {}
     verb = _AUDIT_VERBS.get(event.get("verb", ""))

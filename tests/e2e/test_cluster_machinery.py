@@ -73,7 +73,9 @@ def test_pods_that_never_become_ready_keep_the_revision_deploying_without_traffi
     # Fifteen minutes of deploying (spec: the deploying timeout), without waiting for them: the state's
     # lastUpdated is moved back, as if the pods had been failing their readiness since then.
     _backdate_state(world, "v2", timedelta(minutes=16))
-    world.wait(lambda: world.state("v2") == "timingout", message="v2 timing out after 15 minutes of deploying")
+    # timingout lasts one pass before failed: on a loaded machine a poll may see only the second.
+    world.wait(lambda: world.state("v2") in ("timingout", "failed"),
+               message="v2 timing out after 15 minutes of deploying")
     operator.wait_passes(3)
     assert world.entries()["v2"].get("peakPercent", 0) == 0, "v2 never received traffic"
     assert all(world.weights(c) == {"v1": 100} for c in TARGETS)
@@ -147,7 +149,7 @@ def test_slowly_ready_pods_hold_each_ramp_step_at_the_capacity_gate(world: World
         if not seen or seen[-1] != (percent, available, wanted):
             seen.append((percent, available, wanted))
         message = _progressing(world)
-        if 0 < percent < 100 and "v2 waits for capacity" in message:
+        if 0 < percent < 100 and "v2 waits for capacity" in message:  # the one wording (decide and progress)
             gate.append(message)
         return world.state("v2") == "released"
 

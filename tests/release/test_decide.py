@@ -160,9 +160,9 @@ def test_a_ramp_waiting_for_capacity_says_how_many_pods_it_needs() -> None:
     d = decide(snapshot([v1, v2], start, observation=ready({"v1": 36, "v2": 4})))
     assert states_of(d)["v2"] == ("releasing", 10)
     # 36 pods serve 90 % → 40 at 100 %; 20 % of 40 = 8 expected; 90 % of that → 8 required
-    assert "v2 waiting for capacity: 4 of 8 pods ready" in d.reasons
+    assert "v2 waits for capacity: 4/8 pods ready" in d.reasons
     assert [(w.tag, w.reason, w.message) for w in d.waits] == [
-        ("v2", "WaitingForCapacity", "v2 waiting for capacity: 4 of 8 pods ready")]
+        ("v2", "WaitingForCapacity", "v2 waits for capacity: 4/8 pods ready")]
 
 
 def test_a_ramp_never_takes_a_load_its_ready_pods_cannot_carry_and_provisions_ahead_until_they_can() -> None:
@@ -174,13 +174,13 @@ def test_a_ramp_never_takes_a_load_its_ready_pods_cannot_carry_and_provisions_ah
     start = [entry("v1", "released", 90, peak=90, current=36), entry("v2", "releasing", 10, current=4)]
     held = decide(snapshot([v1, v2], start, observation=ready({"v1": 36, "v2": 4})))
     assert states_of(held)["v2"] == ("releasing", 10)
-    assert "v2 waiting for capacity: 4 of 8 pods ready" in held.reasons
+    assert "v2 waits for capacity: 4/8 pods ready" in held.reasons
     plan = held.plan("v2")
     assert plan is not None and plan.share is not None and plan.share.autoscaler_min >= 8
 
     grown = decide(snapshot([v1, v2], start, observation=ready({"v1": 36, "v2": 8})))
     assert states_of(grown)["v2"] == ("releasing", 20)
-    assert not any("waiting for capacity" in r for r in grown.reasons)
+    assert not any("waits for capacity" in r for r in grown.reasons)
 
 
 def test_replicas_follow_cluster_factors_and_standby_clusters_get_objects_without_counting() -> None:

@@ -17,11 +17,11 @@ Usage::
         ...
 
 Command line: ``python -m picchu.testing.controlplane build`` (idempotent; builds kube-apiserver,
-kube-controller-manager, kube-scheduler, etcd, kubectl and kwok in one `go build` into
-``~/.cache/picchu/controlplane/<k8s version>/<pin digest>/bin``, and helm) and
+kube-controller-manager, kube-scheduler, etcd, kubectl (and helm) into
+``~/.cache/picchu/controlplane/<k8s version>/<pin digest>/bin`` and kwok into ``~/.cache/picchu/kwok/``) and
 ``python -m picchu.testing.controlplane up --clusters delivery,a,b [--machinery a,b] [--dir DIR]``.
 
-Modules: `binaries` (build + cache), `kwok` (where kwok is), `processes` (no orphans), `cluster` (one
+Modules: `binaries` (build + cache), `kwok` (its build), `processes` (no orphans), `cluster` (one
 apiserver), `machinery` (a cluster's controller-manager, scheduler, kwok and fake nodes), `kwok_stages`,
 `plane` (etcd + clusters). A cluster without machinery is an apiserver alone: no garbage collection,
 namespace finalization (deleted namespaces stay Terminating), controllers or Pods, and no token controller

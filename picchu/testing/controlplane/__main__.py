@@ -1,4 +1,4 @@
-"""Command line of the local control plane: `build` the binaries (kwok included) and helm (and fetch the pinned upstream
+"""Command line of the local control plane: `build` the binaries, kwok and helm (and fetch the pinned upstream
 CRDs), bring clusters `up` for a person.
 
     python -m picchu.testing.controlplane build
@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from picchu.testing.controlplane.binaries import BINARY_NAMES, ControlPlaneUnavailable, ensure_binaries
+from picchu.testing.controlplane.kwok import ensure_kwok
 from picchu.testing.controlplane.plane import ControlPlane
 
 
@@ -33,6 +34,7 @@ def _build(_: argparse.Namespace) -> int:
     for name in BINARY_NAMES:
         path = binaries.bin_dir / name
         print(f"  {path}")
+    print(f"kwok (simulated nodes): {ensure_kwok(log=sys.stdout)}")
     print(f"helm: {ensure_helm(log=sys.stdout)}")
     crds = upstream_crd_documents()  # fetch now, so tests never need the network or Go
     print(f"{len(crds)} upstream CRDs from {len(load_pins())} pinned modules cached under:")

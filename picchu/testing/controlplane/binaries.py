@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-BINARY_NAMES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd", "kubectl", "kwok")
+BINARY_NAMES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd", "kubectl")
 
 # Main packages of the wrapper module, in build order (the apiserver is the long pole).
 _PACKAGES = {
@@ -41,7 +41,6 @@ _PACKAGES = {
     "kube-scheduler": "k8s.io/kubernetes/cmd/kube-scheduler",
     "etcd": "go.etcd.io/etcd/server/v3",
     "kubectl": "k8s.io/kubernetes/cmd/kubectl",
-    "kwok": "sigs.k8s.io/kwok/cmd/kwok",  # simulated nodes (see `kwok`); shares the k8s.io packages above
 }
 _STAMP = "build.stamp"
 
@@ -81,10 +80,6 @@ class Binaries:
     @property
     def kubectl(self) -> Path:
         return self.bin_dir / "kubectl"
-
-    @property
-    def kwok(self) -> Path:
-        return self.bin_dir / "kwok"
 
 
 def repo_root() -> Path:

@@ -47,15 +47,17 @@ if TYPE_CHECKING:
 
 _PORT_ATTEMPTS = 5
 # Metadata (who, verb, resource, namespace, response code; no bodies) for ServiceAccounts (what an identity
-# really used, every 403) and for the machinery's own users (so request counts can leave them out); nothing
-# else: the admin's setup traffic and the apiserver's loopback requests stay out of the log.
+# really used, every 403), for the machinery's own users and for the apiserver's loopback client (its own
+# informers re-open their WATCHes every 30-60 min, and it renews its identity Lease): request counts leave
+# those out. Nothing else: the admin's setup traffic stays out of the log.
 MACHINERY_USERS = ("picchu-kube-controller-manager", "picchu-kube-scheduler", "picchu-kwok")
+APISERVER_USER = "system:apiserver"
 _AUDIT_POLICY = {
     "apiVersion": "audit.k8s.io/v1",
     "kind": "Policy",
     "omitStages": ["RequestReceived", "ResponseStarted"],
     "rules": [{"level": "Metadata", "userGroups": ["system:serviceaccounts"]},
-              {"level": "Metadata", "users": list(MACHINERY_USERS)},
+              {"level": "Metadata", "users": [*MACHINERY_USERS, APISERVER_USER]},
               {"level": "None"}],
 }
 
