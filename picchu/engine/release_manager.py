@@ -87,11 +87,11 @@ def reconcile_release_manager(ctx: EngineContext, namespace: str, name: str) -> 
         failed, applied = _apply(ctx, members, revisions, decision, snapshot, set(unreachable))
     outcome = Outcome(unreachable, failed, applied, frozenset(m.name for m in members if m.model is not None))
     _report(ctx, obj, ref, decision, outcome, revisions, app, target)
-    if not any(m.connection is not None for m in members):
-        # No cluster it could ever reach (none in the fleet, or none with usable credentials): reported above.
+    if not any(m.connection is not None and not m.connection.breaker.failures for m in members):
+        # No cluster it could reach (none in the fleet, none with usable credentials, or all dead): reported.
         # Retry with growing back-off; a change to this ReleaseManager or a Cluster of its fleet wakes it.
-        # Clusters that merely do not answer are not parked here: their breaker makes such passes cheap,
-        # and a healthy app whose cluster is briefly slow must not wait out a back-off.
+        # A cluster counts as dead only when its breaker is open (no connection within a timeout): a slow
+        # apiserver never opens it, so a healthy app whose cluster is briefly slow never waits out a back-off.
         return Park("no usable cluster in the fleet", period)
     return period
 
