@@ -9,12 +9,13 @@ from __future__ import annotations
 from kubernetes import client
 
 from picchu.clusters.applier import Applier
-from picchu.clusters.observer import Observer
+from picchu.clusters.observer import Observer, WatchingObserver
 from picchu.clusters.pool import ClientPool
 from picchu.engine.calendar import build_calendar
 from picchu.engine.context import EngineContext
 from picchu.engine.delivery import DeliveryCluster
 from picchu.engine.events import EventRecorder
+from picchu.engine.store import DeliveryStore
 from picchu.metrics import OperatorMetrics
 from picchu.monitoring import AlertSource, CombinedAlertSource, build_alert_source
 from picchu.notify.events import Background, Fanout, Notifier, NullNotifier
@@ -50,20 +51,23 @@ def build_alerts(settings: Settings, *, timeout_seconds: float) -> AlertSource:
     return CombinedAlertSource([prometheus, datadog])
 
 
-def build_context(settings: Settings, api: client.ApiClient) -> EngineContext:
+def build_context(settings: Settings, api: client.ApiClient, *, watching: bool = False) -> EngineContext:
+    """`watching` (the operator): read the delivery cluster from the store kopf's watches feed and the target
+    clusters from one watch each; otherwise (one-shot CLI commands, tests of single passes) every read asks."""
     timeout = settings.cluster_timeout_seconds
     workers = settings.concurrent_release_managers + settings.concurrent_revisions
     api.configuration.connection_pool_maxsize = max(api.configuration.connection_pool_maxsize or 0, workers)
     metrics = OperatorMetrics.create()
     return EngineContext(
         settings=settings,
-        delivery=DeliveryCluster(api, timeout_seconds=timeout),
+        delivery=DeliveryCluster(api, timeout_seconds=timeout,
+                                 store=DeliveryStore(api, wait_seconds=timeout) if watching else None),
         events=EventRecorder(api),
         metrics=metrics,
         alerts=build_alerts(settings, timeout_seconds=min(timeout, settings.sync_period_seconds)),
         pool=ClientPool(max_concurrency=settings.concurrent_release_managers, on_request=metrics.count_request),
         applier=Applier(timeout=timeout * 3),
-        observer=Observer(timeout=timeout),
+        observer=WatchingObserver(timeout=timeout) if watching else Observer(timeout=timeout),
         notifier=build_notifier(settings),
         calendar=build_calendar(settings.release_timezone, settings.holiday_calendar),
     )

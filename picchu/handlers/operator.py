@@ -2,6 +2,8 @@
 
 kopf only watches the delivery cluster and turns each watch event into a *wake* of a key in a `WorkQueue`;
 the queues run the engine's passes in worker threads, requeue them every sync period, and back off on errors.
+kopf's index handlers copy every watched object into the engine's `DeliveryStore` (kopf runs them for each
+event, and runs no other handler before every kind's initial list is indexed), so passes read from memory.
 No kopf state (annotations, finalizers, progress) is ever written to picchu objects: only non-persistent event
 handlers are registered. This module also starts the metrics and health endpoints and, when asked, waits for
 the leader Lease before doing anything.
@@ -30,6 +32,8 @@ from picchu.settings import Settings
 
 log = logging.getLogger(__name__)
 KINDS = ("revisions", "releasemanagers", "clusters", "clustersecrets")
+STORED = {"revisions": "Revision", "releasemanagers": "ReleaseManager", "clusters": "Cluster",
+          "clustersecrets": "ClusterSecrets", "mirrors": "Mirror", "faultinjectors": "FaultInjector"}
 
 
 class Health:
@@ -73,6 +77,24 @@ def build_registry(ctx: EngineContext, queues: dict[str, WorkQueue], health: Hea
     registry = kopf.OperatorRegistry()
     changes = SpecChanges()
     group = keys.GROUP
+    store = ctx.delivery.store
+
+    def remember(body: kopf.Body, type: str | None) -> None:
+        """Runs in every event handler: kopf calls those only once every kind's initial list is indexed."""
+        if store is None:
+            return
+        store.mark_ready()
+        if type == "DELETED":
+            store.remove(str(body.get("kind")), body.metadata.namespace or "", body.metadata.name or "")
+
+    if store is not None:
+        for plural in STORED:
+            # Returns None: kopf keeps nothing of its own, the store keeps the object.
+            kopf.index(group, "v1alpha1", plural, registry=registry, id=f"store-{plural}")(
+                lambda body, **_: store.put(body))
+        for plural in ("mirrors", "faultinjectors"):  # watched only to keep the store current
+            kopf.on.event(group, "v1alpha1", plural, registry=registry, id=f"forget-{plural}")(
+                lambda body, type, **_: remember(body, type))
 
     # An explicit registry has none of kopf's default login handlers: watch with the engine's credentials.
     @kopf.on.login(registry=registry)
@@ -96,6 +118,7 @@ def build_registry(ctx: EngineContext, queues: dict[str, WorkQueue], health: Hea
 
     @kopf.on.event(group, "v1alpha1", "revisions", registry=registry)
     def revision_event(body: kopf.Body, type: str | None, **_: Any) -> None:
+        remember(body, type)
         ns, name = body.metadata.namespace, body.metadata.name
         queues["revisions"].add(("Revision", ns, name))
         if not changes.spec_changed(body, type) and type == "MODIFIED":
@@ -107,6 +130,7 @@ def build_registry(ctx: EngineContext, queues: dict[str, WorkQueue], health: Hea
 
     @kopf.on.event(group, "v1alpha1", "releasemanagers", registry=registry)
     def release_manager_event(body: kopf.Body, type: str | None, old: Any = None, **_: Any) -> None:
+        remember(body, type)
         # Our own status writes must not retrigger a pass (Picchu's lastUpdated filter, §4.2): only creation,
         # deletion, the initial listing and spec/metadata changes (generation, deletionTimestamp) wake it.
         meta = body.metadata
@@ -116,6 +140,7 @@ def build_registry(ctx: EngineContext, queues: dict[str, WorkQueue], health: Hea
 
     @kopf.on.event(group, "v1alpha1", "clusters", registry=registry)
     def cluster_event(body: kopf.Body, type: str | None, **_: Any) -> None:
+        remember(body, type)
         meta = body.metadata
         queues["clusters"].add(("Cluster", meta.namespace, meta.name))
         if type in ("ADDED", "DELETED", "MODIFIED"):  # a fleet change wakes that fleet's apps at once
@@ -123,7 +148,8 @@ def build_registry(ctx: EngineContext, queues: dict[str, WorkQueue], health: Hea
                 queues["releasemanagers"].add(rm_key)
 
     @kopf.on.event(group, "v1alpha1", "clustersecrets", registry=registry)
-    def cluster_secrets_event(body: kopf.Body, **_: Any) -> None:
+    def cluster_secrets_event(body: kopf.Body, type: str | None, **_: Any) -> None:
+        remember(body, type)
         queues["clustersecrets"].add(("ClusterSecrets", body.metadata.namespace, body.metadata.name))
 
     return registry
@@ -197,7 +223,7 @@ def run_operator(settings: Settings, api: client.ApiClient) -> None:
     health.beat()
     health.serve(settings.health_addr)
     host, _, port = settings.metrics_addr.rpartition(":")
-    ctx = build_context(settings, api)
+    ctx = build_context(settings, api, watching=True)
     start_http_server(int(port), addr=host or "0.0.0.0", registry=ctx.metrics.registry)
     leadership = None
     leader = ctx.metrics.leader.labels(settings.leader_election_id)
