@@ -33,6 +33,7 @@ PASSES: dict[str, Callable[[EngineContext, str, str], float | None]] = {
 def reconcile_key(ctx: EngineContext, key: Hashable) -> float | None:
     kind, namespace, name = cast(tuple[str, str, str], key)
     started = time.monotonic()
+    log.debug("%s pass", kind, extra=fields(kind=kind, namespace=namespace, object=name))
     try:
         return PASSES[kind](ctx, namespace, name)
     except Exception as exc:

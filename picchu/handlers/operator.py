@@ -122,7 +122,7 @@ def build_registry(ctx: EngineContext, queues: dict[str, WorkQueue], health: Hea
         ns, name = body.metadata.namespace, body.metadata.name
         queues["revisions"].add(("Revision", ns, name))
         if not changes.spec_changed(body, type) and type == "MODIFIED":
-            return  # a status or label write (often our own): the ReleaseManagers have nothing new to read
+            return  # a status write (often our own): the ReleaseManagers have nothing new to read
         app = (body.spec.get("app") or {}).get("name")
         for target in body.spec.get("targets") or []:
             if app and isinstance(target, dict) and target.get("name"):
@@ -156,8 +156,10 @@ def build_registry(ctx: EngineContext, queues: dict[str, WorkQueue], health: Hea
 
 
 class SpecChanges:
-    """Each watched object's last seen generation, so status and label writes (ours included) can be told
-    apart from spec changes. Deleted objects leave the memory, so it only holds live objects."""
+    """Each watched object's last seen generation and labels, so status writes (ours included) can be told
+    apart from spec and label changes: labels choose which Revisions a ReleaseManager reads, so the fleet label
+    a Revision pass adds to a new Revision must wake its ReleaseManagers at once, not a period later. Deleted
+    objects leave the memory, so it only holds live objects."""
 
     def __init__(self) -> None:
         self._seen: dict[tuple[str, str, str], Any] = {}
@@ -167,9 +169,9 @@ class SpecChanges:
         if event_type == "DELETED":
             self._seen.pop(key, None)
             return True
-        generation = body.metadata.get("generation")
-        changed = self._seen.get(key) != generation
-        self._seen[key] = generation
+        seen = (body.metadata.get("generation"), tuple(sorted((body.metadata.get("labels") or {}).items())))
+        changed = self._seen.get(key) != seen
+        self._seen[key] = seen
         return changed
 
 
