@@ -110,6 +110,9 @@ def main() -> None:
                 results.append(fleet.measure(size, args.period, args.window_periods))
                 fleet.react(results[-1], args.reactions)
                 print_result(results[-1], flush=True)
+                plot(results, [], args.plot)  # after every size: an interrupted run still leaves its figures
+                if args.json:
+                    args.json.write_text(json.dumps({"sizes": [asdict(r) for r in results]}, indent=1))
             if args.soak > 0:
                 soak = fleet.soak(args.soak, args.soak_every)
         finally:

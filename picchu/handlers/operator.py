@@ -24,6 +24,7 @@ from kubernetes import client
 from prometheus_client import start_http_server
 
 from picchu import keys, logs
+from picchu.engine.alert_wake import AlertWaker
 from picchu.engine.assembly import build_context
 from picchu.engine.context import EngineContext
 from picchu.engine.dispatch import reconcile_key
@@ -108,10 +109,14 @@ def build_registry(ctx: EngineContext, queues: dict[str, WorkQueue], health: Hea
         settings.watching.client_timeout = 330
         memo.tasks = [asyncio.create_task(q.run(), name=f"queue-{n}") for n, q in queues.items()]
         memo.heartbeat = asyncio.create_task(_heartbeat(health))
+        memo.alert_waker = AlertWaker(ctx, lambda ns, name: queues["revisions"].add(("Revision", ns, name)),
+                                      ctx.settings.prometheus_query_ttl_seconds).start()
         health.ready.set()
 
     @kopf.on.cleanup(registry=registry)
     async def stop_queues(memo: kopf.Memo, **_: Any) -> None:
+        if memo.get("alert_waker") is not None:
+            memo.alert_waker.stop()
         for task in [*memo.get("tasks", []), memo.get("heartbeat")]:
             if task is not None:
                 task.cancel()
