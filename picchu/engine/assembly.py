@@ -7,6 +7,7 @@ token or Sentry DSN → no notification), so the rest of the engine never checks
 from __future__ import annotations
 
 from kubernetes import client
+from kubernetes.client import rest
 
 from picchu.clusters.applier import Applier
 from picchu.clusters.observer import Observer, WatchingObserver
@@ -56,7 +57,11 @@ def build_context(settings: Settings, api: client.ApiClient, *, watching: bool =
     clusters from one watch each; otherwise (one-shot CLI commands, tests of single passes) every read asks."""
     timeout = settings.cluster_timeout_seconds
     workers = settings.concurrent_release_managers + settings.concurrent_revisions
-    api.configuration.connection_pool_maxsize = max(api.configuration.connection_pool_maxsize or 0, workers)
+    if (api.configuration.connection_pool_maxsize or 0) < workers:
+        # The client sized its urllib3 pool when it was built: a bigger size needs a new pool, or every worker
+        # beyond the default (5 per CPU) opens and discards a connection per request ("pool is full").
+        api.configuration.connection_pool_maxsize = workers
+        api.rest_client = rest.RESTClientObject(api.configuration)
     metrics = OperatorMetrics.create()
     return EngineContext(
         settings=settings,
