@@ -246,8 +246,16 @@ def _exists(api: client.AppsV1Api, namespace: str, name: str) -> bool:
 
 
 def _metrics(operator: OperatorProcess) -> list[Any]:
-    with urllib.request.urlopen(operator.metrics_url, timeout=10) as answer:
-        return list(text_string_to_metric_families(answer.read().decode()))
+    """The operator's metrics; a busy operator on a loaded machine may take long to answer (a 10 s timeout
+    once lost a 250-app measurement), so wait up to a minute, three times."""
+    for attempt in range(3):
+        try:
+            with urllib.request.urlopen(operator.metrics_url, timeout=60) as answer:
+                return list(text_string_to_metric_families(answer.read().decode()))
+        except OSError:
+            if attempt == 2:
+                raise
+    return []
 
 
 def _counter(families: list[Any], name: str, kind: str) -> float:
