@@ -64,6 +64,8 @@ def reconcile_cluster(ctx: EngineContext, namespace: str, name: str) -> float | 
     obj = ctx.delivery.get("Cluster", namespace, name)
     if obj is None or obj["metadata"].get("deletionTimestamp"):
         ctx.pool.discard(namespace, name)  # the client cache never outgrows the Clusters that exist
+        if hasattr(ctx.observer, "forget"):  # nor do the target watches
+            ctx.observer.forget(name)
         if obj is not None:
             _remove_finalizer(ctx, "Cluster", obj, keys.FINALIZER_CLUSTER)
         return None

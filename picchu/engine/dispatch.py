@@ -49,6 +49,7 @@ def describe(exc: BaseException) -> str:
 def reconcile_key(ctx: EngineContext, key: Hashable) -> float | Park | None:
     kind, namespace, name = cast(tuple[str, str, str], key)
     started = time.monotonic()
+    log.debug("%s pass", kind, extra=fields(kind=kind, namespace=namespace, object=name))
     try:
         return PASSES[kind](ctx, namespace, name)
     except Exception as exc:

@@ -2,6 +2,8 @@
 
 kopf only watches the delivery cluster and turns each watch event into a *wake* of a key in a `WorkQueue`;
 the queues run the engine's passes in worker threads, requeue them every sync period, and back off on errors.
+kopf's index handlers copy every watched object into the engine's `DeliveryStore` (kopf runs them for each
+event, and runs no other handler before every kind's initial list is indexed), so passes read from memory.
 No kopf state (annotations, finalizers, progress) is ever written to picchu objects: only non-persistent event
 handlers are registered. This module also starts the metrics and health endpoints and, when asked, waits for
 the leader Lease before doing anything.
@@ -12,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
 import threading
 import time
 from collections.abc import Hashable
@@ -24,6 +25,8 @@ from kubernetes import client
 from prometheus_client import start_http_server
 
 from picchu import keys, logs
+from picchu.api.v1alpha1.manifest import is_object_name
+from picchu.engine.alert_wake import AlertWaker
 from picchu.engine.assembly import build_context
 from picchu.engine.context import EngineContext
 from picchu.engine.dispatch import reconcile_key
@@ -34,7 +37,8 @@ from picchu.settings import Settings
 
 log = logging.getLogger(__name__)
 KINDS = ("revisions", "releasemanagers", "clusters", "clustersecrets")
-_OBJECT_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")  # what the apiserver accepts
+STORED = {"revisions": "Revision", "releasemanagers": "ReleaseManager", "clusters": "Cluster",
+          "clustersecrets": "ClusterSecrets", "mirrors": "Mirror", "faultinjectors": "FaultInjector"}
 
 
 class Health:
@@ -80,10 +84,34 @@ def build_registry(ctx: EngineContext, queues: dict[str, WorkQueue], health: Hea
     group = keys.GROUP
     shard = Shard(ctx.settings.shard_index, ctx.settings.shards)  # events of other shards' apps are dropped
 
+    store = ctx.delivery.store
+
+    def remember(body: kopf.Body, type: str | None) -> None:
+        """Runs in every event handler: kopf calls those only once every kind's initial list is indexed."""
+        if store is None:
+            return
+        store.mark_ready()
+        if type == "DELETED":
+            store.remove(str(body.get("kind")), body.metadata.namespace or "", body.metadata.name or "")
+
+    if store is not None:
+        for plural in STORED:
+            # Returns None: kopf keeps nothing of its own, the store keeps the object.
+            kopf.index(group, "v1alpha1", plural, registry=registry, id=f"store-{plural}")(
+                lambda body, **_: store.put(body))
+        for plural in ("mirrors", "faultinjectors"):  # watched only to keep the store current
+            kopf.on.event(group, "v1alpha1", plural, registry=registry, id=f"forget-{plural}")(
+                lambda body, type, **_: remember(body, type))
+
     # An explicit registry has none of kopf's default login handlers: watch with the engine's credentials.
     @kopf.on.login(registry=registry)
     def login(**_: Any) -> kopf.ConnectionInfo:
         return connection_info(ctx.delivery.api_client)
+
+    def alert_fired(ns: str, name: str, app: str) -> None:
+        """A rollback never waits for the period: the failing Revision runs now, even if it was parked."""
+        if shard.owns_app(ns, app):
+            queues["revisions"].wake(("Revision", ns, name), group=(ns, app))
 
     @kopf.on.startup(registry=registry)
     async def start_queues(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
@@ -92,16 +120,20 @@ def build_registry(ctx: EngineContext, queues: dict[str, WorkQueue], health: Hea
         settings.watching.client_timeout = 330
         memo.tasks = [asyncio.create_task(q.run(), name=f"queue-{n}") for n, q in queues.items()]
         memo.heartbeat = asyncio.create_task(_heartbeat(health))
+        memo.alert_waker = AlertWaker(ctx, alert_fired, ctx.settings.prometheus_query_ttl_seconds).start()
         health.ready.set()
 
     @kopf.on.cleanup(registry=registry)
     async def stop_queues(memo: kopf.Memo, **_: Any) -> None:
+        if memo.get("alert_waker") is not None:
+            memo.alert_waker.stop()
         for task in [*memo.get("tasks", []), memo.get("heartbeat")]:
             if task is not None:
                 task.cancel()
 
     @kopf.on.event(group, "v1alpha1", "revisions", registry=registry)
     def revision_event(body: kopf.Body, type: str | None, **_: Any) -> None:
+        remember(body, type)
         ns, name = body.metadata.namespace, body.metadata.name
         app = _app_name(body.spec.get("app"))
         if not shard.owns_app(ns or "", app or name):
@@ -114,11 +146,12 @@ def build_registry(ctx: EngineContext, queues: dict[str, WorkQueue], health: Hea
         for target in body.spec.get("targets") or []:
             if app and isinstance(target, dict) and target.get("name"):
                 rm = f"{app}-{target['name']}"
-                if _OBJECT_NAME.match(rm):  # an invalid Revision names no ReleaseManager (its pass reports it)
+                if is_object_name(rm):  # an invalid Revision names no ReleaseManager (its pass reports it)
                     queues["releasemanagers"].wake(("ReleaseManager", ns, rm), group=(ns, app))
 
     @kopf.on.event(group, "v1alpha1", "releasemanagers", registry=registry)
     def release_manager_event(body: kopf.Body, type: str | None, old: Any = None, **_: Any) -> None:
+        remember(body, type)
         # Our own status writes must not retrigger a pass (Picchu's lastUpdated filter, §4.2): only creation,
         # deletion, the initial listing and spec/metadata changes (generation, deletionTimestamp) wake it.
         meta = body.metadata
@@ -134,6 +167,7 @@ def build_registry(ctx: EngineContext, queues: dict[str, WorkQueue], health: Hea
 
     @kopf.on.event(group, "v1alpha1", "clusters", registry=registry)
     def cluster_event(body: kopf.Body, type: str | None, **_: Any) -> None:
+        remember(body, type)
         meta = body.metadata
         changed = changes.spec_changed(body, type) or type != "MODIFIED"
         if shard.owns_clusters:
@@ -146,6 +180,7 @@ def build_registry(ctx: EngineContext, queues: dict[str, WorkQueue], health: Hea
 
     @kopf.on.event(group, "v1alpha1", "clustersecrets", registry=registry)
     def cluster_secrets_event(body: kopf.Body, type: str | None, **_: Any) -> None:
+        remember(body, type)
         if not shard.owns_clusters:
             return
         wake(queues["clustersecrets"], ("ClusterSecrets", body.metadata.namespace, body.metadata.name),
@@ -155,8 +190,10 @@ def build_registry(ctx: EngineContext, queues: dict[str, WorkQueue], health: Hea
 
 
 class SpecChanges:
-    """Each watched object's last seen generation, so status and label writes (ours included) can be told
-    apart from spec changes. Deleted objects leave the memory, so it only holds live objects."""
+    """Each watched object's last seen generation and labels, so status writes (ours included) can be told
+    apart from spec and label changes: labels choose which Revisions a ReleaseManager reads, so the fleet label
+    a Revision pass adds to a new Revision must wake its ReleaseManagers at once, not a period later. Deleted
+    objects leave the memory, so it only holds live objects."""
 
     def __init__(self) -> None:
         self._seen: dict[tuple[str, str, str], Any] = {}
@@ -166,9 +203,9 @@ class SpecChanges:
         if event_type == "DELETED":
             self._seen.pop(key, None)
             return True
-        generation = body.metadata.get("generation")
-        changed = self._seen.get(key) != generation
-        self._seen[key] = generation
+        seen = (body.metadata.get("generation"), tuple(sorted((body.metadata.get("labels") or {}).items())))
+        changed = self._seen.get(key) != seen
+        self._seen[key] = seen
         return changed
 
 
@@ -244,7 +281,7 @@ def run_operator(settings: Settings, api: client.ApiClient) -> None:
     # Which process wrote what, in the apiserver's audit log: shard and pid in every request's user agent.
     api.user_agent = f"picchu/shard-{settings.shard_index}-of-{settings.shards}/pid-{os.getpid()}"
     host, _, port = settings.metrics_addr.rpartition(":")
-    ctx = build_context(settings, api)
+    ctx = build_context(settings, api, watching=True)
     start_http_server(int(port), addr=host or "0.0.0.0", registry=ctx.metrics.registry)
     leadership = None
     lease = Shard(settings.shard_index, settings.shards).lease_name(settings.leader_election_id)
