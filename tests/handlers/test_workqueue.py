@@ -228,3 +228,50 @@ def test_parked_keys_use_at_most_half_the_workers_and_never_delay_healthy_ones()
 
     _run(queue, body)
     assert 1 <= most[0] <= queue.parked_slots == 2
+
+
+def test_a_key_woken_while_it_waits_for_a_worker_never_runs_twice_at_once() -> None:
+    """The kill -9 run's two passes 130 ms apart that both stepped 40 → 50 (an older queue picked a key, then
+    waited for a worker; a wake meanwhile queued it again, and both picks ran side by side)."""
+    active: dict[str, int] = {}
+    overlap: list[str] = []
+    calls: list[str] = []
+    lock = threading.Lock()
+    started = {k: threading.Event() for k in ("x", "y", "rm")}
+    release = {k: threading.Event() for k in ("x", "y", "rm")}
+
+    def reconcile(key):
+        with lock:
+            active[key] = active.get(key, 0) + 1
+            if active[key] > 1:
+                overlap.append(key)
+            calls.append(key)
+        started[key].set()
+        release[key].wait(DEADLINE)
+        with lock:
+            active[key] -= 1
+        return None
+
+    queue = WorkQueue("t", reconcile, concurrency=2)
+
+    async def body() -> None:
+        queue.add("x")
+        queue.add("y")
+        await asyncio.to_thread(started["x"].wait, DEADLINE)
+        await asyncio.to_thread(started["y"].wait, DEADLINE)
+        queue.add("rm")  # due, but both workers are busy
+        await asyncio.sleep(0.05)
+        for _ in range(3):
+            queue.wake("rm")  # while it waits for a worker
+            await asyncio.sleep(0.01)
+        release["x"].set()  # rm gets x's worker ...
+        await asyncio.to_thread(started["rm"].wait, DEADLINE)
+        queue.wake("rm")  # ... and a wake while it runs asks for one rerun after it
+        release["y"].set()  # a free worker must not start rm a second time meanwhile
+        await asyncio.sleep(0.2)
+        release["rm"].set()
+        await _until(lambda: queue.depth == 0, "the queue to drain")
+
+    _run(queue, body)
+    assert overlap == []
+    assert calls.count("rm") == 2
