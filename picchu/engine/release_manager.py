@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +41,7 @@ from picchu.release.decide import decide
 from picchu.release.snapshot import ClusterView, Decision, Observation, ReplicaCount, Snapshot
 from picchu.release.snapshot import Settings as CoreSettings
 from picchu.release.states import STATES
+from picchu.release.status import date_steps
 
 log = logging.getLogger(__name__)
 NOTIFIED_STATES = {"releasing": EventKind.ROLLOUT_STARTED, "released": EventKind.RELEASED,
@@ -85,6 +86,10 @@ def reconcile_release_manager(ctx: EngineContext, namespace: str, name: str) -> 
     applied: set[str] = set()
     if not decision.held:
         failed, applied = _apply(ctx, members, revisions, decision, snapshot, set(unreachable))
+        # A step is dated when every cluster holds it, not when it was decided: the ramp delay then separates
+        # two weight changes on any cluster however long this apply took.
+        decision = replace(decision, rm_status=date_steps(decision.rm_status, snapshot.rm_status, snapshot.now,
+                                                          ctx.clock()))
     outcome = Outcome(unreachable, failed, applied, frozenset(m.name for m in members if m.model is not None))
     _report(ctx, obj, ref, decision, outcome, revisions, app, target)
     if not any(m.connection is not None and not m.connection.breaker.failures for m in members):
