@@ -120,10 +120,16 @@ class DeliveryCluster:
             _content_type=MERGE_PATCH, _request_timeout=self.timeout_seconds,
         )), kind)
 
-    def patch_status(self, kind: str, namespace: str, name: str, status: dict[str, Any]) -> dict[str, Any] | None:
+    def patch_status(self, kind: str, namespace: str, name: str, status: dict[str, Any],
+                     resource_version: str | None = None) -> dict[str, Any] | None:
+        """Merge `status` in; with `resource_version`, only into that version of the object (409 otherwise):
+        for a write computed from what was read, which must not undo a newer write."""
+        body: dict[str, Any] = {"status": status}
+        if resource_version:
+            body["metadata"] = {"resourceVersion": resource_version}
         try:
             return self._remember(dict(self._custom.patch_namespaced_custom_object_status(
-                keys.GROUP, keys.VERSION, namespace, PLURALS[kind], name, {"status": status},
+                keys.GROUP, keys.VERSION, namespace, PLURALS[kind], name, body,
                 _content_type=MERGE_PATCH, _request_timeout=self.timeout_seconds,
             )), kind)
         except ApiException as exc:

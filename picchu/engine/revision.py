@@ -13,6 +13,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from kubernetes.client.exceptions import ApiException
+
 from picchu import keys
 from picchu.api.v1alpha1 import InvalidSpec, Revision, load_revision
 from picchu.engine import conditions, mirror, steering
@@ -317,5 +319,15 @@ def _record_triggered_alerts(ctx: EngineContext, namespace: str, rm_name: str, t
         if entry.get("tag") == tag and entry.get("triggeredAlerts") != alerts:
             entry["triggeredAlerts"] = alerts
             changed = True
-    if changed:
-        ctx.delivery.patch_status("ReleaseManager", namespace, rm_name, {"revisions": revisions})
+    if not changed:
+        return
+    # The whole list is written back, percents and dates included: only onto the version it was read from (the
+    # store may lag the ReleaseManager pass's last write), or a stale copy would undo that pass's steps.
+    try:
+        ctx.delivery.patch_status("ReleaseManager", namespace, rm_name, {"revisions": revisions},
+                                  resource_version=(rm.get("metadata") or {}).get("resourceVersion"))
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+        log.info("triggered alerts of %s not recorded: the ReleaseManager changed meanwhile; next pass", tag,
+                 extra=fields(namespace=namespace, object=rm_name, tag=tag))
