@@ -29,6 +29,7 @@ class Breaker:
         self._clock = clock
         self._lock = threading.Lock()
         self.failures = 0
+        self.refused = False  # the last request got no connection at once (refused, unresolvable)
         self.reason = ""
         self._open_until = 0.0
         self._probe_until = 0.0
@@ -52,10 +53,23 @@ class Breaker:
             self._open_until = self._clock() + min(self.cap, self.base * 2 ** (self.failures - 1))
             self._probe_until = 0.0
 
+    def refused_at_once(self) -> None:
+        """A request got no connection, but at once: nothing to spare (the breaker stays closed, so a restarted
+        server is used at the next request), yet the cluster is known to be unreachable (`dead`)."""
+        with self._lock:
+            self.refused, self._probe_until = True, 0.0
+
     def answered(self) -> None:
         """A request got an HTTP answer (any status): the cluster is there."""
         with self._lock:
             self.failures, self.reason, self._open_until, self._probe_until = 0, "", 0.0, 0.0
+            self.refused = False
+
+    @property
+    def dead(self) -> bool:
+        """The last attempt got no connection at all (timed out or refused); a slow answer is not dead."""
+        with self._lock:
+            return bool(self.failures) or self.refused
 
     def abandoned(self) -> None:
         """A permitted request was not sent after all (its pass ran out of time): let another probe."""

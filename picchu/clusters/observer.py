@@ -110,9 +110,10 @@ class WatchingObserver(Observer):
     ``on_change(cluster, namespace)`` is told of every ReplicaSet change, so a pass can be woken by it."""
 
     def __init__(self, *, timeout: float = 10.0, watch_seconds: int = 120,
-                 on_change: Callable[[str, str], None] | None = None) -> None:
+                 on_change: Callable[[str, str], None] | None = None,
+                 backoff: Sequence[float] = (0.5, 1, 2, 4, 8)) -> None:
         super().__init__(timeout=timeout)
-        self.watch_seconds = watch_seconds
+        self.watch_seconds, self.backoff = watch_seconds, tuple(backoff)
         self.on_change = on_change
         self._reflectors: dict[str, tuple[str, Reflector]] = {}  # cluster name -> (connection identity, reflector)
         self._lock = threading.Lock()
@@ -121,17 +122,30 @@ class WatchingObserver(Observer):
         deadline = time.monotonic() + self.timeout
         reflectors = [(c, self._reflector(c)) for c in connections]
         states: list[ReplicaSetState] = []
-        errors: dict[str, str] = {}
+        down: dict[str, tuple[ClusterConnection, Reflector]] = {}
         for connection, reflector in reflectors:
             reflector.wait_attempted(deadline - time.monotonic())
             try:
                 items = reflector.items(namespace)
-            except NotSynced as problem:
-                errors[connection.name] = str(problem) or f"{connection.name} unreachable: not listed yet"
+            except NotSynced:
+                down[connection.name] = (connection, reflector)
                 continue
             states.extend(ReplicaSetState(cluster=connection.name, live=connection.live, tag=tag,
                                           desired=desired, available=available)
                           for tag, desired, available in items if tag)
+        # A cluster whose watch is down is read directly, as the one-shot observer does: a returning cluster is
+        # known (and caught up) at the first pass it answers, not when its watch's back-off ends, which the
+        # answer cuts short. Dead clusters cost little here: their breaker fails them fast.
+        outcomes = fan_out([c for c, _ in down.values()], lambda c, d: _observe_one(c, namespace, d),
+                           max(0.0, deadline - time.monotonic())) if down else {}
+        errors: dict[str, str] = {}
+        for name, (_, reflector) in down.items():
+            outcome = outcomes[name]
+            if outcome.value is not None:
+                states.extend(outcome.value)
+                reflector.retry_now()
+            else:
+                errors[name] = outcome.error.reason if outcome.error else f"{name} unreachable: not listed yet"
         return Observation(tuple(states), errors)
 
     def _reflector(self, connection: ClusterConnection) -> Reflector:
@@ -148,7 +162,7 @@ class WatchingObserver(Observer):
 
             reflector = Reflector(
                 connection.api, "/apis/apps/v1/replicasets", name=connection.name, label_selector=keys.LABEL_TAG,
-                project=_project, watch_seconds=self.watch_seconds, redact=connection.redact,
+                project=_project, watch_seconds=self.watch_seconds, redact=connection.redact, backoff=self.backoff,
                 on_change=changed if hook else None)
             self._reflectors[connection.name] = (connection.identity, reflector)
         if known is not None:  # the client was rebuilt (credentials rotated, server moved)

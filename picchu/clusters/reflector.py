@@ -63,6 +63,7 @@ class Reflector:
         self._attempted = False
         self._cond = threading.Condition()
         self._stop = threading.Event()
+        self._wake = threading.Event()  # ends a back-off wait early: stop, or `retry_now`
         self._thread: threading.Thread | None = None
         self._response: Any = None
         self.lists = 0  # LISTs sent (a test and the bench read it)
@@ -100,8 +101,13 @@ class Reflector:
         self._thread.start()
         return self
 
+    def retry_now(self) -> None:
+        """The cluster answered someone else: if the loop is backing off after a failure, LIST again now."""
+        self._wake.set()
+
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         response = self._response
         if response is not None:  # unblock a read waiting on an idle stream
             try:
@@ -127,7 +133,8 @@ class Reflector:
                 self._set_down(f"{self.name} unreachable, its watch is down: {problem}")
                 delay = self.backoff[min(failures, len(self.backoff) - 1)] if self.backoff else 1.0
                 failures += 1
-                self._stop.wait(delay)
+                self._wake.wait(delay)
+                self._wake.clear()
 
     def _set_down(self, problem: str) -> None:
         with self._cond:

@@ -124,12 +124,12 @@ def send(connection: ClusterConnection, method: str, path: str, deadline: Deadli
             connection.on_request(connection.name, method, None)
         detail = _ADDRESS.sub("", connection.redact(str(error))) or type(error).__name__
         reason = f"cluster {connection.name} unreachable: {type(error).__name__}: {detail}"
-        if time.monotonic() - started >= _SLOW_FAILURE and not _read_timeout(error):
+        if _read_timeout(error):
+            connection.breaker.abandoned()  # connected but slow to answer: an overloaded apiserver is alive
+        elif time.monotonic() - started >= _SLOW_FAILURE:
             connection.breaker.failed(reason)  # no connection within a timeout: spare the next requests that wait
         else:
-            # refused at once (already fast, retried as soon as it is back), or connected but slow to answer:
-            # an overloaded apiserver is alive and must not be skipped
-            connection.breaker.abandoned()
+            connection.breaker.refused_at_once()  # already fast, and retried as soon as it is back
         raise Unreachable(reason) from None
     connection.breaker.answered()
     if connection.on_request is not None:

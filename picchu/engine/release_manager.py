@@ -92,11 +92,12 @@ def reconcile_release_manager(ctx: EngineContext, namespace: str, name: str) -> 
                                                           ctx.clock()))
     outcome = Outcome(unreachable, failed, applied, frozenset(m.name for m in members if m.model is not None))
     _report(ctx, obj, ref, decision, outcome, revisions, app, target)
-    if not any(m.connection is not None and not m.connection.breaker.failures for m in members):
+    if not any(m.connection is not None and not m.connection.breaker.dead for m in members):
         # No cluster it could reach (none in the fleet, none with usable credentials, or all dead): reported.
-        # Retry with growing back-off; a change to this ReleaseManager or a Cluster of its fleet wakes it.
-        # A cluster counts as dead only when its breaker is open (no connection within a timeout): a slow
-        # apiserver never opens it, so a healthy app whose cluster is briefly slow never waits out a back-off.
+        # Retry with growing back-off; a change to this ReleaseManager or a Cluster of its fleet (its Ready
+        # condition flips when it answers again) wakes it. A cluster counts as dead only when it gave no
+        # connection at all (refused, or none within a timeout): a slow apiserver is alive, so a healthy app
+        # whose cluster is briefly slow never waits out a back-off.
         return Park("no usable cluster in the fleet", period)
     return period
 

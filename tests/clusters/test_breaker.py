@@ -51,7 +51,15 @@ def test_an_answer_closes_it_and_an_abandoned_probe_lets_another_through() -> No
     breaker.abandoned()
     assert breaker.check() is None  # another probe
     breaker.answered()
-    assert breaker.check() is None and breaker.check() is None and not breaker.open
+    assert breaker.check() is None and breaker.check() is None and not breaker.open and not breaker.dead
+
+
+def test_a_refusal_leaves_it_closed_but_marks_the_cluster_dead_until_it_answers() -> None:
+    breaker = Breaker(clock=Clock())
+    breaker.refused_at_once()
+    assert breaker.check() is None and breaker.dead
+    breaker.answered()
+    assert not breaker.dead
 
 
 @pytest.fixture
@@ -108,4 +116,5 @@ def test_a_refused_connection_is_not_remembered_so_a_restarted_server_is_used_at
         with pytest.raises(Unreachable):
             send(connection, "GET", "/version", Deadline(10))
     assert len(attempts) == 2 and not connection.breaker.open
+    assert connection.breaker.dead, "yet known to be unreachable: its apps can be parked"
     pool.close()

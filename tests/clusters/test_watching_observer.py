@@ -67,6 +67,27 @@ def test_a_cluster_whose_watch_is_down_is_unknown_until_it_is_listed_again(obser
           [s.tag for s in o.replicasets if s.cluster == "b"] == ["v1"], timeout=120, message="b observed again")
 
 
+def test_a_returning_cluster_is_observed_at_the_first_pass_it_answers_and_its_watch_resumes_at_once(
+        connections, control_plane, api_clients, namespace):
+    # A watch that backs off for ten minutes after a failure: only the direct read can see b come back.
+    observer = WatchingObserver(timeout=30, watch_seconds=5, backoff=(600,))
+    try:
+        make_replicaset(api_clients["b"], namespace, "v1", 2, 2)
+        assert observer.observe(connections, namespace).complete
+        b = control_plane.clusters["b"]
+        b.stop_apiserver()
+        try:
+            _wait(lambda: observer.observe(connections, namespace).errors, message="b reported as unreachable")
+        finally:
+            b.start_apiserver()
+        back = observer.observe(connections, namespace)
+        assert back.complete and [s.tag for s in back.replicasets if s.cluster == "b"] == ["v1"]
+        reflector = observer._reflectors["b"][1]
+        _wait(lambda: reflector.healthy, message="b's watch listed again long before its back-off ended")
+    finally:
+        observer.close()
+
+
 def test_an_expired_resource_version_means_a_new_list(connections):
     reflector = Reflector(connections[0].api, "/apis/apps/v1/replicasets", name="a")
     with pytest.raises(_Gone):

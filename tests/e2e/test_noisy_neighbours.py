@@ -90,5 +90,6 @@ def test_a_healthy_app_ramps_while_hundreds_of_broken_objects_are_parked(world: 
     assert healthy >= 5 and noisy_apps
     per_app = noisy / len(noisy_apps) / healthy
     # Unparked, every broken app would get as many passes as the healthy one (ratio 1).
+    busiest = sorted(((after[a] - before.get(a, 0), a) for a in noisy_apps), reverse=True)[:8]
     assert per_app < 0.25, (f"broken apps got {per_app:.2f} passes each per healthy pass "
-                            f"({noisy} over {len(noisy_apps)} apps, healthy {healthy})")
+                            f"({noisy} over {len(noisy_apps)} apps, healthy {healthy}); busiest: {busiest}")

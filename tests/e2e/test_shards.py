@@ -86,6 +86,8 @@ def test_each_app_is_written_by_one_shard_and_a_standby_takes_over_its_shard(wor
     for app in [a for apps in first.values() for a in apps]:
         world.wait(lambda a=app: released(a), timeout=300, message=f"{app} released")
 
+    # Who led shard 0: the one process that wrote its apps so far (afterwards the standby owns them too).
+    leader_pid = _only_writer(_writers(world), first[0])
     leader.kill()  # no hand-over: the standby waits for the Lease to expire
     world.operator = standby
     world.wait(lambda: _ready(standby), timeout=180, message="the standby of shard 0 takes over")
@@ -96,18 +98,17 @@ def test_each_app_is_written_by_one_shard_and_a_standby_takes_over_its_shard(wor
         world.wait(lambda a=app: released(a), timeout=300, message=f"{app} released by the standby")
 
     writers = _writers(world)
-    pids = {"leader": leader_pid(leader, writers, first[0]), "standby": None}
     for shard, apps in first.items():
         for app in apps:
             assert {s for s, _ in writers.get(app, set())} == {shard}, f"{app}: written by {writers.get(app)}"
     for app in later:
         assert {s for s, _ in writers[app]} == {0}, f"{app}: written by {writers[app]}"
-        assert all(pid != pids["leader"] for _, pid in writers[app]), "the killed leader wrote nothing after"
+        assert all(pid != leader_pid for _, pid in writers[app]), "the killed leader wrote nothing after"
     assert {s for s, _ in writers.get("<clusters>", set())} <= {0}, "only shard 0 writes Clusters"
     assert standby.running and shard1.running
 
 
-def leader_pid(leader: OperatorProcess, writers: dict[str, set[tuple[int, int]]], apps: list[str]) -> int:
+def _only_writer(writers: dict[str, set[tuple[int, int]]], apps: list[str]) -> int:
     pids = {pid for app in apps for _, pid in writers.get(app, set())}
     assert len(pids) == 1, f"one process of shard 0 wrote its first apps: {pids}"
     return pids.pop()
