@@ -29,7 +29,7 @@ class Breaker:
         self._clock = clock
         self._lock = threading.Lock()
         self.failures = 0
-        self.refused = False  # the last request got no connection at once (refused, unresolvable)
+        self.unusable = False  # the last request was refused at once, or its credentials rejected (HTTP 401)
         self.reason = ""
         self._open_until = 0.0
         self._probe_until = 0.0
@@ -55,21 +55,23 @@ class Breaker:
 
     def refused_at_once(self) -> None:
         """A request got no connection, but at once: nothing to spare (the breaker stays closed, so a restarted
-        server is used at the next request), yet the cluster is known to be unreachable (`dead`)."""
+        server is used at the next request), yet the cluster is known to be unusable (`dead`)."""
         with self._lock:
-            self.refused, self._probe_until = True, 0.0
+            self.unusable, self._probe_until = True, 0.0
 
-    def answered(self) -> None:
-        """A request got an HTTP answer (any status): the cluster is there."""
+    def answered(self, *, credentials_rejected: bool = False) -> None:
+        """A request got an HTTP answer (any status): the cluster is there. With HTTP 401 it is still of no use
+        (`dead`) until its credentials change, which builds a new connection and a new breaker."""
         with self._lock:
             self.failures, self.reason, self._open_until, self._probe_until = 0, "", 0.0, 0.0
-            self.refused = False
+            self.unusable = credentials_rejected
 
     @property
     def dead(self) -> bool:
-        """The last attempt got no connection at all (timed out or refused); a slow answer is not dead."""
+        """No request can succeed now: no connection at the last attempt (timed out or refused), or credentials
+        rejected. A slow answer is not dead."""
         with self._lock:
-            return bool(self.failures) or self.refused
+            return bool(self.failures) or self.unusable
 
     def abandoned(self) -> None:
         """A permitted request was not sent after all (its pass ran out of time): let another probe."""

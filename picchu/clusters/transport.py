@@ -131,7 +131,7 @@ def send(connection: ClusterConnection, method: str, path: str, deadline: Deadli
         else:
             connection.breaker.refused_at_once()  # already fast, and retried as soon as it is back
         raise Unreachable(reason) from None
-    connection.breaker.answered()
+    connection.breaker.answered(credentials_rejected=answer.status == 401)
     if connection.on_request is not None:
         connection.on_request(connection.name, method, answer.status)
     try:

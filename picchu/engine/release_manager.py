@@ -96,8 +96,8 @@ def reconcile_release_manager(ctx: EngineContext, namespace: str, name: str) -> 
         # No cluster it could reach (none in the fleet, none with usable credentials, or all dead): reported.
         # Retry with growing back-off; a change to this ReleaseManager or a Cluster of its fleet (its Ready
         # condition flips when it answers again) wakes it. A cluster counts as dead only when it gave no
-        # connection at all (refused, or none within a timeout): a slow apiserver is alive, so a healthy app
-        # whose cluster is briefly slow never waits out a back-off.
+        # connection at all (refused, or none within a timeout) or rejected its credentials: a slow apiserver
+        # is alive, so a healthy app whose cluster is briefly slow never waits out a back-off.
         return Park("no usable cluster in the fleet", period)
     return period
 

@@ -60,6 +60,8 @@ def test_a_refusal_leaves_it_closed_but_marks_the_cluster_dead_until_it_answers(
     assert breaker.check() is None and breaker.dead
     breaker.answered()
     assert not breaker.dead
+    breaker.answered(credentials_rejected=True)
+    assert breaker.dead and breaker.check() is None, "rejected credentials: it answers, but nothing can succeed"
 
 
 @pytest.fixture
