@@ -124,6 +124,12 @@ def run(
     leader_election_namespace: Annotated[str, _opt(
         "leader_election_namespace", 'Namespace of the leader Lease', shown="--namespace, else the pod's own")
     ] = _DEFAULTS.leader_election_namespace,
+    shards: Annotated[int, _opt("shards", "Split the apps over this many processes (each app hashes to one; "
+                                "each shard elects its own leader on Lease picchu-shard-K-of-M)")
+                      ] = _DEFAULTS.shards,
+    shard_index: Annotated[int, _opt("shard_index", "Which shard this process is: 0 to --shards - 1 (shard 0 "
+                                     "also runs the Cluster and ClusterSecrets passes)")
+                           ] = _DEFAULTS.shard_index,
     prometheus_query_address: Annotated[str, _opt(
         "prometheus_query_address", 'Prometheus/Thanos URL queried for SLO alerts ("" = alerts never fail a '
         "release)", shown='""')] = _DEFAULTS.prometheus_query_address,
@@ -197,6 +203,7 @@ def run(
         namespace=namespace, sync_period_seconds=sync_period_seconds, metrics_addr=metrics_addr,
         health_addr=health_addr, enable_leader_election=enable_leader_election,
         leader_election_namespace=leader_election_namespace, prometheus_query_address=prometheus_query_address,
+        shards=shards, shard_index=shard_index,
         prometheus_query_ttl_seconds=prometheus_query_ttl_seconds, prometheus_enabled=prometheus_enabled,
         alert_failure_policy=alert_failure_policy, humane_releases_enabled=humane_releases_enabled,
         datadog_api_key=datadog_api_key, datadog_app_key=datadog_app_key, datadog_site=datadog_site,

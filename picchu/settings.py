@@ -39,6 +39,8 @@ class Settings:
     namespace: str = ""  # watch one namespace of the delivery cluster ("" = all namespaces)
     health_addr: str = ":8080"  # /healthz (liveness) and /readyz (readiness)
     leader_election_namespace: str = ""  # Lease namespace; "" = `namespace`, else the pod's own, else "picchu"
+    shards: int = 1  # split the apps over this many processes (handlers.shards)
+    shard_index: int = 0  # which of them this process is
     alert_failure_policy: AlertFailurePolicy = AlertFailurePolicy.HOLD
     cluster_timeout_seconds: float = 10.0  # per target cluster, per observe/apply
     release_timezone: str = "America/Los_Angeles"
@@ -89,6 +91,10 @@ class Settings:
                                     ("--concurrent-release-managers", self.concurrent_release_managers, 1)):
             if number < least:
                 found.append(f"{flag} {number}: use {least} or more")
+        if self.shards < 1:
+            found.append(f"--shards {self.shards}: use 1 or more")
+        elif not 0 <= self.shard_index < self.shards:
+            found.append(f"--shard-index {self.shard_index}: use 0 to {self.shards - 1} (one per --shards)")
         try:
             ZoneInfo(self.release_timezone)
         except (ValueError, ZoneInfoNotFoundError):

@@ -23,6 +23,7 @@ from typing import Any
 from kubernetes import client, config
 
 from picchu import keys
+from picchu.clusters.breaker import Breaker
 
 DEFAULT_NAMESPACE = "picchu"
 # Kubeconfig user fields that make the client run a program or read a local file: anyone who can write a
@@ -79,7 +80,8 @@ class ClusterConnection:
 
     ``name`` is the Cluster's name, ``live`` is false for hot-standby clusters, ``api`` is the cluster's
     `kubernetes.client.ApiClient`, ``identity`` changes whenever the client is rebuilt (the applier keys its
-    memory of past writes by it), ``redact`` scrubs this cluster's credentials from text.
+    memory of past writes by it), ``redact`` scrubs this cluster's credentials from text, ``breaker``
+    remembers that the cluster did not answer (`transport.send` then fails fast).
     """
 
     name: str
@@ -89,6 +91,8 @@ class ClusterConnection:
     redact: Redactor = field(default_factory=Redactor, repr=False, compare=False)
     on_request: RequestObserver | None = field(default=None, repr=False, compare=False)
     """Told of every request (cluster, HTTP method, status or None when no answer came), for metrics."""
+    breaker: Breaker = field(default_factory=Breaker, repr=False, compare=False)
+    """Shared by every copy of this connection: a cluster that did not answer fails fast for a while."""
 
     @property
     def server(self) -> str:

@@ -16,6 +16,7 @@ while any HTTP answer (including 4xx/5xx) is returned as a `Response` for the ca
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -30,7 +31,11 @@ APPLY_PATCH = "application/apply-patch+yaml"
 JSON_PATCH = "application/json-patch+json"
 # Lists of metadata only: what pruning needs, without pulling Secret data or pod templates over the wire.
 METADATA_ONLY = "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json"
-_CONNECT_TIMEOUT = 5.0
+# Short: an apiserver accepts a TCP connection in milliseconds even when busy; a black-holed address would
+# otherwise hold a worker for the whole budget. Each cluster's `Breaker` then makes later requests fail at once.
+_CONNECT_TIMEOUT = 3.0
+_SLOW_FAILURE = 1.0  # a failure that took this long opens the cluster's breaker; a refusal is fast already
+_ADDRESS = re.compile(r" (object )?at 0x[0-9a-fA-F]+")  # differs on every attempt: keep messages stable
 
 
 class RequestFailed(Exception):
@@ -104,16 +109,29 @@ def send(connection: ClusterConnection, method: str, path: str, deadline: Deadli
                                       body=body, auth_settings=["BearerToken"])
     except Exception as error:
         raise RequestFailed(f"request not sent: {connection.redact(f'{type(error).__name__}: {error}')}") from None
+    remembered = connection.breaker.check()
+    if remembered is not None:  # it did not answer a moment ago: do not spend this pass's budget on it
+        raise Unreachable(remembered)
+    started = time.monotonic()
     try:
         answer = api.call_api(*request, _request_timeout=deadline.request_timeout())
         raw = answer.read()
     except DeadlineExceeded:
+        connection.breaker.abandoned()
         raise
     except Exception as error:  # urllib3, ssl, socket and exec-plugin errors all mean "no answer"
         if connection.on_request is not None:
             connection.on_request(connection.name, method, None)
-        detail = connection.redact(str(error)) or type(error).__name__
-        raise Unreachable(f"cluster {connection.name} unreachable: {type(error).__name__}: {detail}") from None
+        detail = _ADDRESS.sub("", connection.redact(str(error))) or type(error).__name__
+        reason = f"cluster {connection.name} unreachable: {type(error).__name__}: {detail}"
+        if _read_timeout(error):
+            connection.breaker.abandoned()  # connected but slow to answer: an overloaded apiserver is alive
+        elif time.monotonic() - started >= _SLOW_FAILURE:
+            connection.breaker.failed(reason)  # no connection within a timeout: spare the next requests that wait
+        else:
+            connection.breaker.refused_at_once()  # already fast, and retried as soon as it is back
+        raise Unreachable(reason) from None
+    connection.breaker.answered(credentials_rejected=answer.status == 401)
     if connection.on_request is not None:
         connection.on_request(connection.name, method, answer.status)
     try:
@@ -123,6 +141,12 @@ def send(connection: ClusterConnection, method: str, path: str, deadline: Deadli
     if isinstance(parsed, dict) and isinstance(parsed.get("message"), str):
         parsed["message"] = connection.redact(parsed["message"])
     return Response(answer.status, parsed)
+
+
+def _read_timeout(error: BaseException) -> bool:
+    """The server accepted the connection but did not answer in time (urllib3's ReadTimeoutError)."""
+    text = f"{type(error).__name__} {error}"
+    return "ReadTimeout" in text or "Read timed out" in text
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,13 @@ from kubernetes import client
 from kubernetes.client import rest
 
 from picchu.clusters.applier import Applier
-from picchu.clusters.observer import Observer
+from picchu.clusters.observer import Observer, WatchingObserver
 from picchu.clusters.pool import ClientPool
 from picchu.engine.calendar import build_calendar
 from picchu.engine.context import EngineContext
 from picchu.engine.delivery import DeliveryCluster
 from picchu.engine.events import EventRecorder
+from picchu.engine.store import DeliveryStore
 from picchu.metrics import OperatorMetrics
 from picchu.monitoring import AlertSource, CombinedAlertSource, build_alert_source
 from picchu.notify.events import Background, Fanout, Notifier, NullNotifier
@@ -51,6 +52,9 @@ def build_alerts(settings: Settings, *, timeout_seconds: float) -> AlertSource:
     return CombinedAlertSource([prometheus, datadog])
 
 
+CONNECTION_SLACK = 8
+
+
 def size_delivery_pool(api: client.ApiClient, workers: int) -> None:
     """Let every pass thread (plus the Cluster passes, Events and the watch streams: `CONNECTION_SLACK`) keep
     its connection to the delivery apiserver. The pool is built with the client, so setting the size on the
@@ -62,22 +66,22 @@ def size_delivery_pool(api: client.ApiClient, workers: int) -> None:
         api.rest_client = rest.RESTClientObject(api.configuration)
 
 
-CONNECTION_SLACK = 8
-
-
-def build_context(settings: Settings, api: client.ApiClient) -> EngineContext:
+def build_context(settings: Settings, api: client.ApiClient, *, watching: bool = False) -> EngineContext:
+    """`watching` (the operator): read the delivery cluster from the store kopf's watches feed and the target
+    clusters from one watch each; otherwise (one-shot CLI commands, tests of single passes) every read asks."""
     timeout = settings.cluster_timeout_seconds
     size_delivery_pool(api, settings.concurrent_release_managers + settings.concurrent_revisions)
     metrics = OperatorMetrics.create()
     return EngineContext(
         settings=settings,
-        delivery=DeliveryCluster(api, timeout_seconds=timeout),
+        delivery=DeliveryCluster(api, timeout_seconds=timeout,
+                                 store=DeliveryStore(api, wait_seconds=timeout) if watching else None),
         events=EventRecorder(api),
         metrics=metrics,
         alerts=build_alerts(settings, timeout_seconds=min(timeout, settings.sync_period_seconds)),
         pool=ClientPool(max_concurrency=settings.concurrent_release_managers, on_request=metrics.count_request),
         applier=Applier(timeout=timeout * 3),
-        observer=Observer(timeout=timeout),
+        observer=WatchingObserver(timeout=timeout) if watching else Observer(timeout=timeout),
         notifier=build_notifier(settings),
         calendar=build_calendar(settings.release_timezone, settings.holiday_calendar),
     )

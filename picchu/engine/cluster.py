@@ -24,10 +24,12 @@ from picchu import keys
 from picchu.api.v1alpha1 import InvalidSpec, load_cluster, load_cluster_secrets
 from picchu.clusters.connection import ClusterConfigError, ClusterConnection
 from picchu.clusters.desired import ClusterPlan, DesiredObject
+from picchu.clusters.transport import Deadline, RequestFailed, send
 from picchu.engine import conditions
 from picchu.engine.context import EngineContext
 from picchu.engine.events import WARNING, ObjectRef
 from picchu.logs import fields
+from picchu.outcome import Park
 
 log = logging.getLogger(__name__)
 _ADDRESS = re.compile(r" (object )?at 0x[0-9a-fA-F]+")
@@ -58,10 +60,12 @@ def connect(ctx: EngineContext, cluster_obj: dict[str, Any]) -> ClusterConnectio
     return connection
 
 
-def reconcile_cluster(ctx: EngineContext, namespace: str, name: str) -> float | None:
+def reconcile_cluster(ctx: EngineContext, namespace: str, name: str) -> float | Park | None:
     obj = ctx.delivery.get("Cluster", namespace, name)
     if obj is None or obj["metadata"].get("deletionTimestamp"):
         ctx.pool.discard(namespace, name)  # the client cache never outgrows the Clusters that exist
+        if hasattr(ctx.observer, "forget"):  # nor do the target watches
+            ctx.observer.forget(name)
         if obj is not None:
             _remove_finalizer(ctx, "Cluster", obj, keys.FINALIZER_CLUSTER)
         return None
@@ -74,6 +78,8 @@ def reconcile_cluster(ctx: EngineContext, namespace: str, name: str) -> float | 
         ctx.delivery.patch_status("Cluster", namespace, name, status)
         if not condition.status:
             ctx.events.emit(ObjectRef.of(obj), WARNING, condition.reason, condition.message)
+    if not condition.status:  # reported; probe again with growing back-off, or at once when the Cluster changes
+        return Park(f"{condition.reason}: {condition.message}", ctx.settings.sync_period_seconds)
     return ctx.settings.sync_period_seconds
 
 
@@ -89,21 +95,22 @@ def _probe(ctx: EngineContext, obj: dict[str, Any]) -> tuple[dict[str, Any], con
         connection = connect(ctx, obj)
     except ClusterConfigError as exc:
         return not_ready, conditions.Condition("Ready", False, "InvalidCredentials", str(exc))
-    try:
-        info = client.VersionApi(connection.api).get_code(_request_timeout=ctx.settings.cluster_timeout_seconds)
-    except ApiException as exc:  # its text carries response headers (dates, audit ids): never stable
-        meta = obj["metadata"]
-        if exc.status in (401, 403):
-            return not_ready, conditions.Condition(
-                "Ready", False, "CredentialsRejected",
-                f"the API server answered HTTP {exc.status} {exc.reason}; fix data.{keys.SECRET_AUTH_INFO_KEY} of "
-                f"Secret {meta['namespace']}/{meta['name']}")
+    try:  # through `send`: a cluster that did not answer fails fast (its breaker) with the same reason
+        response = send(connection, "GET", "/version", Deadline(ctx.settings.cluster_timeout_seconds))
+    except RequestFailed as exc:
+        return not_ready, conditions.Condition("Ready", False, "Unreachable",
+                                               f"discovery failed: {_stable(str(exc))[:300]}")
+    meta = obj["metadata"]
+    if response.status in (401, 403):
         return not_ready, conditions.Condition(
-            "Ready", False, "DiscoveryFailed", f"the API server answered HTTP {exc.status} {exc.reason}")
-    except Exception as exc:
-        reason = _stable(connection.redact(f"{type(exc).__name__}: {exc}"))[:300]
-        return not_ready, conditions.Condition("Ready", False, "Unreachable", f"discovery failed: {reason}")
-    major, minor = (info.major or "").strip(), (info.minor or "").strip().rstrip("+")
+            "Ready", False, "CredentialsRejected",
+            f"the API server answered HTTP {response.status}; fix data.{keys.SECRET_AUTH_INFO_KEY} of "
+            f"Secret {meta['namespace']}/{meta['name']}")
+    if not response.ok or not isinstance(response.body, dict):
+        return not_ready, conditions.Condition(
+            "Ready", False, "DiscoveryFailed", f"the API server answered HTTP {response.status} to GET /version")
+    info = response.body
+    major, minor = str(info.get("major") or "").strip(), str(info.get("minor") or "").strip().rstrip("+")
     version = f"{major}.{minor}" if major and minor else ""
     return {"version": version, "ready": True}, conditions.Condition("Ready", True, "Reachable", f"Kubernetes {version}")
 
@@ -114,7 +121,7 @@ def _stable(text: str) -> str:
     return _ADDRESS.sub("", text)
 
 
-def reconcile_cluster_secrets(ctx: EngineContext, namespace: str, name: str) -> float | None:
+def reconcile_cluster_secrets(ctx: EngineContext, namespace: str, name: str) -> float | Park | None:
     obj = ctx.delivery.get("ClusterSecrets", namespace, name)
     if obj is None:
         return None
@@ -127,7 +134,7 @@ def reconcile_cluster_secrets(ctx: EngineContext, namespace: str, name: str) -> 
             _remove_finalizer(ctx, "ClusterSecrets", obj, keys.FINALIZER_CLUSTER_SECRETS)
             return None
         ctx.events.emit(ref, WARNING, "InvalidSpec", f"invalid ClusterSecrets, fix the manifest: {exc}")
-        return ctx.settings.sync_period_seconds
+        return Park("InvalidSpec", ctx.settings.sync_period_seconds)
     if not deleting and _ensure_finalizer(ctx, "ClusterSecrets", obj, keys.FINALIZER_CLUSTER_SECRETS):
         return 0.0
     source, target = spec.source, spec.target
@@ -142,7 +149,7 @@ def reconcile_cluster_secrets(ctx: EngineContext, namespace: str, name: str) -> 
             _remove_finalizer(ctx, "ClusterSecrets", obj, keys.FINALIZER_CLUSTER_SECRETS)
             return None
         ctx.events.emit(ref, WARNING, "InvalidSelector", str(exc))
-        return ctx.settings.sync_period_seconds
+        return Park("InvalidSelector", ctx.settings.sync_period_seconds)
     errors: list[str] = []
     connections: list[ClusterConnection] = []
     for cluster_obj in clusters:
@@ -183,7 +190,7 @@ def reconcile_cluster_secrets(ctx: EngineContext, namespace: str, name: str) -> 
                    else "cannot copy secrets to: ") + "; ".join(errors)
         ctx.events.emit(ref, WARNING, "CopyFailed", message[:1000])
         log.warning(message, extra=fields(kind="ClusterSecrets", object=name, namespace=namespace))
-        return ctx.settings.sync_period_seconds
+        return Park("CopyFailed", ctx.settings.sync_period_seconds)
     return ctx.settings.sync_period_seconds * 4
 
 

@@ -21,12 +21,6 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-INVALID_PERIODS = 10
-"""An invalid Revision or ReleaseManager is passed over every this many sync periods (an edit wakes it at
-once): with thousands of them (the reliability suite's hostile input) passes at the sync period starved the
-valid apps of workers."""
-
-
 @dataclass
 class EngineContext:
     settings: Settings

@@ -20,10 +20,11 @@ from picchu.engine.events import WARNING, ObjectRef
 from picchu.engine.release_manager import reconcile_release_manager
 from picchu.engine.revision import reconcile_revision
 from picchu.logs import fields
+from picchu.outcome import Park
 
 log = logging.getLogger(__name__)
 
-PASSES: dict[str, Callable[[EngineContext, str, str], float | None]] = {
+PASSES: dict[str, Callable[[EngineContext, str, str], float | Park | None]] = {
     "Revision": reconcile_revision,
     "ReleaseManager": reconcile_release_manager,
     "Cluster": reconcile_cluster,
@@ -45,9 +46,10 @@ def describe(exc: BaseException) -> str:
     return " ".join(text.split())[:500]
 
 
-def reconcile_key(ctx: EngineContext, key: Hashable) -> float | None:
+def reconcile_key(ctx: EngineContext, key: Hashable) -> float | Park | None:
     kind, namespace, name = cast(tuple[str, str, str], key)
     started = time.monotonic()
+    log.debug("%s pass", kind, extra=fields(kind=kind, namespace=namespace, object=name))
     try:
         return PASSES[kind](ctx, namespace, name)
     except Exception as exc:

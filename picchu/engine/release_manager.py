@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -29,24 +29,26 @@ from picchu.api.v1alpha1 import InvalidSpec, Revision, load_release_manager, loa
 from picchu.clusters.desired import ClusterPlan
 from picchu.clusters.fanout import fan_out
 from picchu.engine import conditions
-from picchu.engine.context import INVALID_PERIODS, EngineContext
+from picchu.engine.context import EngineContext
 from picchu.engine.events import NORMAL, WARNING, ObjectRef
 from picchu.engine.fleet import FleetMember, load_fleet
 from picchu.engine.rendering import cluster_plans
 from picchu.logs import fields
 from picchu.monitoring import AlertFailurePolicy
 from picchu.notify.events import EventKind, ReleaseEvent
+from picchu.outcome import Park
 from picchu.release.decide import decide
 from picchu.release.snapshot import ClusterView, Decision, Observation, ReplicaCount, Snapshot
 from picchu.release.snapshot import Settings as CoreSettings
 from picchu.release.states import STATES
+from picchu.release.status import date_steps
 
 log = logging.getLogger(__name__)
 NOTIFIED_STATES = {"releasing": EventKind.ROLLOUT_STARTED, "released": EventKind.RELEASED,
                    "failed": EventKind.ROLLED_BACK}
 
 
-def reconcile_release_manager(ctx: EngineContext, namespace: str, name: str) -> float | None:
+def reconcile_release_manager(ctx: EngineContext, namespace: str, name: str) -> float | Park | None:
     period = ctx.settings.sync_period_seconds
     obj = ctx.delivery.get("ReleaseManager", namespace, name)
     if obj is None:
@@ -67,7 +69,7 @@ def reconcile_release_manager(ctx: EngineContext, namespace: str, name: str) -> 
                 "conditions": merged, "lastUpdated": old.get("lastUpdated") or ctx.clock().strftime("%Y-%m-%dT%H:%M:%SZ")})
             ctx.events.emit(ref, WARNING, "InvalidSpec", message)
             log.warning(message, extra=fields(kind="ReleaseManager", object=name, namespace=namespace))
-        return period * INVALID_PERIODS  # an edit wakes it at once
+        return Park("InvalidSpec", period)
     app, target, fleet = rm.spec.app, rm.spec.target, rm.spec.fleet
     _observe_interval(ctx, namespace, name, app, target)
     members = load_fleet(ctx, namespace, fleet)
@@ -84,8 +86,19 @@ def reconcile_release_manager(ctx: EngineContext, namespace: str, name: str) -> 
     applied: set[str] = set()
     if not decision.held:
         failed, applied = _apply(ctx, members, revisions, decision, snapshot, set(unreachable))
+        # A step is dated when every cluster holds it, not when it was decided: the ramp delay then separates
+        # two weight changes on any cluster however long this apply took.
+        decision = replace(decision, rm_status=date_steps(decision.rm_status, snapshot.rm_status, snapshot.now,
+                                                          ctx.clock()))
     outcome = Outcome(unreachable, failed, applied, frozenset(m.name for m in members if m.model is not None))
     _report(ctx, obj, ref, decision, outcome, revisions, app, target)
+    if not any(m.connection is not None and not m.connection.breaker.dead for m in members):
+        # No cluster it could reach (none in the fleet, none with usable credentials, or all dead): reported.
+        # Retry with growing back-off; a change to this ReleaseManager or a Cluster of its fleet (its Ready
+        # condition flips when it answers again) wakes it. A cluster counts as dead only when it gave no
+        # connection at all (refused, or none within a timeout) or rejected its credentials: a slow apiserver
+        # is alive, so a healthy app whose cluster is briefly slow never waits out a back-off.
+        return Park("no usable cluster in the fleet", period)
     return period
 
 

@@ -13,14 +13,17 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from kubernetes.client.exceptions import ApiException
+
 from picchu import keys
 from picchu.api.v1alpha1 import InvalidSpec, Revision, load_revision
 from picchu.engine import conditions, mirror, steering
-from picchu.engine.context import INVALID_PERIODS, EngineContext
+from picchu.engine.context import EngineContext
 from picchu.engine.events import NORMAL, WARNING, ObjectRef
 from picchu.logs import fields
 from picchu.monitoring import AlertDecision, AlertVerdict
 from picchu.notify.events import EventKind, ReleaseEvent
+from picchu.outcome import Park
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +42,7 @@ class FailureDecision:
     acceptance_target: str | None = None
 
 
-def reconcile_revision(ctx: EngineContext, namespace: str, name: str) -> float | None:
+def reconcile_revision(ctx: EngineContext, namespace: str, name: str) -> float | Park | None:
     """Run one pass; returns the delay before the next pass (None when the Revision is gone)."""
     period = ctx.settings.sync_period_seconds
     obj = ctx.delivery.get("Revision", namespace, name)
@@ -53,7 +56,7 @@ def reconcile_revision(ctx: EngineContext, namespace: str, name: str) -> float |
         revision = load_revision(obj)
     except InvalidSpec as exc:
         _report_invalid(ctx, obj, ref, exc)
-        return period * INVALID_PERIODS  # nothing changes until someone edits it, and an edit wakes it at once
+        return Park("InvalidSpec", period)  # reported; a change to the Revision wakes it
     if _ensure_labels(ctx, obj, revision):
         return 0.0  # labels changed: rerun on the fresh object
     if _marked_for_deletion(obj, revision):
@@ -90,7 +93,20 @@ def reconcile_revision(ctx: EngineContext, namespace: str, name: str) -> float |
     if status != _comparable(obj.get("status")):
         ctx.delivery.patch_status("Revision", namespace, name, status)
         _announce(ctx, ref, old_conditions, summary, fields(app=app, tag=tag))
+    elif _blocked(summary):
+        # Nothing changed and nothing can until its clusters answer: back off; a change to the Revision or
+        # to its app's ReleaseManager status wakes it at once.
+        return Park("blocked", period)
     return period
+
+
+def _blocked(summary: list[conditions.Condition]) -> bool:
+    progressing = next((c for c in summary if c.type == conditions.PROGRESSING), None)
+    return progressing is not None and not progressing.status and progressing.reason in _PARKING_REASONS
+
+
+# Blocked on clusters only: a Revision blocked on its alert source must keep evaluating alerts every period.
+_PARKING_REASONS = frozenset({"NoClusterInFleet", "ClusterUnreachable"})
 
 
 def _entry(rm: dict[str, Any] | None, tag: str) -> dict[str, Any] | None:
@@ -303,5 +319,15 @@ def _record_triggered_alerts(ctx: EngineContext, namespace: str, rm_name: str, t
         if entry.get("tag") == tag and entry.get("triggeredAlerts") != alerts:
             entry["triggeredAlerts"] = alerts
             changed = True
-    if changed:
-        ctx.delivery.patch_status("ReleaseManager", namespace, rm_name, {"revisions": revisions})
+    if not changed:
+        return
+    # The whole list is written back, percents and dates included: only onto the version it was read from (the
+    # store may lag the ReleaseManager pass's last write), or a stale copy would undo that pass's steps.
+    try:
+        ctx.delivery.patch_status("ReleaseManager", namespace, rm_name, {"revisions": revisions},
+                                  resource_version=(rm.get("metadata") or {}).get("resourceVersion"))
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+        log.info("triggered alerts of %s not recorded: the ReleaseManager changed meanwhile; next pass", tag,
+                 extra=fields(namespace=namespace, object=rm_name, tag=tag))

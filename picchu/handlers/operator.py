@@ -2,6 +2,8 @@
 
 kopf only watches the delivery cluster and turns each watch event into a *wake* of a key in a `WorkQueue`;
 the queues run the engine's passes in worker threads, requeue them every sync period, and back off on errors.
+kopf's index handlers copy every watched object into the engine's `DeliveryStore` (kopf runs them for each
+event, and runs no other handler before every kind's initial list is indexed), so passes read from memory.
 No kopf state (annotations, finalizers, progress) is ever written to picchu objects: only non-persistent event
 handlers are registered. This module also starts the metrics and health endpoints and, when asked, waits for
 the leader Lease before doing anything.
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
+import os
 import threading
 import time
 from collections.abc import Hashable
@@ -23,15 +25,20 @@ from kubernetes import client
 from prometheus_client import start_http_server
 
 from picchu import keys, logs
+from picchu.api.v1alpha1.manifest import is_object_name
+from picchu.engine.alert_wake import AlertWaker
 from picchu.engine.assembly import build_context
 from picchu.engine.context import EngineContext
 from picchu.engine.dispatch import reconcile_key
+from picchu.handlers.shards import Shard
 from picchu.handlers.workqueue import WorkQueue
+from picchu.outcome import Park
 from picchu.settings import Settings
 
 log = logging.getLogger(__name__)
 KINDS = ("revisions", "releasemanagers", "clusters", "clustersecrets")
-_OBJECT_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")  # what the apiserver accepts
+STORED = {"revisions": "Revision", "releasemanagers": "ReleaseManager", "clusters": "Cluster",
+          "clustersecrets": "ClusterSecrets", "mirrors": "Mirror", "faultinjectors": "FaultInjector"}
 
 
 class Health:
@@ -75,11 +82,36 @@ def build_registry(ctx: EngineContext, queues: dict[str, WorkQueue], health: Hea
     registry = kopf.OperatorRegistry()
     changes = SpecChanges()
     group = keys.GROUP
+    shard = Shard(ctx.settings.shard_index, ctx.settings.shards)  # events of other shards' apps are dropped
+
+    store = ctx.delivery.store
+
+    def remember(body: kopf.Body, type: str | None) -> None:
+        """Runs in every event handler: kopf calls those only once every kind's initial list is indexed."""
+        if store is None:
+            return
+        store.mark_ready()
+        if type == "DELETED":
+            store.remove(str(body.get("kind")), body.metadata.namespace or "", body.metadata.name or "")
+
+    if store is not None:
+        for plural in STORED:
+            # Returns None: kopf keeps nothing of its own, the store keeps the object.
+            kopf.index(group, "v1alpha1", plural, registry=registry, id=f"store-{plural}")(
+                lambda body, **_: store.put(body))
+        for plural in ("mirrors", "faultinjectors"):  # watched only to keep the store current
+            kopf.on.event(group, "v1alpha1", plural, registry=registry, id=f"forget-{plural}")(
+                lambda body, type, **_: remember(body, type))
 
     # An explicit registry has none of kopf's default login handlers: watch with the engine's credentials.
     @kopf.on.login(registry=registry)
     def login(**_: Any) -> kopf.ConnectionInfo:
         return connection_info(ctx.delivery.api_client)
+
+    def alert_fired(ns: str, name: str, app: str) -> None:
+        """A rollback never waits for the period: the failing Revision runs now, even if it was parked."""
+        if shard.owns_app(ns, app):
+            queues["revisions"].wake(("Revision", ns, name), group=(ns, app))
 
     @kopf.on.startup(registry=registry)
     async def start_queues(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
@@ -88,54 +120,80 @@ def build_registry(ctx: EngineContext, queues: dict[str, WorkQueue], health: Hea
         settings.watching.client_timeout = 330
         memo.tasks = [asyncio.create_task(q.run(), name=f"queue-{n}") for n, q in queues.items()]
         memo.heartbeat = asyncio.create_task(_heartbeat(health))
+        memo.alert_waker = AlertWaker(ctx, alert_fired, ctx.settings.prometheus_query_ttl_seconds).start()
         health.ready.set()
 
     @kopf.on.cleanup(registry=registry)
     async def stop_queues(memo: kopf.Memo, **_: Any) -> None:
+        if memo.get("alert_waker") is not None:
+            memo.alert_waker.stop()
         for task in [*memo.get("tasks", []), memo.get("heartbeat")]:
             if task is not None:
                 task.cancel()
 
     @kopf.on.event(group, "v1alpha1", "revisions", registry=registry)
     def revision_event(body: kopf.Body, type: str | None, **_: Any) -> None:
+        remember(body, type)
         ns, name = body.metadata.namespace, body.metadata.name
-        queues["revisions"].add(("Revision", ns, name))
-        if not changes.spec_changed(body, type) and type == "MODIFIED":
-            return  # a status or label write (often our own): the ReleaseManagers have nothing new to read
-        app = (body.spec.get("app") or {}).get("name")
+        app = _app_name(body.spec.get("app"))
+        if not shard.owns_app(ns or "", app or name):
+            return
+        changed = changes.spec_changed(body, type) or type != "MODIFIED"
+        # A status or label write (often our own) reruns a healthy Revision but leaves a parked one parked.
+        wake(queues["revisions"], ("Revision", ns, name), changed, group=(ns, app or name))
+        if not changed:
+            return  # the ReleaseManagers have nothing new to read
         for target in body.spec.get("targets") or []:
             if app and isinstance(target, dict) and target.get("name"):
                 rm = f"{app}-{target['name']}"
-                if _OBJECT_NAME.match(rm):  # an invalid Revision names no ReleaseManager (its pass reports it)
-                    queues["releasemanagers"].add(("ReleaseManager", ns, rm))
+                if is_object_name(rm):  # an invalid Revision names no ReleaseManager (its pass reports it)
+                    queues["releasemanagers"].wake(("ReleaseManager", ns, rm), group=(ns, app))
 
     @kopf.on.event(group, "v1alpha1", "releasemanagers", registry=registry)
     def release_manager_event(body: kopf.Body, type: str | None, old: Any = None, **_: Any) -> None:
+        remember(body, type)
         # Our own status writes must not retrigger a pass (Picchu's lastUpdated filter, §4.2): only creation,
         # deletion, the initial listing and spec/metadata changes (generation, deletionTimestamp) wake it.
         meta = body.metadata
-        if not changes.spec_changed(body, type) and type == "MODIFIED" and not meta.get("deletionTimestamp"):
+        app = body.spec.get("app") if isinstance(body.spec.get("app"), str) else None
+        if not shard.owns_app(meta.namespace or "", app or meta.name):
             return
-        queues["releasemanagers"].add(("ReleaseManager", meta.namespace, meta.name))
+        group = (meta.namespace, app or meta.name)
+        if not changes.spec_changed(body, type) and type == "MODIFIED" and not meta.get("deletionTimestamp"):
+            # Its status moved: the app's Revisions parked on it (blocked on clusters) read it again.
+            queues["revisions"].wake_group(group)
+            return
+        queues["releasemanagers"].wake(("ReleaseManager", meta.namespace, meta.name), group=group)
 
     @kopf.on.event(group, "v1alpha1", "clusters", registry=registry)
     def cluster_event(body: kopf.Body, type: str | None, **_: Any) -> None:
+        remember(body, type)
         meta = body.metadata
-        queues["clusters"].add(("Cluster", meta.namespace, meta.name))
-        if type in ("ADDED", "DELETED", "MODIFIED"):  # a fleet change wakes that fleet's apps at once
-            for rm_key in ctx_release_managers(ctx, meta.namespace or "", (meta.labels or {}).get(keys.LABEL_FLEET)):
-                queues["releasemanagers"].add(rm_key)
+        changed = changes.spec_changed(body, type) or type != "MODIFIED"
+        if shard.owns_clusters:
+            wake(queues["clusters"], ("Cluster", meta.namespace, meta.name), changed)
+        if type in ("ADDED", "DELETED", "MODIFIED"):  # a fleet change (or a Ready flip) wakes that fleet's apps
+            for rm_key, app in ctx_release_managers(ctx, meta.namespace or "",
+                                                    (meta.labels or {}).get(keys.LABEL_FLEET)):
+                if shard.owns_app(meta.namespace or "", app):
+                    queues["releasemanagers"].wake(rm_key, group=(meta.namespace, app))
 
     @kopf.on.event(group, "v1alpha1", "clustersecrets", registry=registry)
-    def cluster_secrets_event(body: kopf.Body, **_: Any) -> None:
-        queues["clustersecrets"].add(("ClusterSecrets", body.metadata.namespace, body.metadata.name))
+    def cluster_secrets_event(body: kopf.Body, type: str | None, **_: Any) -> None:
+        remember(body, type)
+        if not shard.owns_clusters:
+            return
+        wake(queues["clustersecrets"], ("ClusterSecrets", body.metadata.namespace, body.metadata.name),
+             changes.spec_changed(body, type) or type != "MODIFIED")
 
     return registry
 
 
 class SpecChanges:
-    """Each watched object's last seen generation, so status and label writes (ours included) can be told
-    apart from spec changes. Deleted objects leave the memory, so it only holds live objects."""
+    """Each watched object's last seen generation and labels, so status writes (ours included) can be told
+    apart from spec and label changes: labels choose which Revisions a ReleaseManager reads, so the fleet label
+    a Revision pass adds to a new Revision must wake its ReleaseManagers at once, not a period later. Deleted
+    objects leave the memory, so it only holds live objects."""
 
     def __init__(self) -> None:
         self._seen: dict[tuple[str, str, str], Any] = {}
@@ -145,10 +203,23 @@ class SpecChanges:
         if event_type == "DELETED":
             self._seen.pop(key, None)
             return True
-        generation = body.metadata.get("generation")
-        changed = self._seen.get(key) != generation
-        self._seen[key] = generation
+        seen = (body.metadata.get("generation"), tuple(sorted((body.metadata.get("labels") or {}).items())))
+        changed = self._seen.get(key) != seen
+        self._seen[key] = seen
         return changed
+
+
+def wake(queue: WorkQueue, key: Hashable, changed: bool, group: Hashable | None = None) -> None:
+    """A changed object resets its key's back-off and runs now; any other event only schedules it."""
+    if changed:
+        queue.wake(key, group=group)
+    else:
+        queue.add(key, group=group)
+
+
+def _app_name(app: Any) -> str | None:
+    name = app.get("name") if isinstance(app, dict) else None
+    return name if isinstance(name, str) and name else None
 
 
 def connection_info(api: client.ApiClient) -> kopf.ConnectionInfo:
@@ -162,14 +233,20 @@ def connection_info(api: client.ApiClient) -> kopf.ConnectionInfo:
     )
 
 
-def ctx_release_managers(ctx: EngineContext, namespace: str, fleet: str | None) -> list[Hashable]:
+def ctx_release_managers(ctx: EngineContext, namespace: str, fleet: str | None) -> list[tuple[Hashable, str]]:
+    """(key, app) of each ReleaseManager of `fleet`."""
     if not fleet:
         return []
     try:
         rms = ctx.delivery.list("ReleaseManager", namespace, {keys.LABEL_FLEET: fleet})
     except Exception:
         return []
-    return [("ReleaseManager", namespace, rm["metadata"]["name"]) for rm in rms]
+    found: list[tuple[Hashable, str]] = []
+    for rm in rms:
+        app = (rm.get("spec") or {}).get("app")
+        name = rm["metadata"]["name"]
+        found.append((("ReleaseManager", namespace, name), app if isinstance(app, str) and app else name))
+    return found
 
 
 async def _heartbeat(health: Health) -> None:
@@ -179,7 +256,7 @@ async def _heartbeat(health: Health) -> None:
 
 
 def build_queues(ctx: EngineContext) -> dict[str, WorkQueue]:
-    def reconcile(key: Hashable) -> float | None:
+    def reconcile(key: Hashable) -> float | Park | None:
         return reconcile_key(ctx, key)
 
     s = ctx.settings
@@ -187,10 +264,11 @@ def build_queues(ctx: EngineContext) -> dict[str, WorkQueue]:
         "revisions": WorkQueue("revisions", reconcile, s.concurrent_revisions, metrics=ctx.metrics),
         "releasemanagers": WorkQueue("releasemanagers", reconcile, s.concurrent_release_managers,
                                      metrics=ctx.metrics),
-        "clusters": WorkQueue("clusters", reconcile, 1, metrics=ctx.metrics),
-        "clustersecrets": WorkQueue("clustersecrets", reconcile, 1, metrics=ctx.metrics),
+        # Credentials Secrets are not watched: a parked Cluster is probed again within 30 s of a fix.
+        "clusters": WorkQueue("clusters", reconcile, 2, max_backoff=30.0, metrics=ctx.metrics),
+        "clustersecrets": WorkQueue("clustersecrets", reconcile, 1, max_backoff=60.0, metrics=ctx.metrics),
     }
-    ctx.wake_release_manager = lambda ns, name: queues["releasemanagers"].add(("ReleaseManager", ns, name))
+    ctx.wake_release_manager = lambda ns, name: queues["releasemanagers"].wake(("ReleaseManager", ns, name))
     return queues
 
 
@@ -200,21 +278,25 @@ def run_operator(settings: Settings, api: client.ApiClient) -> None:
     health = Health()
     health.beat()
     health.serve(settings.health_addr)
+    # Which process wrote what, in the apiserver's audit log: shard and pid in every request's user agent.
+    api.user_agent = f"picchu/shard-{settings.shard_index}-of-{settings.shards}/pid-{os.getpid()}"
     host, _, port = settings.metrics_addr.rpartition(":")
-    ctx = build_context(settings, api)
+    ctx = build_context(settings, api, watching=True)
     start_http_server(int(port), addr=host or "0.0.0.0", registry=ctx.metrics.registry)
     leadership = None
-    leader = ctx.metrics.leader.labels(settings.leader_election_id)
+    lease = Shard(settings.shard_index, settings.shards).lease_name(settings.leader_election_id)
+    leader = ctx.metrics.leader.labels(lease)
     if settings.enable_leader_election:
         from picchu.handlers.leadership import acquire_leadership, lease_namespace
 
         leader.set(0)
         lease_ns = lease_namespace(settings.leader_election_namespace, settings.namespace)
-        leadership = acquire_leadership(api, settings.leader_election_id, lease_ns, waiting=health.beat)
+        leadership = acquire_leadership(api, lease, lease_ns, waiting=health.beat)
     leader.set(1)  # without election the one process always acts
     queues = build_queues(ctx)
     registry = build_registry(ctx, queues, health)
-    log.info("starting picchu", extra=logs.fields(namespace=settings.namespace or "*"))
+    log.info("starting picchu", extra=logs.fields(namespace=settings.namespace or "*",
+                                                  shard=f"{settings.shard_index}/{settings.shards}"))
     try:
         kopf.run(
             registry=registry,

@@ -138,15 +138,13 @@ class CombinedAlertSource:
 
 
 def alert_query(tag: str, canaries_only: bool) -> str:
-    """The exact query of §13.1. The SLO query is the same for every app and tag (one shared cache entry)."""
+    """The query of §13.1, for every app and tag at once: one shared cache entry per kind, so Prometheus is
+    asked once per TTL however many apps reconcile (Picchu asked once per tag for canary alerts; the answer
+    is grouped by tag and app, and `alerts_by_tag` picks the release's own samples, so the verdicts are the
+    same). ``tag`` is kept in the signature: a source may still narrow by it."""
     if canaries_only:
-        return f'sum by(tag,app,alertname)(ALERTS{{ tag="{_escape(tag)}",canary="true",alertstate="firing"}})'
+        return 'sum by(tag,app,alertname)(ALERTS{canary="true",alertstate="firing"})'
     return 'sum by(tag,app,alertname)(ALERTS{slo="true",alertstate="firing"})'
-
-
-def _escape(value: str) -> str:
-    # Tags are DNS labels in practice; escaping keeps a hostile tag from rewriting the selector.
-    return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
 class MalformedAnswer(ValueError):

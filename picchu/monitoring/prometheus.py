@@ -79,6 +79,21 @@ class PrometheusAlertSource:
             return AlertVerdict.unknown(reason)
         return AlertVerdict.triggered(names) if names else AlertVerdict.clear()
 
+    def firing(self) -> set[tuple[str, str]] | None:
+        """Every (app, tag) with a firing SLO or canary alert, from the two shared queries (so from the cache
+        the passes use too); None when Prometheus cannot answer."""
+        found: set[tuple[str, str]] = set()
+        try:
+            for canaries_only in (False, True):
+                for sample in self._samples(alert_query("", canaries_only)):
+                    labels = sample["metric"]
+                    if labels.get("app") and labels.get("tag"):
+                        found.add((str(labels["app"]), str(labels["tag"])))
+        except Exception as error:
+            log.warning("alert query for every app: %s: %s", type(error).__name__, error)
+            return None
+        return found
+
     def _samples(self, query: str) -> list[Any]:
         cached = self._cache.get(query)
         if cached is not None:

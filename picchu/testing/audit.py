@@ -51,6 +51,8 @@ class Request:
     code: int
     uri: str
     at: datetime | None = None
+    name: str = ""  # the object's name, when the request addressed one
+    user_agent: str = ""
 
 
 def read_requests(path: Path, offset: int = 0) -> tuple[list[Request], int]:
@@ -74,7 +76,8 @@ def read_requests(path: Path, offset: int = 0) -> tuple[list[Request], int]:
                              group=ref.get("apiGroup") or "", resource=resource,
                              namespace=ref.get("namespace") or "",
                              code=int((event.get("responseStatus") or {}).get("code") or 0),
-                             uri=event.get("requestURI", ""), at=_time(event.get("stageTimestamp"))))
+                             uri=event.get("requestURI", ""), at=_time(event.get("stageTimestamp")),
+                             name=ref.get("name") or "", user_agent=event.get("userAgent") or ""))
     return found, offset + len(complete)
 
 

@@ -239,3 +239,25 @@ def test_the_grafana_dashboard_ships_as_a_configmap_the_sidecar_loads(helm: Helm
     assert json.loads(dashboard["data"]["picchu.json"]) == json.loads(shipped)
     assert not [m for m in template(helm, "grafanaDashboard.enabled=false")
                 if m["kind"] == "ConfigMap" and m["metadata"]["name"].endswith("-dashboard")]
+
+
+def test_run_shards_renders_one_leader_electing_deployment_and_budget_per_shard(helm: Helm) -> None:
+    manifests = template(helm, "run.shards=3")
+    deployments = sorted((m for m in manifests if m["kind"] == "Deployment"), key=lambda m: m["metadata"]["name"])
+    assert [d["metadata"]["name"] for d in deployments] == ["picchu-shard-0", "picchu-shard-1", "picchu-shard-2"]
+    command = typer.main.get_command(app).commands["run"]  # type: ignore[attr-defined]
+    selectors = []
+    for index, deployment in enumerate(deployments):
+        assert deployment["spec"]["replicas"] == 2
+        args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+        params = command.make_context("run", list(args)).params
+        assert (params["shards"], params["shard_index"], params["enable_leader_election"]) == (3, index, True)
+        selector = deployment["spec"]["selector"]["matchLabels"]
+        assert selector.items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+        selectors.append(selector)
+    assert len({tuple(sorted(s.items())) for s in selectors}) == 3, "no Deployment adopts another shard's pods"
+    budgets = [m for m in manifests if m["kind"] == "PodDisruptionBudget"]
+    assert sorted(b["spec"]["selector"]["matchLabels"]["picchu.medium.engineering/shard"] for b in budgets) == \
+        ["0", "1", "2"]
+    assert "shards" not in str(_one(template(helm), "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"])
+    assert "/run/shards" in refusal(helm, "run.shards=0")

@@ -163,15 +163,6 @@ class World:
                                            for c in (p.status.conditions or [])))
         return ready, len(pods)
 
-    def settle(self) -> None:
-        """Wait until no namespace is being deleted in the targets (earlier tests' cleanup by the namespace
-        controller makes the apiservers do work of their own, which request counts would include)."""
-        def settled() -> bool:
-            return not any(ns.metadata.deletion_timestamp for c in TARGETS
-                           for ns in client.CoreV1Api(self.apis[c]).list_namespace().items)
-
-        self.wait(settled, message="no namespace Terminating in the target clusters")
-
     def events(self, name: str) -> list[Any]:
         items = client.CoreV1Api(self.apis["delivery"]).list_namespaced_event(self.namespace).items
         return [e for e in items if e.involved_object.name == name]

@@ -13,6 +13,7 @@ from kubernetes import client
 from picchu import keys
 from picchu.engine.cluster import reconcile_cluster_secrets
 from picchu.engine.context import EngineContext
+from picchu.outcome import Park
 from picchu.testing.controlplane import ControlPlane
 from picchu.testing.requests import RequestCounter, delta
 from tests.engine.conftest import Delivery, run_pass, secret_data
@@ -97,7 +98,9 @@ def test_an_invalid_selector_is_reported_on_the_object_without_failing_the_pass_
     name = cluster_secrets(delivery, {"namespace": delivery.namespace, "labelSelector": "copy in ("},
                            {"namespace": extra_namespaces()})
 
-    assert run_pass(reconcile_cluster_secrets, ctx, delivery.namespace, name) == ctx.settings.sync_period_seconds
+    # reported, then parked: retried with back-off, or at once when the ClusterSecrets changes
+    parked = run_pass(reconcile_cluster_secrets, ctx, delivery.namespace, name)
+    assert isinstance(parked, Park) and parked.delay == ctx.settings.sync_period_seconds
 
     messages = [e.message for e in delivery.events(name) if e.type == "Warning"]
     assert any("spec.source.labelSelector" in m for m in messages), messages

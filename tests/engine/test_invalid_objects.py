@@ -1,4 +1,4 @@
-"""Objects no pass can act on are reported once and then left alone until someone edits them.
+"""Objects no pass can act on are reported once and then parked (growing back-off) until someone edits them.
 
 Why: the reliability suite's hostile input (thousands of objects with unicode, 253-character names, app names
 no namespace accepts) made every pass of such objects fail at the apiserver with HTTP 400 and retry forever,
@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from picchu.engine.context import INVALID_PERIODS, EngineContext
+from picchu.engine.context import EngineContext
 from picchu.engine.release_manager import reconcile_release_manager
 from picchu.engine.revision import reconcile_revision
+from picchu.outcome import Park
 from picchu.testing.builders import revision_manifest
 from tests.engine.conftest import Delivery, run_pass
 
@@ -23,7 +24,7 @@ def test_a_revision_whose_app_name_no_namespace_accepts_is_invalid_and_waits_for
     manifest["spec"]["app"]["name"] = "ünïcødé-🚀"
     delivery.create(manifest)
     delay = run_pass(reconcile_revision, ctx, delivery.namespace, "unicode-app")
-    assert delay == ctx.settings.sync_period_seconds * INVALID_PERIODS
+    assert isinstance(delay, Park) and delay.reason == "InvalidSpec", "parked until someone edits it"
     obj = delivery.get("Revision", "unicode-app")
     assert obj is not None
     [valid] = [c for c in obj["status"]["conditions"] if c["type"] == "Valid"]
@@ -37,7 +38,7 @@ def test_a_hand_written_release_manager_with_a_garbage_app_is_reported_not_faile
                      "metadata": {"name": "garbage-production"},
                      "spec": {"fleet": "x" * 300, "app": "日本語", "target": "production"}})
     delay = reconcile_release_manager(ctx, delivery.namespace, "garbage-production")
-    assert delay == ctx.settings.sync_period_seconds * INVALID_PERIODS
+    assert isinstance(delay, Park) and delay.reason == "InvalidSpec", "parked until someone edits it"
     obj = delivery.get("ReleaseManager", "garbage-production")
     assert obj is not None
     [progressing] = [c for c in obj["status"]["conditions"] if c["type"] == "Progressing"]

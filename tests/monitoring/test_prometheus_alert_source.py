@@ -136,3 +136,19 @@ def test_a_hung_prometheus_times_out_as_unknown_and_the_error_is_not_cached() ->
             server.resume()
         assert verdict.is_unknown and "Timeout" in verdict.reason
         assert source.triggered_alerts("echo", "v1", canaries_only=False).is_clear
+
+
+def test_every_firing_release_comes_from_two_queries_however_many_apps_ask(
+    prometheus: PrometheusServer, failing_echo_v1: None
+) -> None:
+    source = fresh_source(prometheus, ttl_seconds=60)
+    before = queries_answered(prometheus)
+    assert source.firing() == {("echo", "v1")}
+    for app, tag in (("echo", "v1"), ("echo", "v2"), ("other", "v1")):
+        for canaries_only in (False, True):
+            source.triggered_alerts(app, tag, canaries_only=canaries_only)
+    assert queries_answered(prometheus) - before == 2  # the SLO query and the canary query, both cached
+
+
+def test_an_unreachable_prometheus_says_nothing_is_known_about_firing() -> None:
+    assert PrometheusAlertSource("http://127.0.0.1:9", timeout_seconds=1).firing() is None

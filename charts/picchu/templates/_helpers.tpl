@@ -77,10 +77,10 @@ end-to-end suite (measured from the apiserver's audit log, tests/e2e) or says in
 - apiGroups: ["picchu.medium.engineering"]
   resources: [clusters, clustersecrets, releasemanagers, revisions]
   verbs: [get, list, watch]
-# used when a Revision is mirrored or fault-injected: listed by the Revision pass
+# used on every start: kopf watches these too, so passes read Mirrors and FaultInjectors from memory
 - apiGroups: ["picchu.medium.engineering"]
   resources: [mirrors, faultinjectors]
-  verbs: [list]
+  verbs: [list, watch]
 # used every pass: Revision labels and ReleaseManager annotations; finalizers of Clusters and (when one exists)
 # ClusterSecrets
 - apiGroups: ["picchu.medium.engineering"]
@@ -116,11 +116,12 @@ end-to-end suite (measured from the apiserver's audit log, tests/e2e) or says in
 {{/* Secrets: Cluster credentials, config copies, ClusterSecrets sources (bound like picchu.namespacedRules,
 but cluster-wide only with rbac.clusterSecrets). */}}
 {{- define "picchu.secretRules" -}}
-# used every pass: each Cluster's credentials Secret (get); list is needed when a Revision's configs select
+# used on every start: the Secrets of the namespace holding Clusters are watched (list, watch), so passes read
+# credentials from memory (get when that watch is down); list is also needed when a Revision's configs select
 # Secrets or a ClusterSecrets copies them
 - apiGroups: [""]
   resources: [secrets]
-  verbs: [get, list]
+  verbs: [get, list, watch]
 {{- end -}}
 
 {{/* The leader Lease (run.enable-leader-election), in picchu.leaseNamespace. */}}

@@ -21,6 +21,11 @@ _NAME_PART = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 _FIX_NAME = "use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
 
 
+def is_object_name(name: str) -> bool:
+    """Whether the apiserver accepts `name` as an object's name (a DNS subdomain of at most 253 characters)."""
+    return len(name) <= 253 and bool(_SUBDOMAIN.match(name))
+
+
 def _key_error(key: str) -> str | None:
     prefix, _, name = key.rpartition("/")
     if prefix and (len(prefix) > 253 or not _SUBDOMAIN.match(prefix)):
@@ -41,7 +46,7 @@ def meta_errors(obj: Mapping[str, Any]) -> list[FieldError]:
     name = meta.get("name")
     if not isinstance(name, str) or not name:
         errors.append(("metadata.name", "missing: every object needs a name"))
-    elif len(name) > 253 or not _SUBDOMAIN.match(name):
+    elif not is_object_name(name):
         errors.append(("metadata.name", f"{name!r} is not a valid name: {_FIX_NAME} (was a template "
                                         "variable left unfilled?)"))
     namespace = meta.get("namespace")

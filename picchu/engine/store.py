@@ -1,0 +1,126 @@
+"""picchu's own objects of the delivery cluster, kept in memory from the watches, so passes read without asking.
+
+Why: a pass used to GET its object and LIST its Revisions, Clusters and credentials Secrets, i.e. reads that
+grow with the number of apps while nothing changes. kopf already watches the picchu kinds; its index handlers
+(which kopf runs for every event, and before any other handler until every kind's initial list is in) feed
+`put` here, its event handlers `remove` on deletion. Credentials Secrets are not watched by kopf: one
+`Reflector` per delivery namespace that holds Clusters mirrors them (started on the first read).
+
+Writes stay requests; their answers go through `put` too, so the next pass sees what this one wrote even
+before the watch delivers it. An answer or event older than what is stored (smaller resourceVersion) is
+ignored, so a late watch event never undoes a newer write.
+
+Neighbours: `delivery.DeliveryCluster` reads here when a kind is `ready` and falls back to requests
+otherwise (at start-up, in tests without an operator). Readers get deep copies: a pass may edit what it reads.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from kubernetes import client
+
+from picchu.clusters.reflector import NotSynced, Reflector
+
+WATCHED_KINDS = ("Revision", "ReleaseManager", "Cluster", "ClusterSecrets", "Mirror", "FaultInjector")
+
+
+def _version(obj: Mapping[str, Any]) -> int | None:
+    try:
+        return int((obj.get("metadata") or {}).get("resourceVersion") or "")
+    except ValueError:
+        return None  # opaque (not etcd's integer): the newest arrival wins
+
+
+def matches(labels: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
+    """`wanted` as `DeliveryCluster.list` takes it: key=value, or key alone (empty value) for "has key"."""
+    return all(key in labels and (not value or labels[key] == value) for key, value in wanted.items())
+
+
+class DeliveryStore:
+    def __init__(self, api: client.ApiClient | None = None, *, wait_seconds: float = 10.0) -> None:
+        self._objects: dict[str, dict[tuple[str, str], dict[str, Any]]] = {k: {} for k in WATCHED_KINDS}
+        self._ready: set[str] = set()
+        self._lock = threading.Lock()
+        self._api = api
+        self._wait_seconds = wait_seconds
+        self._secrets: dict[str, Reflector] = {}
+
+    # --- fed by the watches and by our own writes ---------------------------------------------------
+    def put(self, obj: Mapping[str, Any]) -> None:
+        kind, meta = obj.get("kind"), obj.get("metadata") or {}
+        if kind not in self._objects or not meta.get("name"):
+            return
+        key = (meta.get("namespace") or "", meta["name"])
+        new = _version(obj)
+        with self._lock:
+            old = self._objects[kind].get(key)
+            old_version = _version(old) if old is not None else None
+            if old_version is not None and new is not None and new < old_version:
+                return
+            self._objects[kind][key] = copy.deepcopy(dict(obj))
+
+    def remove(self, kind: str, namespace: str, name: str) -> None:
+        with self._lock:
+            self._objects.get(kind, {}).pop((namespace, name), None)
+
+    def mark_ready(self, kinds: tuple[str, ...] = WATCHED_KINDS) -> None:
+        """Every kind's initial list is in (kopf ran a non-index handler, which it does only then)."""
+        with self._lock:
+            self._ready.update(kinds)
+
+    # --- read by the passes ---------------------------------------------------------------------------
+    def ready(self, kind: str) -> bool:
+        with self._lock:
+            return kind in self._ready
+
+    def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        with self._lock:
+            found = self._objects[kind].get((namespace, name))
+        return copy.deepcopy(found) if found is not None else None
+
+    def list(self, kind: str, namespace: str | None, labels: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            found = [obj for (ns, _), obj in self._objects[kind].items()
+                     if (not namespace or ns == namespace)
+                     and matches((obj.get("metadata") or {}).get("labels") or {}, labels or {})]
+        return copy.deepcopy(found)
+
+    def secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The Secret from this namespace's watch; raises `NotSynced` while that watch is down."""
+        reflector = self._secret_reflector(namespace)
+        reflector.wait_attempted(self._wait_seconds)
+        found = reflector.get(namespace, name)
+        return copy.deepcopy(found) if found is not None else None
+
+    def _secret_reflector(self, namespace: str) -> Reflector:
+        with self._lock:
+            reflector = self._secrets.get(namespace)
+            if reflector is None:
+                if self._api is None:
+                    raise NotSynced("no delivery client to watch Secrets with")
+                reflector = Reflector(self._api, f"/api/v1/namespaces/{namespace}/secrets",
+                                      name=f"delivery Secrets of {namespace}", project=_secret_projection)
+                self._secrets[namespace] = reflector
+                reflector.start()
+        return reflector
+
+    def close(self) -> None:
+        with self._lock:
+            reflectors, self._secrets = list(self._secrets.values()), {}
+        for reflector in reflectors:
+            reflector.stop()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return sum(len(objects) for objects in self._objects.values())
+
+
+def _secret_projection(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A Secret as `DeliveryCluster.secret` returns it (no managedFields: they are large and unused)."""
+    meta = {k: v for k, v in (item.get("metadata") or {}).items() if k != "managedFields"}
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": item.get("type"),
+            "data": item.get("data") or {}}
