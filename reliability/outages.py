@@ -75,24 +75,36 @@ class Sampler:
         self.world, self.app, self.step = world, app, step
         self.jumps: list[str] = []
         self.samples = 0
+        self.catch_ups = 0  # returns of a cluster after an outage, checked against the clusters that stayed
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._thread.start()
 
     def _loop(self) -> None:
         last: dict[str, dict[str, int]] = {}
+        away: set[str] = set()  # clusters that could not be read since their last sample
         while not self._stop.is_set():
-            for cluster in TARGETS:
-                now = self.world.weights(cluster, self.app)
+            sampled = {cluster: self.world.weights(cluster, self.app) for cluster in TARGETS}
+            for cluster, now in sampled.items():
                 if now is None:
+                    if cluster in last:
+                        away.add(cluster)
                     continue
                 self.samples += 1
                 before = last.get(cluster)
-                if before is not None and any(abs(now.get(t, 0) - before.get(t, 0)) > self.step
-                                              for t in set(before) | set(now)):
+                if cluster in away:
+                    # Back after an outage: it catches up with the decided weights in one write (routes first),
+                    # so compare it with a cluster that stayed, not with where it was before.
+                    away.discard(cluster)
+                    self.catch_ups += 1
+                    before = next((w for c, w in sampled.items() if c != cluster and w is not None), None)
+                if before is not None and self._moved_more_than_a_step(before, now):
                     self.jumps.append(f"{self.app} on {cluster}: {before} -> {now}")
                 last[cluster] = now
             self._stop.wait(0.1)
+
+    def _moved_more_than_a_step(self, before: dict[str, int], now: dict[str, int]) -> bool:
+        return any(abs(now.get(t, 0) - before.get(t, 0)) > self.step for t in set(before) | set(now))
 
     def stop(self) -> None:
         self._stop.set()
@@ -120,7 +132,7 @@ def run(world: World, *, deadline_seconds: float = 300.0) -> list[Row]:
         sampler = Sampler(world, APP, STEP)
         ctx = _Context(world, namespace, fc_namespace, hold, fail_closed, alerts, hanging, sampler, deadline_seconds)
         for tag, (name, outage) in enumerate(_OUTAGES.items(), start=1):
-            started, jumps_before = time.monotonic(), len(sampler.jumps)
+            started, jumps_before, catch_ups_before = time.monotonic(), len(sampler.jumps), sampler.catch_ups
             tracebacks_before = world.tracebacks(hold, fail_closed)
             try:
                 ok, numbers, notes = outage(ctx, f"v{tag}")
@@ -130,7 +142,8 @@ def run(world: World, *, deadline_seconds: float = 300.0) -> list[Row]:
             jumps = sampler.jumps[jumps_before:]
             tracebacks = world.tracebacks(hold, fail_closed) - tracebacks_before
             numbers.update({"operator exits": int(not hold.running) + int(not fail_closed.running),
-                            "tracebacks": tracebacks, "jumps > 1 step": len(jumps)})
+                            "tracebacks": tracebacks, "jumps > 1 step": len(jumps),
+                            "clusters caught up after an outage": sampler.catch_ups - catch_ups_before})
             ok = ok and hold.running and fail_closed.running and not jumps and not numbers["tracebacks"]
             sources = world.traceback_sources(hold, fail_closed) if numbers["tracebacks"] else []
             rows.append(Row(f"outage: {name}", ok, time.monotonic() - started, numbers,
