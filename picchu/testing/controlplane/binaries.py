@@ -98,13 +98,18 @@ def cache_root() -> Path:
     return Path(override) if override else Path.home() / ".cache" / "picchu"
 
 
+def required_version(module_dir: Path, module: str) -> str:
+    """The version of `module` that the Go module in `module_dir` requires (its pin), e.g. `v1.36.3`."""
+    go_mod = module_dir / "go.mod"
+    match = re.search(rf"^\s*(?:require\s+)?{re.escape(module)}\s+(v\S+)", go_mod.read_text(), re.MULTILINE)
+    if not match:
+        raise ControlPlaneUnavailable(f"{go_mod} does not require {module}; cannot tell the pin")
+    return match.group(1)
+
+
 def pinned_kubernetes_version(module_dir: Path | None = None) -> str:
     """The `k8s.io/kubernetes` version required by the wrapper module, e.g. `v1.36.3`."""
-    go_mod = (module_dir or wrapper_module_dir()) / "go.mod"
-    match = re.search(r"^\s*k8s\.io/kubernetes\s+(v\S+)", go_mod.read_text(), re.MULTILINE)
-    if not match:
-        raise ControlPlaneUnavailable(f"{go_mod} does not require k8s.io/kubernetes; cannot tell the pin")
-    return match.group(1)
+    return required_version(module_dir or wrapper_module_dir(), "k8s.io/kubernetes")
 
 
 def _pin_digest(module_dir: Path) -> str:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import re
 import shutil
 import sys
 import time
@@ -35,6 +34,7 @@ from picchu.testing.controlplane.binaries import (
     cache_root,
     go_executable,
     repo_root,
+    required_version,
 )
 
 _PACKAGE = "sigs.k8s.io/kwok/cmd/kwok"
@@ -49,11 +49,7 @@ def kwok_module_dir() -> Path:
 
 def pinned_kwok_version(module_dir: Path | None = None) -> str:
     """The `sigs.k8s.io/kwok` version required by the wrapper module, e.g. `v0.8.0`."""
-    go_mod = (module_dir or kwok_module_dir()) / "go.mod"
-    match = re.search(r"^\s*(?:require\s+)?sigs\.k8s\.io/kwok\s+(v\S+)", go_mod.read_text(), re.MULTILINE)
-    if not match:
-        raise ControlPlaneUnavailable(f"{go_mod} does not require sigs.k8s.io/kwok; cannot tell the pin")
-    return match.group(1)
+    return required_version(module_dir or kwok_module_dir(), "sigs.k8s.io/kwok")
 
 
 def _version_dir(version: str) -> Path:
