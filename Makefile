@@ -41,7 +41,7 @@ unit: $(STAMP)
 check: lint unit
 
 integration: $(STAMP) controlplane
-	.venv/bin/pytest -q -n $(WORKERS) -m "not ($(FAST))"
+	.venv/bin/pytest -q -n $(WORKERS) -m "not ($(FAST))" --durations=15
 
 test: check integration
 
