@@ -61,7 +61,7 @@ class DeliveryStore:
             old_version = _version(old) if old is not None else None
             if old_version is not None and new is not None and new < old_version:
                 return
-            self._objects[kind][key] = copy.deepcopy(dict(obj))
+            self._objects[kind][key] = _without_managed_fields(obj)
 
     def remove(self, kind: str, namespace: str, name: str) -> None:
         with self._lock:
@@ -124,3 +124,10 @@ def _secret_projection(item: Mapping[str, Any]) -> dict[str, Any]:
     meta = {k: v for k, v in (item.get("metadata") or {}).items() if k != "managedFields"}
     return {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": item.get("type"),
             "data": item.get("data") or {}}
+
+
+def _without_managed_fields(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """A private copy of `obj` without metadata.managedFields: no pass reads them, and every stored object
+    carries them (the 10,000 hostile objects of the reliability suite took the operator from 118 to 490 MiB)."""
+    meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "managedFields"}
+    return copy.deepcopy({**obj, "metadata": meta})

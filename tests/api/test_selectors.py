@@ -7,6 +7,7 @@ from api_samples import manifest
 
 from picchu.api.v1alpha1 import load_cluster_secrets
 from picchu.api.v1alpha1.selectors import field_selector_error, label_selector_error
+from picchu.api.v1alpha1.validation import InvalidSpec
 
 
 @pytest.mark.parametrize(
@@ -53,3 +54,13 @@ def test_a_cluster_secrets_object_with_valid_selectors_loads() -> None:
     obj["spec"]["target"]["labelSelector"] = "picchu.medium.engineering/fleet in (production, staging)"
     secrets = load_cluster_secrets(obj)
     assert secrets.spec.target.label_selector == "picchu.medium.engineering/fleet in (production, staging)"
+
+
+@pytest.mark.parametrize(("section", "namespace"), [("source", "Prod"), ("target", "ns/../x"), ("source", "é"),
+                                                    ("target", "n" * 64)])
+def test_a_namespace_no_namespace_can_have_is_explained(section: str, namespace: str) -> None:
+    obj = manifest("clustersecrets-registry-creds.yaml")
+    obj["spec"][section]["namespace"] = namespace
+    with pytest.raises(InvalidSpec) as problem:
+        load_cluster_secrets(obj)
+    assert f"spec.{section}.namespace" in str(problem.value) and "not a namespace name" in str(problem.value)

@@ -25,6 +25,17 @@ def test_an_older_event_never_replaces_a_newer_write() -> None:
     assert store.get("Revision", "ns", "r")["status"] == {"state": "newer"}
 
 
+def test_managed_fields_are_not_kept_and_everything_else_is() -> None:
+    store = DeliveryStore()
+    obj = revision("r", "3", {keys.LABEL_APP: "x"}, state="s")
+    obj["metadata"]["managedFields"] = [{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}]
+    store.put(obj)
+    kept = store.get("Revision", "ns", "r")
+    assert "managedFields" not in kept["metadata"] and obj["metadata"]["managedFields"]  # the caller's is intact
+    del obj["metadata"]["managedFields"]
+    assert kept == obj
+
+
 def test_lists_match_labels_and_namespace_and_readers_get_copies() -> None:
     store = DeliveryStore()
     store.put(revision("a", "1", {keys.LABEL_APP: "x", "fleet": ""}))

@@ -288,9 +288,13 @@ def validate_fault_injector(injector: FaultInjector) -> list[FieldError]:
 
 
 def validate_cluster_secrets(secrets: ClusterSecrets) -> list[FieldError]:
-    """Selector strings must parse (Picchu crashed on any non-empty one, §17 #12; we pass them on)."""
+    """Selector strings must parse (Picchu crashed on any non-empty one, §17 #12; we pass them on), and both
+    namespaces must be names a namespace can have (an unroutable one made every pass fail with HTTP 404)."""
     errors: list[FieldError] = []
     for section, spec in (("source", secrets.spec.source), ("target", secrets.spec.target)):
+        if len(spec.namespace) > 63 or not _DNS_LABEL.match(spec.namespace):
+            errors.append((f"spec.{section}.namespace", f"{spec.namespace[:80]!r} is not a namespace name: use at "
+                                                        "most 63 lower-case letters, digits and '-'"))
         if spec.label_selector and (problem := label_selector_error(spec.label_selector)):
             errors.append((f"spec.{section}.labelSelector", problem))
         if spec.field_selector and (problem := field_selector_error(spec.field_selector)):
