@@ -47,7 +47,7 @@ _STAMP = "build.stamp"
 # What a cold build costs, measured on the 2-core development machine (printed before it starts).
 COLD_DOWNLOAD_MB = 250
 COLD_PACKAGES = 2700
-COLD_ESTIMATE = "10-20 minutes on 2 cores, about 17 CPU-minutes"
+COLD_ESTIMATE = "7 minutes on 2 idle cores, up to 20 on busy ones (about 13 CPU-minutes)"
 
 
 class ControlPlaneUnavailable(RuntimeError):
