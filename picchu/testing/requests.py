@@ -248,10 +248,17 @@ def _subtract(counts: RequestCounts, machinery: Mapping[RequestKey, int]) -> Req
     return RequestCounts(left)
 
 
+_REQUEST_LINES = ("apiserver_request_total{", "# TYPE apiserver_request_total ", "# HELP apiserver_request_total ")
+
+
 def parse_request_totals(metrics_text: str) -> RequestCounts:
-    """Resource-request counts from Prometheus text exposition of an apiserver's `/metrics`."""
+    """Resource-request counts from Prometheus text exposition of an apiserver's `/metrics`.
+
+    Only the `apiserver_request_total` lines are parsed: the whole exposition is ~2.7 MB of histograms, which
+    took the parser 6 s per scrape on the loaded machine (0.15 s for the lines kept)."""
     counts: dict[RequestKey, int] = {}
-    for family in text_string_to_metric_families(metrics_text):
+    kept = "".join(line for line in metrics_text.splitlines(keepends=True) if line.startswith(_REQUEST_LINES))
+    for family in text_string_to_metric_families(kept):
         if family.name != "apiserver_request":
             continue
         for sample in family.samples:
