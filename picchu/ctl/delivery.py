@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from kubernetes import client, config
 
 from picchu import keys
 from picchu.api.v1alpha1 import InvalidSpec, Revision, load_revision
+from picchu.clusters import core_api
 from picchu.clusters.connection import ClusterConfigError, ClusterConnection
 from picchu.clusters.pool import ClientPool
 from picchu.engine.delivery import DeliveryCluster
@@ -82,10 +84,10 @@ class Delivery:
         found = self.reader.list("Cluster", self.namespace, {keys.LABEL_FLEET: fleet})
         return sorted(found, key=lambda c: c["metadata"]["name"])
 
-    def events(self, names: set[str]) -> list[Any]:
-        """Events about the named objects in the namespace, oldest first."""
-        items = client.CoreV1Api(self.api).list_namespaced_event(self.namespace, _request_timeout=10).items
-        found = [e for e in items if e.involved_object and e.involved_object.name in names]
+    def events(self, names: set[str]) -> list[dict[str, Any]]:
+        """Events about the named objects in the namespace (as the apiserver's JSON), oldest first."""
+        items = core_api.list_objects(self.api, "Event", self.namespace, timeout=10)
+        found = [e for e in items if (e.get("involvedObject") or {}).get("name") in names]
         return sorted(found, key=event_time)
 
     def connect_cluster(self, cluster: dict[str, Any]) -> ClusterConnection:
@@ -106,10 +108,14 @@ class Delivery:
         self.api.close()
 
 
-def event_time(event: Any) -> Any:
-    from datetime import UTC, datetime
+def event_time(event: dict[str, Any]) -> datetime:
+    """When the Event last happened (lastTimestamp, eventTime, firstTimestamp, then its creation)."""
+    stamp = (event.get("lastTimestamp") or event.get("eventTime") or event.get("firstTimestamp")
+             or (event.get("metadata") or {}).get("creationTimestamp"))
+    try:
+        return datetime.fromisoformat(stamp) if stamp else _NEVER
+    except ValueError:
+        return _NEVER
 
-    stamp = event.last_timestamp or event.event_time or event.first_timestamp
-    if stamp is None and event.metadata is not None:
-        stamp = event.metadata.creation_timestamp
-    return stamp or datetime.min.replace(tzinfo=UTC)
+
+_NEVER = datetime.min.replace(tzinfo=UTC)

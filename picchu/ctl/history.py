@@ -40,16 +40,17 @@ def build(delivery: Delivery, app: str, target: str | None = None, now: datetime
     marks: list[tuple[datetime, str]] = []
     for event in events:
         moment = _utc(event_time(event))
-        message = event.message or ""
-        if event.reason in _STATE_REASONS:
+        message, reason = event.get("message") or "", event.get("reason")
+        about = (event.get("involvedObject") or {}).get("name")
+        if reason in _STATE_REASONS:
             match = _STATE.match(message)
             if match and match["target"] == target_name:
                 states.setdefault(match["tag"], []).append((moment, match["state"]))
-        elif event.reason == "TrafficShifted" and event.involved_object.name == rm_name:
+        elif reason == "TrafficShifted" and about == rm_name:
             samples.append((moment, {m["tag"]: int(m["percent"]) for m in _SHARE.finditer(message)}))
-        elif event.reason == "ClusterUnavailable" and event.involved_object.name == rm_name:
+        elif reason == "ClusterUnavailable" and about == rm_name:
             marks.append((moment, "cluster unavailable"))
-        elif event.reason in _STEERED:
+        elif reason in _STEERED:
             marks.append((moment, message.split(" requested")[0]))
     current = {e.get("tag"): e.get("currentPercent", 0) for e in (rm.get("status") or {}).get("revisions") or []}
     end = now or datetime.now(UTC)

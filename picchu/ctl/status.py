@@ -42,10 +42,10 @@ def collect(delivery: Delivery, app: str, target: str | None = None, events: int
     }
 
 
-def _event(e: Any) -> dict[str, Any]:
+def _event(e: dict[str, Any]) -> dict[str, Any]:
     stamp = event_time(e)
-    return {"time": stamp.isoformat() if stamp else None, "object": e.involved_object.name, "type": e.type,
-            "reason": e.reason, "message": e.message}
+    return {"time": stamp.isoformat() if stamp.year > 1 else None, "object": (e.get("involvedObject") or {}).get("name"),
+            "type": e.get("type"), "reason": e.get("reason"), "message": e.get("message")}
 
 
 def _target(delivery: Delivery, rm: dict[str, Any], revisions: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -15,13 +15,13 @@ import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import Any
 
-from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from picchu import keys
 from picchu.api.v1alpha1 import InvalidSpec, load_cluster, load_cluster_secrets
+from picchu.clusters import core_api
 from picchu.clusters.connection import ClusterConfigError, ClusterConnection
 from picchu.clusters.desired import ClusterPlan, DesiredObject
 from picchu.clusters.transport import Deadline, RequestFailed, send
@@ -215,11 +215,8 @@ def _field(path: str) -> Iterator[None]:
 
 def _list_secrets(ctx: EngineContext, namespace: str, label_selector: str | None,
                   field_selector: str | None) -> list[dict[str, Any]]:
-    result = ctx.delivery.core.list_namespaced_secret(
-        namespace, label_selector=label_selector or None, field_selector=field_selector or None,
-        _request_timeout=ctx.settings.cluster_timeout_seconds)
-    serialized = ctx.delivery.api_client.sanitize_for_serialization(result)
-    return list(cast(dict[str, Any], serialized).get("items") or [])
+    return core_api.list_objects(ctx.delivery.api_client, "Secret", namespace, label_selector=label_selector,
+                                 field_selector=field_selector, timeout=ctx.settings.cluster_timeout_seconds)
 
 
 def _secret_copy(source: dict[str, Any], namespace: str, labels: dict[str, str] | None,
@@ -236,15 +233,14 @@ def _secret_copy(source: dict[str, Any], namespace: str, labels: dict[str, str] 
 
 def _delete_copies(ctx: EngineContext, connection: ClusterConnection, namespace: str, names: list[str]) -> list[str]:
     """Delete the copies in one cluster; returns the errors (a copy already gone is fine)."""
-    core = client.CoreV1Api(connection.api)
+    timeout = ctx.settings.cluster_timeout_seconds
     errors = []
     for secret_name in names:
         try:
-            live = core.read_namespaced_secret(secret_name, namespace,
-                                               _request_timeout=ctx.settings.cluster_timeout_seconds)
-            if keys.LABEL_IGNORE in (live.metadata.labels or {}):
+            live = core_api.get(connection.api, "Secret", namespace, secret_name, timeout=timeout)
+            if keys.LABEL_IGNORE in (live.get("metadata", {}).get("labels") or {}):
                 continue  # a human asked picchu to leave this copy alone
-            core.delete_namespaced_secret(secret_name, namespace, _request_timeout=ctx.settings.cluster_timeout_seconds)
+            core_api.delete(connection.api, "Secret", namespace, secret_name, timeout=timeout)
         except ApiException as exc:
             if exc.status != 404:
                 errors.append(f"{connection.name}: Secret {namespace}/{secret_name}: HTTP {exc.status} {exc.reason}")

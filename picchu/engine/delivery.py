@@ -17,6 +17,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from picchu import keys
+from picchu.clusters import core_api
 from picchu.clusters.reflector import NotSynced
 from picchu.engine.store import DeliveryStore
 
@@ -54,10 +55,6 @@ class DeliveryCluster:
     @property
     def _custom(self) -> client.CustomObjectsApi:
         return client.CustomObjectsApi(self.api_client)
-
-    @property
-    def core(self) -> client.CoreV1Api:
-        return client.CoreV1Api(self.api_client)
 
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         store = self._cached(kind)
@@ -168,19 +165,13 @@ class DeliveryCluster:
             except NotSynced:
                 pass  # the namespace's Secret watch is down: ask (and fail like before if it is unreachable)
         try:
-            obj = self.core.read_namespaced_secret(name, namespace, _request_timeout=self.timeout_seconds)
+            return core_api.get(self.api_client, "Secret", namespace, name, timeout=self.timeout_seconds)
         except ApiException as exc:
             if exc.status == 404:
                 return None
             raise
-        return self.api_client.sanitize_for_serialization(obj)  # type: ignore[no-any-return]
 
     def list_core(self, kind: str, namespace: str, label_selector: str | None) -> builtins.list[dict[str, Any]]:
         """Secrets or ConfigMaps of the delivery namespace (config copies, cluster secrets)."""
-        method = {"Secret": self.core.list_namespaced_secret, "ConfigMap": self.core.list_namespaced_config_map}[kind]
-        result = method(namespace, label_selector=label_selector, _request_timeout=self.timeout_seconds)
-        items = self.api_client.sanitize_for_serialization(result).get("items", [])
-        for item in items:
-            item.setdefault("apiVersion", "v1")
-            item.setdefault("kind", kind)
-        return list(items)
+        return core_api.list_objects(self.api_client, kind, namespace, label_selector=label_selector,
+                                     timeout=self.timeout_seconds)

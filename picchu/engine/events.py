@@ -21,6 +21,8 @@ from cachetools import LRUCache
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from picchu.clusters import core_api
+
 log = logging.getLogger(__name__)
 
 NORMAL = "Normal"
@@ -87,39 +89,45 @@ class EventRecorder:
                 with self._lock:
                     self._seen[key] = _Seen(f"{ref.name}.local", 1, stamp, now)
             return True
-        api = client.CoreV1Api(self.api_client)
+        api = self.api_client
         try:
             if name:
                 try:
-                    api.patch_namespaced_event(name, ref.namespace, {"count": count, "lastTimestamp": stamp.isoformat()})
+                    core_api.patch(api, "Event", ref.namespace, name, {"count": count, "lastTimestamp": _time(stamp)})
                     return True
                 except ApiException as exc:
                     if exc.status != 404:  # the Event expired (TTL 1 h by default): write a fresh one
                         raise
-            created = api.create_namespaced_event(ref.namespace, self._body(ref, event_type, reason, message,
-                                                                             first, stamp, count))
+            created = core_api.create(api, "Event", ref.namespace, self._body(ref, event_type, reason, message,
+                                                                              first, stamp, count))
         except Exception as exc:  # events are best effort; never fail a pass because of one
             log.warning("could not record event %s on %s/%s: %s", reason, ref.kind, ref.name, exc)
             return False
         with self._lock:
-            self._seen[key] = _Seen(created.metadata.name, count, first, now)
+            self._seen[key] = _Seen(created["metadata"]["name"], count, first, now)
         return True
 
     def _body(self, ref: ObjectRef, event_type: str, reason: str, message: str, first: datetime, last: datetime,
-              count: int) -> client.CoreV1Event:
-        return client.CoreV1Event(
-            metadata=client.V1ObjectMeta(generate_name=f"{ref.name}.", namespace=ref.namespace),
-            involved_object=client.V1ObjectReference(
-                api_version=ref.api_version, kind=ref.kind, namespace=ref.namespace, name=ref.name,
-                uid=ref.uid or None,
-            ),
-            reason=reason,
-            message=message,
-            type=event_type,
-            source=client.V1EventSource(component=self.component),
-            first_timestamp=first,
-            last_timestamp=last,
-            count=count,
-            reporting_component=self.component,
-            reporting_instance=self.component,
-        )
+              count: int) -> dict[str, Any]:
+        involved = {"apiVersion": ref.api_version, "kind": ref.kind, "namespace": ref.namespace, "name": ref.name}
+        if ref.uid:
+            involved["uid"] = ref.uid
+        return {
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"generateName": f"{ref.name}.", "namespace": ref.namespace},
+            "involvedObject": involved,
+            "reason": reason,
+            "message": message,
+            "type": event_type,
+            "source": {"component": self.component},
+            "firstTimestamp": _time(first),
+            "lastTimestamp": _time(last),
+            "count": count,
+            "reportingComponent": self.component,
+            "reportingInstance": self.component,
+        }
+
+
+def _time(stamp: datetime) -> str:
+    """RFC 3339 in UTC with a Z, as the apiserver writes (and `kubectl describe` reads) Event times."""
+    return stamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -34,6 +34,7 @@ from kubernetes.client.exceptions import ApiException
 from picchu import keys
 from picchu.api.v1alpha1 import InvalidSpec, Revision, load_mirror
 from picchu.api.v1alpha1.others import Mirror
+from picchu.clusters import core_api
 from picchu.clusters.connection import ClusterConfigError
 from picchu.clusters.desired import ClusterPlan, DesiredObject, ObjectKey
 from picchu.engine.cluster import connect
@@ -144,17 +145,8 @@ def _config_copies(ctx: EngineContext, revision: Revision, mirror: Mirror) -> li
 
 def _list_core(ctx: EngineContext, kind: str, namespace: str, selector: str) -> list[dict[str, Any]]:
     """ConfigMaps or Secrets of one namespace of the delivery cluster, or of all namespaces when it is ""."""
-    core = ctx.delivery.core
-    timeout = ctx.settings.cluster_timeout_seconds
-    plural = {"Secret": "secret", "ConfigMap": "config_map"}[kind]
-    if namespace:
-        result = getattr(core, f"list_namespaced_{plural}")(namespace, label_selector=selector or None,
-                                                            _request_timeout=timeout)
-    else:
-        result = getattr(core, f"list_{plural}_for_all_namespaces")(label_selector=selector or None,
-                                                                   _request_timeout=timeout)
-    serialized = ctx.delivery.api_client.sanitize_for_serialization(result)
-    return list(cast(dict[str, Any], serialized).get("items", []))
+    return core_api.list_objects(ctx.delivery.api_client, kind, namespace or None, label_selector=selector or None,
+                                 timeout=ctx.settings.cluster_timeout_seconds)
 
 
 def _external_secrets(ctx: EngineContext, namespace: str, selector: str) -> list[dict[str, Any]]:

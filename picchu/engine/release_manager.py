@@ -26,6 +26,7 @@ from typing import Any
 
 from picchu import keys
 from picchu.api.v1alpha1 import InvalidSpec, Revision, load_release_manager, load_revision
+from picchu.clusters import core_api
 from picchu.clusters.desired import ClusterPlan
 from picchu.clusters.fanout import fan_out
 from picchu.engine import conditions
@@ -442,14 +443,12 @@ def delete_app(connections: list[Any], namespace: str, levels_namespace: str, le
     from kubernetes.client.exceptions import ApiException
 
     def work(connection: Any, deadline: Any) -> None:
-        core = client.CoreV1Api(connection.api)
         try:
             # A namespace a human labelled `ignore` is never deleted (with it everything inside would go).
-            live = core.read_namespace(namespace, _request_timeout=timeout)
-            if keys.LABEL_IGNORE not in (live.metadata.labels or {}):
-                core.delete_namespace(
-                    namespace, _request_timeout=timeout,
-                    body=client.V1DeleteOptions(preconditions=client.V1Preconditions(uid=live.metadata.uid)))
+            live = core_api.get(connection.api, "Namespace", None, namespace, timeout=timeout)
+            meta = live.get("metadata") or {}
+            if keys.LABEL_IGNORE not in (meta.get("labels") or {}):
+                core_api.delete(connection.api, "Namespace", None, namespace, uid=meta.get("uid"), timeout=timeout)
         except ApiException as exc:
             if exc.status not in (404, 409):  # gone already / replaced meanwhile
                 raise

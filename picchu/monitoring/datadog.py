@@ -18,9 +18,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from datadog_api_client import ApiClient, Configuration
-from datadog_api_client.v2.api.events_api import EventsApi
-
 from picchu.monitoring.alerts import AlertVerdict
 from picchu.monitoring.cache import TtlCache
 
@@ -48,6 +45,12 @@ class DatadogMonitorSource:
         self.host = host.rstrip("/")
         self.window = window
         self._cache: TtlCache[tuple[str, ...]] = TtlCache(ttl_seconds, clock=clock)
+        from datadog_api_client import (  # here: loaded only when Datadog is configured
+            ApiClient,
+            Configuration,
+        )
+        from datadog_api_client.v2.api.events_api import EventsApi
+
         configuration = Configuration(  # type: ignore[no-untyped-call]
             host=self.host,
             api_key={"apiKeyAuth": api_key, "appKeyAuth": app_key},

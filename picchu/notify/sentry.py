@@ -15,8 +15,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection
 
-import sentry_sdk
-
 from picchu.notify.events import FAILURES, EventKind, ReleaseEvent
 
 log = logging.getLogger(__name__)
@@ -41,7 +39,10 @@ class SentryNotifier:
             raise ValueError(
                 "sentry DSN is empty: set it to the project's DSN (https://<key>@<host>/<project>)"
             )
+        import sentry_sdk  # here, not at module level: an operator without a DSN never loads the SDK
+
         self.events = frozenset(events)
+        self._sdk = sentry_sdk
         self._client = sentry_sdk.Client(
             dsn=dsn,
             environment=environment,
@@ -54,7 +55,7 @@ class SentryNotifier:
         if event.kind not in self.events:
             return
         try:
-            scope = sentry_sdk.Scope()
+            scope = self._sdk.Scope()
             for key, value in (
                 ("app", event.app),
                 ("tag", event.tag),

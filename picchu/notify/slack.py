@@ -21,8 +21,6 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from slack_sdk import WebClient
-
 from picchu.notify.events import EventKind, ReleaseEvent
 
 log = logging.getLogger(__name__)
@@ -95,6 +93,8 @@ class SlackNotifier:
                     f"slack link {label!r}: bad URL template {template!r} ({error!r}); "
                     "use only the placeholders {app}, {tag} and {target}"
                 ) from None
+        from slack_sdk import WebClient  # here: an operator without Slack never loads the SDK
+
         self._client = WebClient(
             token=token,
             base_url=base_url if base_url.endswith("/") else base_url + "/",
