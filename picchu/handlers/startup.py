@@ -32,8 +32,10 @@ def run_checked(settings: Settings, kubeconfig: Path | None) -> None:
     api = delivery_client(kubeconfig)
     probe(api, kubeconfig)
     wait_for_kinds(api, settings.namespace)
+    from picchu.handlers import process
     from picchu.handlers.operator import run_operator
 
+    process.tune()
     try:
         run_operator(settings, api=api)
     except OSError as exc:  # a port that is taken or not ours to bind
