@@ -37,8 +37,15 @@ from typing import Any, Literal
 from picchu import keys
 from picchu.clusters import adoption
 from picchu.clusters.connection import ClusterConnection
-from picchu.clusters.desired import ClusterPlan, DesiredObject, LegacyOwned, ObjectKey, split_api_version
-from picchu.clusters.fanout import fan_out
+from picchu.clusters.desired import (
+    ClusterPlan,
+    DesiredObject,
+    LegacyOwned,
+    ObjectKey,
+    PruneScope,
+    split_api_version,
+)
+from picchu.clusters.fanout import Outcome, fan_out
 from picchu.clusters.transport import (
     APPLY_PATCH,
     JSON_PATCH,
@@ -130,8 +137,11 @@ class Applier:
         plans = {connection.name: (connection, ClusterPlan.adapt(plan)) for connection, plan in targets}
         self._sweep()
         budget = self.timeout if timeout is None else timeout
-        outcomes = fan_out([c for c, _ in plans.values()],
-                           lambda c, deadline: self._apply_one(c, plans[c.name][1], deadline), budget)
+        # A cluster whose plan needs no request (the steady state) is settled here, without a thread.
+        outcomes = {name: Outcome(name, value=self._apply_one(c, plan, Deadline(budget)))
+                    for name, (c, plan) in plans.items() if self._sends_nothing(c, plan)}
+        outcomes.update(fan_out([c for name, (c, _) in plans.items() if name not in outcomes],
+                                lambda c, deadline: self._apply_one(c, plans[c.name][1], deadline), budget))
         results = {}
         for name, outcome in outcomes.items():
             if outcome.value is not None:
@@ -190,6 +200,28 @@ class Applier:
         with self._lock:
             entry = store.get(memory_key)
         return entry is not None and entry[0] == digest and time.monotonic() - entry[1] < self.remember_for
+
+    def _sends_nothing(self, connection: ClusterConnection, plan: ClusterPlan) -> bool:
+        """True when applying the plan needs no request: same client as before, no prune survey due, and every
+        writable object remembered as written with this content (or ignored)."""
+        with self._lock:
+            if self._identity.get(connection.name) != connection.identity:
+                return False
+        desired_keys = {d.key for d in plan.objects}
+        if any(not self._remembered(self._pruned, *self._scope_memory(connection, scope, desired_keys))
+               for scope in plan.prune):
+            return False
+        ignored = self._ignored_keys(connection, plan)
+        return all(d.key in ignored or d.problems() or
+                   self._remembered(self._written, (connection.identity, d.key), d.digest()) for d in plan.objects)
+
+    @staticmethod
+    def _scope_memory(connection: ClusterConnection, scope: PruneScope, desired_keys: set[ObjectKey]
+                      ) -> tuple[tuple[str, str], str]:
+        """The memory key of a prune scope's survey and the digest of the desired objects it covers."""
+        kinds = {(split_api_version(api_version)[0], kind) for api_version, kind in scope.kinds}
+        digest = _digest(sorted(str(k) for k in desired_keys if (k.group, k.kind) in kinds))
+        return (connection.identity, scope.fingerprint()), digest
 
     def _apply_one(self, connection: ClusterConnection, plan: ClusterPlan,
                    deadline: Deadline) -> ClusterApplyResult:
@@ -368,9 +400,7 @@ class Applier:
         desired_keys = {d.key for d in plan.objects}
         surveys = []
         for scope in plan.prune:
-            kinds = {(split_api_version(api_version)[0], kind) for api_version, kind in scope.kinds}
-            digest = _digest(sorted(str(k) for k in desired_keys if (k.group, k.kind) in kinds))
-            memory_key = (connection.identity, scope.fingerprint())
+            memory_key, digest = self._scope_memory(connection, scope, desired_keys)
             if self._remembered(self._pruned, memory_key, digest):
                 continue
             survey = _Survey(memory_key, digest, legacy=tuple(scope.legacy))

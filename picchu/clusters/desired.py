@@ -76,8 +76,14 @@ class DesiredObject:
         return ObjectKey.of(self.manifest)
 
     def digest(self) -> str:
-        canonical = json.dumps([self.mode, self.manifest], sort_keys=True, separators=(",", ":"), default=str)
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        """SHA-256 of the canonical JSON of mode and manifest; computed once per object (plans are rebuilt
+        every pass, never mutated)."""
+        cached = self.__dict__.get("_digest")
+        if cached is None:
+            canonical = json.dumps([self.mode, self.manifest], sort_keys=True, separators=(",", ":"), default=str)
+            cached = hashlib.sha256(canonical.encode()).hexdigest()
+            object.__setattr__(self, "_digest", cached)
+        return str(cached)
 
     def problems(self) -> list[str]:
         """What makes this object unwritable, each naming the field path and the fix (empty when fine)."""

@@ -283,7 +283,9 @@ class Cluster:
             # it; the machinery's kwok nodes have none (and need none: they never become unready).
             "--disable-admission-plugins=TaintNodesByCondition",
             "--endpoint-reconciler-type=none",
-            "--service-cluster-ip-range=10.0.0.0/24",
+            # Room for 65,000 Services: one per app per cluster, and the scale bench goes to 1,000 apps (a /24
+            # refused the 255th Service with "failed to allocate a serviceIP").
+            "--service-cluster-ip-range=10.0.0.0/16",
             "--allow-privileged=true",
             "--profiling=false",
             "--audit-log-mode=blocking",
