@@ -35,6 +35,11 @@ def _version(obj: Mapping[str, Any]) -> int | None:
         return None  # opaque (not etcd's integer): the newest arrival wins
 
 
+def _labels(obj: Mapping[str, Any] | None) -> Mapping[str, str]:
+    labels = ((obj or {}).get("metadata") or {}).get("labels")
+    return labels if isinstance(labels, Mapping) else {}
+
+
 def matches(labels: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
     """`wanted` as `DeliveryCluster.list` takes it: key=value, or key alone (empty value) for "has key"."""
     return all(key in labels and (not value or labels[key] == value) for key, value in wanted.items())
@@ -43,6 +48,9 @@ def matches(labels: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
 class DeliveryStore:
     def __init__(self, api: client.ApiClient | None = None, *, wait_seconds: float = 10.0) -> None:
         self._objects: dict[str, dict[tuple[str, str], dict[str, Any]]] = {k: {} for k in WATCHED_KINDS}
+        # kind -> (label, value) -> keys: a pass lists its app's objects without scanning every app's (at
+        # 1,000 apps the scan was most of an idle pass).
+        self._by_label: dict[str, dict[tuple[str, str], set[tuple[str, str]]]] = {k: {} for k in WATCHED_KINDS}
         self._ready: set[str] = set()
         self._lock = threading.Lock()
         self._api = api
@@ -61,11 +69,24 @@ class DeliveryStore:
             old_version = _version(old) if old is not None else None
             if old_version is not None and new is not None and new < old_version:
                 return
-            self._objects[kind][key] = _without_managed_fields(obj)
+            self._unindex(kind, key, old)
+            stored = self._objects[kind][key] = _without_managed_fields(obj)
+            for pair in _labels(stored).items():
+                self._by_label[kind].setdefault(pair, set()).add(key)
 
     def remove(self, kind: str, namespace: str, name: str) -> None:
         with self._lock:
-            self._objects.get(kind, {}).pop((namespace, name), None)
+            old = self._objects.get(kind, {}).pop((namespace, name), None)
+            self._unindex(kind, (namespace, name), old)
+
+    def _unindex(self, kind: str, key: tuple[str, str], old: Mapping[str, Any] | None) -> None:
+        index = self._by_label.get(kind, {})
+        for pair in _labels(old).items():
+            keys = index.get(pair)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del index[pair]
 
     def mark_ready(self, kinds: tuple[str, ...] = WATCHED_KINDS) -> None:
         """Every kind's initial list is in (kopf ran a non-index handler, which it does only then)."""
@@ -83,10 +104,14 @@ class DeliveryStore:
         return copy.deepcopy(found) if found is not None else None
 
     def list(self, kind: str, namespace: str | None, labels: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+        wanted = labels or {}
         with self._lock:
-            found = [obj for (ns, _), obj in self._objects[kind].items()
-                     if (not namespace or ns == namespace)
-                     and matches((obj.get("metadata") or {}).get("labels") or {}, labels or {})]
+            objects = self._objects[kind]
+            indexed = [self._by_label[kind].get(pair, set()) for pair in wanted.items() if pair[1]]
+            smallest = min(indexed, key=len) if indexed else None
+            keys = sorted(smallest) if smallest is not None else [*objects]
+            found = [objects[key] for key in keys
+                     if (not namespace or key[0] == namespace) and matches(_labels(objects[key]), wanted)]
         return copy.deepcopy(found)
 
     def secret(self, namespace: str, name: str) -> dict[str, Any] | None:

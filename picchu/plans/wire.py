@@ -46,6 +46,8 @@ def as_wire(value: object) -> dict[str, Any]:
 
 def plain(value: object) -> Any:
     """Deep copy of a wire value with every API model replaced by its JSON form (None stays None)."""
+    if value is None or isinstance(value, str | int | float):  # immutable: the common case, no copy
+        return value
     if isinstance(value, BaseModel):
         return value.model_dump(by_alias=True, exclude_none=True, mode="json")
     if isinstance(value, Mapping):

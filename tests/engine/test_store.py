@@ -77,3 +77,17 @@ def test_the_delivery_cluster_reads_the_store_only_once_it_is_ready() -> None:
     assert delivery.get("Revision", "ns", "r")["metadata"]["name"] == "r"
     assert delivery.get("Revision", "ns", "missing") is None
     assert [o["metadata"]["name"] for o in delivery.list("Revision", "ns")] == ["r"]
+
+
+def test_a_relabelled_or_removed_object_is_listed_only_under_its_current_labels() -> None:
+    store = DeliveryStore()
+    store.put(revision("r", "1", {keys.LABEL_APP: "x", keys.LABEL_TARGET: "prod"}))
+    store.put(revision("s", "2", {keys.LABEL_APP: "x"}))
+    store.put(revision("r", "3", {keys.LABEL_APP: "y", keys.LABEL_TARGET: "prod"}))  # moved to app y
+
+    assert [r["metadata"]["name"] for r in store.list("Revision", "ns", {keys.LABEL_APP: "x"})] == ["s"]
+    assert [r["metadata"]["name"] for r in store.list("Revision", "ns", {keys.LABEL_APP: "y",
+                                                                         keys.LABEL_TARGET: "prod"})] == ["r"]
+    store.remove("Revision", "ns", "r")
+    assert store.list("Revision", "ns", {keys.LABEL_TARGET: "prod"}) == []
+    assert [r["metadata"]["name"] for r in store.list("Revision", None)] == ["s"]

@@ -13,6 +13,7 @@ where Go writes "2h0m0s".
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import timedelta
 from decimal import Decimal
@@ -29,7 +30,15 @@ _HINT = "use a Go duration: a number with a unit (ns, us, ms, s, m, h), e.g. 10s
 
 def parse_duration(text: str) -> timedelta:
     """Parse a Go duration string into a timedelta (microsecond precision); ValueError when invalid."""
-    if not isinstance(text, str) or not _GO_DURATION.fullmatch(text):
+    if not isinstance(text, str):
+        raise ValueError(f"{text!r} is not a duration; {_HINT}")
+    return _parse(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(text: str) -> timedelta:
+    """Cached: every pass re-reads the same few delays and TTLs of every app (failures are not cached)."""
+    if not _GO_DURATION.fullmatch(text):
         raise ValueError(f"{text!r} is not a duration; {_HINT}")
     try:
         value = durationpy.from_str(text)
