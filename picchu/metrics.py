@@ -18,10 +18,13 @@ One registry per process, created explicitly, so tests can build their own.
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import math
 import platform
+import threading
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
 
 from prometheus_client import (
     GC_COLLECTOR,
@@ -33,30 +36,69 @@ from prometheus_client import (
     Histogram,
     disable_created_metrics,
 )
+from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 QUEUE_BUCKETS = (0.001, 0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 PASS_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
-class Twin:
-    """A histogram exposed under Picchu's name and under its conventional `_seconds` name at once."""
+class Twin(Collector):
+    """A per-app histogram exposed under Picchu's name and under its conventional `_seconds` name at once.
 
-    def __init__(self, picchu: Histogram, conventional: Histogram) -> None:
-        self.picchu, self.conventional = picchu, conventional
+    Why not two `prometheus_client.Histogram`s: each of their children keeps one locked value object per
+    bucket, so the 14 per-app histograms, twice over, cost ~94 KiB per app (measured with tracemalloc: 47 MiB
+    at 500 apps). Here a label set is one list of bucket counts and a sum, shared by both names, under one
+    lock; a scrape shows exactly what the two histograms showed.
+    """
+
+    def __init__(self, name: str, documentation: str, labelnames: list[str], buckets: tuple[float, ...],
+                 registry: CollectorRegistry) -> None:
+        self.names = (name, f"{name}_seconds")
+        self.documentation, self.labelnames = documentation, tuple(labelnames)
+        self.bounds = (*sorted(float(b) for b in buckets), math.inf)
+        self._series: dict[tuple[str, ...], list[float]] = {}  # label values -> [count per bucket..., sum]
+        self._lock = threading.Lock()
+        registry.register(self)
 
     def labels(self, *values: str) -> _TwinChild:
-        return _TwinChild(self.picchu.labels(*values), self.conventional.labels(*values))
+        if len(values) != len(self.labelnames):
+            raise ValueError(f"{self.names[0]}: expected labels {self.labelnames}, got {values!r}")
+        return _TwinChild(self, tuple(str(v) for v in values))
+
+    def observe(self, values: tuple[str, ...], amount: float) -> None:
+        bucket = bisect.bisect_left(self.bounds, amount)  # the first bound >= amount: Prometheus' `le`
+        with self._lock:
+            series = self._series.get(values)
+            if series is None:
+                series = self._series[values] = [0.0] * (len(self.bounds) + 1)
+            series[bucket] += 1
+            series[-1] += amount
+
+    def describe(self) -> list[HistogramMetricFamily]:
+        return [HistogramMetricFamily(name, self.documentation, labels=self.labelnames) for name in self.names]
+
+    def collect(self) -> list[HistogramMetricFamily]:
+        with self._lock:
+            snapshot = [(values, list(series)) for values, series in self._series.items()]
+        families = self.describe()
+        for values, series in snapshot:
+            buckets = [(floatToGoString(bound), count)  # type: ignore[no-untyped-call]
+                       for bound, count in zip(self.bounds, itertools.accumulate(series[:-1]), strict=True)]
+            for family in families:
+                family.add_metric(list(values), buckets, sum_value=series[-1])
+        return families
 
 
 @dataclass(frozen=True)
 class _TwinChild:
-    picchu: Any
-    conventional: Any
+    histogram: Twin
+    values: tuple[str, ...]
 
     def observe(self, value: float) -> None:
-        self.picchu.observe(value)
-        self.conventional.observe(value)
+        self.histogram.observe(self.values, value)
+
 
 GIT_BUCKETS = tuple(120 * 3**k for k in range(7))
 LATENCY_BUCKETS = tuple(30 * 3**k for k in range(7))
@@ -168,8 +210,7 @@ class OperatorMetrics:
         at = ["app", "target"]
 
         def hist(name: str, doc: str, buckets: tuple[float, ...]) -> Twin:
-            return Twin(Histogram(f"picchu_{name}", doc, at, buckets=buckets, registry=reg),
-                        Histogram(f"picchu_{name}_seconds", doc, at, buckets=buckets, registry=reg))
+            return Twin(f"picchu_{name}", doc, at, buckets, reg)
 
         return cls(
             registry=reg,

@@ -82,3 +82,25 @@ def test_the_work_queue_exports_depth_adds_wait_work_duration_and_retries() -> N
     assert get("workqueue_depth", {"name": "revisions"}) == 1  # bad waits for its back-off
     assert get("workqueue_queue_duration_seconds_count", {"name": "revisions"}) == 2
     assert get("workqueue_work_duration_seconds_count", {"name": "revisions"}) == 2
+
+
+def test_a_per_app_histogram_scrapes_exactly_like_two_prometheus_client_histograms() -> None:
+    from prometheus_client import CollectorRegistry, Histogram
+
+    from picchu.metrics import GIT_BUCKETS
+
+    m = OperatorMetrics.create()
+    reference = CollectorRegistry()
+    expected = [Histogram(name, "Seconds from commit to revision seen", ["app", "target"], buckets=GIT_BUCKETS,
+                          registry=reference) for name in ("picchu_git_create_latency",
+                                                           "picchu_git_create_latency_seconds")]
+    for app, value in (("echo", 120), ("echo", 121), ("web", 0.5), ("echo", 10**7), ("web", 360)):
+        m.picchu_git_create_latency.labels(app, "production").observe(value)
+        for histogram in expected:
+            histogram.labels(app, "production").observe(value)
+
+    def series(text: str) -> list[str]:
+        return sorted(line for line in text.splitlines() if line.startswith("picchu_git_create_latency"))
+
+    assert series(exposition(m)) == series(generate_latest(reference).decode())
+    assert len(series(exposition(m))) == 2 * 2 * (len(GIT_BUCKETS) + 3)  # 2 names × 2 apps × (buckets+Inf+sum+count)
