@@ -11,7 +11,10 @@ Invariants:
   all. Before such a write one GET reads the live object: one labelled ``picchu.medium.engineering/ignore``
   is not written (whoever created it), and one written by someone else (a Go Picchu) that already holds
   the rendered content is adopted as it is, without a write (`adoption`). Memory of a write is dropped when the write fails, when the cluster's client is
-  rebuilt, and after ``remember_for`` seconds (so hand edits and deletions are healed eventually).
+  rebuilt, and distrusted after ``remember_for`` seconds (so hand edits and deletions are healed eventually):
+  then one GET checks the object, and it is written again only when it no longer holds the content this
+  applier wrote (a steady fleet is re-read, never rewritten). Each memory's lifetime is shortened by a random
+  quarter at most, so apps created together are not all re-read in the same pass.
 - Only objects labelled ``app.kubernetes.io/managed-by: picchu``, or recognised by a scope's `LegacyOwned`
   rules as written by a Go Picchu (its own labels and names), are ever pruned; pruning lists the scope
   only on the first pass, when the set of desired objects in the scope changed, or when that memory expired.
@@ -28,9 +31,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import random
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -115,7 +119,8 @@ class Applier:
     successful write is trusted before the same content is sent again.
     """
 
-    def __init__(self, *, timeout: float = 30.0, remember_for: float = 900.0) -> None:
+    def __init__(self, *, timeout: float = 30.0, remember_for: float = 900.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.timeout = timeout
         self.remember_for = remember_for
         self._written: dict[tuple[str, ObjectKey], tuple[str, float]] = {}
@@ -125,7 +130,8 @@ class Applier:
         self._identity: dict[str, str] = {}
         self._discovery = Discovery()
         self._lock = threading.Lock()
-        self._swept = time.monotonic()
+        self._clock = clock
+        self._swept = clock()
 
     def apply(self, targets: Iterable[tuple[ClusterConnection, Any]], *, timeout: float | None = None,
               log_fields: Mapping[str, Any] | None = None) -> dict[str, ClusterApplyResult]:
@@ -166,16 +172,17 @@ class Applier:
             self._forget_object((connection.identity, key))
 
     def _sweep(self) -> None:
-        """Forget writes older than ``remember_for`` (at most once per that period), so memory stays bounded
-        by what was written recently, even for apps whose namespace was deleted without a plan."""
-        now = time.monotonic()
+        """Forget writes older than twice ``remember_for`` (at most once per that period), so memory stays
+        bounded by what was written recently, even for apps whose namespace was deleted without a plan; one
+        that is merely expired is kept, so the next pass can check the object instead of rewriting it."""
+        now = self._clock()
         with self._lock:
             if now - self._swept < self.remember_for:
                 return
             self._swept = now
             stores: tuple[dict[Any, tuple[str, float]], ...] = (self._written, self._pruned)
             for store in stores:
-                for memory_key in [k for k, (_, at) in store.items() if now - at >= self.remember_for]:
+                for memory_key in [k for k, (_, at) in store.items() if now - at >= 2 * self.remember_for]:
                     del store[memory_key]
                     self._labels.pop(memory_key, None)
 
@@ -199,7 +206,7 @@ class Applier:
                     digest: str) -> bool:
         with self._lock:
             entry = store.get(memory_key)
-        return entry is not None and entry[0] == digest and time.monotonic() - entry[1] < self.remember_for
+        return entry is not None and entry[0] == digest and self._clock() - entry[1] < self.remember_for
 
     def _sends_nothing(self, connection: ClusterConnection, plan: ClusterPlan) -> bool:
         """True when applying the plan needs no request: same client as before, no prune survey due, and every
@@ -248,10 +255,12 @@ class Applier:
             if self._remembered(self._written, memory_key, digest):
                 tally.unchanged.append(key)
                 continue
+            with self._lock:
+                wrote_this_before = (self._written.get(memory_key) or ("",))[0] == digest
             try:
                 if unreachable:
                     raise Unreachable(unreachable)
-                outcome = self._write(connection, desired, deadline)
+                outcome = self._write(connection, desired, deadline, verify=wrote_this_before)
             except RequestFailed as error:
                 unreachable = str(error) if isinstance(error, Unreachable) else unreachable
                 self._forget_object(memory_key)
@@ -259,7 +268,7 @@ class Applier:
                 continue
             if outcome != "ignored":  # an ignored object is looked at again next pass: the label may be gone
                 with self._lock:
-                    self._written[memory_key] = (digest, time.monotonic())
+                    self._written[memory_key] = (digest, self._stamp())
             {"applied": tally.applied, "unchanged": tally.unchanged, "ignored": tally.ignored}[outcome].append(key)
         if unreachable is None:
             self._delete_undesired(connection, surveys, {d.key for d in plan.objects}, deadline, tally)
@@ -280,9 +289,15 @@ class Applier:
                                 "render it with a namespace")
         return location
 
-    def _write(self, connection: ClusterConnection, desired: DesiredObject, deadline: Deadline) -> _Outcome:
+    def _stamp(self) -> float:
+        """When a memory counts as made: now, minus up to a quarter of its lifetime (spreads the re-reads)."""
+        return self._clock() - random.uniform(0, 0.25 * self.remember_for)
+
+    def _write(self, connection: ClusterConnection, desired: DesiredObject, deadline: Deadline, *,
+               verify: bool = False) -> _Outcome:
         """Send what this object's mode requires, after one look at the live object (a create-only object
-        needs none: a POST never changes an existing one)."""
+        needs none: a POST never changes an existing one). ``verify``: this exact content was applied here
+        before and only the memory of it expired, so a live object that still holds it needs no write."""
         location = self._locate(connection, desired, deadline)
         key = desired.key
         if desired.mode == "create-only":
@@ -291,9 +306,11 @@ class Applier:
         if adoption.is_ignored(live):
             return "ignored"
         if desired.mode == "apply":
-            if live is not None and not adoption.applied_by_us(live) and adoption.already_as_desired(
+            if live is not None and (verify or not adoption.applied_by_us(live)) and adoption.already_as_desired(
                     desired.manifest, live):
-                return "unchanged"  # written by someone else (a Go Picchu) exactly as we would: no churn
+                # Written by someone else (a Go Picchu) exactly as we would: no churn. Or applied by us with
+                # this very content: no field we stopped rendering can linger, so nothing needs sending.
+                return "unchanged"
             response = send(connection, "PATCH", location.item(key.namespace, key.name), deadline,
                             query=(*_WRITE_QUERY, ("force", "true")), body=desired.manifest,
                             content_type=APPLY_PATCH)
@@ -450,7 +467,7 @@ class Applier:
                 self._forget_object((connection.identity, key))
             if survey.complete:
                 with self._lock:
-                    self._pruned[survey.memory_key] = (survey.digest, time.monotonic())
+                    self._pruned[survey.memory_key] = (survey.digest, self._stamp())
 
 
 @dataclass

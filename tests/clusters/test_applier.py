@@ -251,6 +251,31 @@ def test_an_object_deleted_by_hand_is_restored_once_the_memory_of_writing_it_has
     assert core.read_namespaced_config_map("c", namespace).data == {"value": "1"}
 
 
+def test_an_expired_memory_of_an_unchanged_object_costs_one_read_and_no_write(connections, counter, namespace):
+    plan = ClusterPlan([DesiredObject(configmap(namespace, "c"))])
+    now = [0.0]
+    applier = Applier(remember_for=900, clock=lambda: now[0])
+    applier.apply([(connections[0], plan)])
+    now[0] += 901  # the memory of the write expired
+    counter.start()
+    again = applier.apply([(connections[0], plan)])["a"]
+    assert again.ok and not again.applied and again.unchanged
+    assert counter.delta()["a"] == {"GET": 1}  # a fleet at rest is re-read now and then, never rewritten
+
+
+def test_an_object_edited_by_hand_is_restored_once_the_memory_of_writing_it_has_expired(
+        connections, api_clients, namespace):
+    core = client.CoreV1Api(api_clients["a"])
+    plan = ClusterPlan([DesiredObject(configmap(namespace, "c"))])
+    now = [0.0]
+    applier = Applier(remember_for=900, clock=lambda: now[0])
+    applier.apply([(connections[0], plan)])
+    now[0] += 901
+    core.patch_namespaced_config_map("c", namespace, {"data": {"value": "edited by hand"}})
+    assert applier.apply([(connections[0], plan)])["a"].applied
+    assert core.read_namespaced_config_map("c", namespace).data == {"value": "1"}
+
+
 def test_a_scale_only_replicaset_deleted_by_hand_is_created_again_on_the_next_change(
         connections, api_clients, namespace):
     apps = client.AppsV1Api(api_clients["a"])
