@@ -113,9 +113,9 @@ def event_time(event: dict[str, Any]) -> datetime:
     stamp = (event.get("lastTimestamp") or event.get("eventTime") or event.get("firstTimestamp")
              or (event.get("metadata") or {}).get("creationTimestamp"))
     try:
-        return datetime.fromisoformat(stamp) if stamp else _NEVER
+        return datetime.fromisoformat(stamp) if stamp else NEVER
     except ValueError:
-        return _NEVER
+        return NEVER
 
 
-_NEVER = datetime.min.replace(tzinfo=UTC)
+NEVER = datetime.min.replace(tzinfo=UTC)  # an Event without any time sorts first

@@ -20,7 +20,7 @@ from rich.text import Text
 from picchu import keys
 from picchu.api.v1alpha1.common import parse_time
 from picchu.clusters.observer import Observer
-from picchu.ctl.delivery import Delivery, NotFound, event_time
+from picchu.ctl.delivery import NEVER, Delivery, NotFound, event_time
 
 RELEASE_ROUTE_PREFIX = "01_release-"
 
@@ -44,7 +44,7 @@ def collect(delivery: Delivery, app: str, target: str | None = None, events: int
 
 def _event(e: dict[str, Any]) -> dict[str, Any]:
     stamp = event_time(e)
-    return {"time": stamp.isoformat() if stamp.year > 1 else None, "object": (e.get("involvedObject") or {}).get("name"),
+    return {"time": stamp.isoformat() if stamp != NEVER else None, "object": (e.get("involvedObject") or {}).get("name"),
             "type": e.get("type"), "reason": e.get("reason"), "message": e.get("message")}
 
 
