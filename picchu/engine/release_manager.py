@@ -49,6 +49,9 @@ NOTIFIED_STATES = {"releasing": EventKind.ROLLOUT_STARTED, "released": EventKind
                    "failed": EventKind.ROLLED_BACK}
 
 
+SOONEST_RECHECK = 0.5  # seconds: the least wait before a pass that time alone has unblocked
+
+
 def reconcile_release_manager(ctx: EngineContext, namespace: str, name: str) -> float | Park | None:
     period = ctx.settings.sync_period_seconds
     obj = ctx.delivery.get("ReleaseManager", namespace, name)
@@ -100,7 +103,12 @@ def reconcile_release_manager(ctx: EngineContext, namespace: str, name: str) -> 
         # connection at all (refused, or none within a timeout) or rejected its credentials: a slow apiserver
         # is alive, so a healthy app whose cluster is briefly slow never waits out a back-off.
         return Park("no usable cluster in the fleet", period)
-    return period
+    if decision.held or failed or unreachable or decision.recheck_in is None:
+        return period
+    # Time alone moves it on sooner than the period: a state change (the next handler acts at once), the end
+    # of a ramp delay or a canary TTL. Counted from now: steps are dated when applied, after `snapshot.now`.
+    since_decided = (ctx.clock() - snapshot.now).total_seconds()
+    return min(period, max(SOONEST_RECHECK, decision.recheck_in + since_decided))
 
 
 def _snapshot(ctx: EngineContext, rm: Any, name: str, revisions: list[Revision], members: list[FleetMember],

@@ -129,7 +129,28 @@ def decide(snapshot: Snapshot) -> Decision:
         reasons=tuple(reasons),
         hold_reason=hold_reason,
         waits=tuple(waits),
+        recheck_in=_recheck_in(incs, bool(entered), s.now),
     )
+
+
+def _recheck_in(incs: Sequence[Incarnation], state_changed: bool, now: datetime) -> float | None:
+    """When time alone lets the next pass move on: at once after a state change, else when the soonest ramp
+    delay or canary TTL runs out (a step held by capacity or a window waits for pods or the period)."""
+    if state_changed:
+        return 0.0
+    due: list[datetime] = []
+    for i in incs:
+        e = i.entry
+        if i.paused or not i.has_revision or e.state not in ("releasing", "canarying"):
+            continue
+        canary = i.target.canary if i.target is not None and e.state == "canarying" else None
+        ceiling = (canary.percent or 0) if canary is not None else i.policy.max_percent
+        if e.last_updated is not None and e.current_percent < min(ceiling, 100):
+            due.append(e.last_updated + i.policy.delay)
+        if canary is not None and canary.ttl and e.canary_start is not None:
+            due.append(e.canary_start + timedelta(seconds=canary.ttl))
+    later = [(d - now).total_seconds() for d in due if d > now]
+    return min(later) if later else None
 
 
 # -- building the collection --------------------------------------------------------------------------

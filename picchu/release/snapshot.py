@@ -197,6 +197,10 @@ class Decision:
     ``AlertSourceUnavailable`` (empty when nothing holds it)."""
     waits: tuple[Wait, ...] = ()
     """What individual tags wait for this pass (capacity, release window), for conditions and events."""
+    recheck_in: float | None = None
+    """Seconds after ``now`` when the next pass may decide something new with no outside event: 0 after a state
+    change (the next state's handler may act at once), the rest of a ramp delay or canary TTL; None when only
+    an outside change (pods, Revisions, alerts) or the period can move this app."""
 
     def plan(self, tag: str) -> TagPlan | None:
         return next((p for p in self.plans if p.tag == tag), None)

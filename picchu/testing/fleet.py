@@ -120,6 +120,9 @@ def ensure_namespace(cluster: LocalCluster, name: str) -> None:
                                                                "metadata": {"name": name}}))
 
 
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
 @dataclass
 class OperatorProcess:
     """`picchu run` as a child process; logs go to a file so a failing test can show them. A log file this
@@ -192,30 +195,52 @@ class OperatorProcess:
                 self._process.wait(5)
         self._process = None
 
-    def passes(self, kind: str = "ReleaseManager") -> int:
-        """Passes of `kind` the operator has finished (`picchu_reconcile_passes_total`); 0 before it serves.
-
-        Tests count work in passes, never in seconds: a loaded machine runs fewer passes per second, not
-        different ones.
-        """
+    def _counters(self) -> tuple[dict[str, int], int]:
+        """(finished passes by kind, write requests sent to target clusters), read from the metrics endpoint;
+        nothing counted before it serves."""
         from prometheus_client.parser import text_string_to_metric_families
 
         try:
             with urllib.request.urlopen(self.metrics_url, timeout=5) as response:
                 text = response.read().decode()
         except OSError:
-            return 0
+            return {}, 0
+        passes: dict[str, int] = {}
+        writes = 0
         for family in text_string_to_metric_families(text):
-            if family.name == "picchu_reconcile_passes":
-                return sum(int(sample.value) for sample in family.samples
-                           if sample.name.endswith("_total") and sample.labels.get("kind") == kind)
-        return 0
+            for sample in family.samples:
+                if not sample.name.endswith("_total"):
+                    continue
+                if family.name == "picchu_reconcile_passes":
+                    kind = sample.labels.get("kind", "")
+                    passes[kind] = passes.get(kind, 0) + int(sample.value)
+                elif family.name == "picchu_cluster_requests" and sample.labels.get("method") in WRITES:
+                    writes += int(sample.value)
+        return passes, writes
+
+    def passes(self, kind: str = "ReleaseManager") -> int:
+        """Passes of `kind` the operator has finished (`picchu_reconcile_passes_total`); 0 before it serves.
+
+        Tests count work in passes, never in seconds: a loaded machine runs fewer passes per second, not
+        different ones.
+        """
+        return self._counters()[0].get(kind, 0)
 
     def wait_passes(self, count: int, kind: str = "ReleaseManager", timeout: float = 180.0) -> int:
         """Wait until `count` more passes of `kind` have finished; return the new total."""
         target = self.passes(kind) + count
         return int(wait_for(lambda: (found := self.passes(kind)) >= target and found, timeout,
                             message=f"{count} more {kind} passes (at {self.passes(kind)}, want {target})"))
+
+    def wait_settled(self, passes: int = 2, timeout: float = 180.0) -> None:
+        """Wait until `passes` ReleaseManager passes in a row wrote nothing to any target cluster: the clusters
+        hold what the operator wants (a state reached a moment ago may still have one write to make)."""
+        def settled() -> bool:
+            before = self._counters()[1]
+            self.wait_passes(passes, timeout=timeout)
+            return self._counters()[1] == before
+
+        wait_for(settled, timeout, interval=0.0, message=f"{passes} ReleaseManager passes without a write")
 
     def kill(self) -> None:
         """SIGKILL the operator (and its children) with no chance to clean up, as an OOM kill or node loss would."""

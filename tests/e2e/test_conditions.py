@@ -61,8 +61,8 @@ def test_each_traffic_step_is_one_event_and_the_release_manager_shows_the_ramp(w
         "linearScaling": {"increment": 25, "delay": "3s"}}})
     rm = f"{world.app}-production"
     ramp = world.wait(lambda: (line := world.delivery.kubectl("get", "rm", rm, "-n", world.namespace).stdout
-                               .splitlines()[1].split()) and line[5] == "v2" and line,
-                      message="the releasing tag in kubectl get rm")
+                               .splitlines()[1].split()) and line[5] == "v2" and 0 < int(line[6]) < 100 and line,
+                      message="the releasing tag mid-ramp in kubectl get rm")
     # NAME APP TARGET RELEASED PERCENT RELEASING RAMP REASON AGE
     assert ramp[3] == "v1" and int(ramp[6]) in range(1, 100) and int(ramp[4]) + int(ramp[6]) == 100, ramp
     world.wait(lambda: world.state("v2") == "released", timeout=120, message="v2 released")

@@ -162,6 +162,8 @@ def test_this_operator_takes_over_from_go_picchu_without_churn_then_rolls_out_an
                message="v1 released, v0 retired")
     for cluster in TARGETS:
         world.wait(lambda c=cluster: world.weights(c) == {"v1": 100}, message=f"v1 at 100% on {cluster}")
+    assert world.operator is not None
+    world.operator.wait_settled()  # the pass after `released` sizes v1's autoscaler down: let it land
     world.stop_operator()
     _become_go_picchu(world)
     for cluster in TARGETS:

@@ -422,3 +422,47 @@ def test_a_traffic_hold_keeps_every_weight_while_states_still_advance() -> None:
     assert any("alert source unavailable" in r for r in held.reasons)
     free = decide(snapshot([v1, v2], status, observation=ready({"v1": 1, "v2": 1}), now=T0 + PERIOD))
     assert states_of(free)["v2"][1] == 80
+
+
+def run_on_time(revisions: Sequence[Revision], status: Sequence[ReleaseManagerRevisionStatus], until: timedelta,
+                observe: Callable[[int], Observation]) -> list[tuple[timedelta, Decision]]:
+    """Passes timed as the engine times them: when the decision asks for one, else a period later."""
+    at, passes = timedelta(0), []
+    while at <= until:
+        d = decide(snapshot(revisions, status, observation=observe(len(passes)), now=T0 + at))
+        status = d.rm_status
+        passes.append((at, d))
+        at += PERIOD if d.recheck_in is None else timedelta(seconds=d.recheck_in)
+    return passes
+
+
+def test_a_state_change_asks_for_the_next_pass_at_once_and_an_idle_release_asks_for_none() -> None:
+    passes = run_on_time([revision("v1")], [], PERIOD * 2, lambda n: ready({"v1": 1}) if n else Observation())
+    released_at = next(at for at, d in passes if states_of(d)["v1"] == ("released", 100))
+    assert released_at == timedelta(0)  # created → … → released without waiting for a period
+    idle = [d for _, d in passes if states_of(d)["v1"] == ("released", 100)]
+    assert idle[-1].recheck_in is None and len(passes) == len(idle) + 4
+
+
+def test_ramp_steps_are_taken_when_their_delay_ends_not_at_the_next_period() -> None:
+    v1, v2 = revision("v1", git=T0 - timedelta(days=1)), revision("v2")
+    start = [entry("v1", "released", 100, current=1, desired=1), entry("v2", "pendingrelease")]
+    passes = run_on_time([v1, v2], start, PERIOD * 8, lambda n: ready({"v1": 1, "v2": 1}))
+    steps: list[tuple[timedelta, int]] = []
+    for at, d in passes:
+        percent = states_of(d)["v2"][1]
+        if not steps or steps[-1][1] != percent:
+            steps.append((at, percent))
+    assert [p for _, p in steps] == [10, 20, 40, 80, 100]
+    gaps = {b[0] - a[0] for a, b in zip(steps, steps[1:], strict=False)}
+    assert gaps == {timedelta(seconds=10)}  # the geometric delay, not the 15 s period
+
+
+def test_a_canary_asks_for_a_pass_when_its_ttl_ends() -> None:
+    v1 = revision("v1", git=T0 - timedelta(days=1))
+    v2 = revision("v2", canary={"percent": 10, "ttl": 40}, slos=True)
+    status = [entry("v1", "released", 100, current=1), entry("v2", "deployed")]
+    passes = run_on_time([v1, v2], status, PERIOD * 6, lambda n: ready({"v1": 1, "v2": 1}))
+    started = next(at for at, d in passes if next(e for e in d.rm_status if e.tag == "v2").canary_start_timestamp)
+    canaried = next(at for at, d in passes if states_of(d)["v2"][0] == "canaried")
+    assert canaried - started == timedelta(seconds=40)
