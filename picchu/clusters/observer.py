@@ -153,17 +153,17 @@ class WatchingObserver(Observer):
             known = self._reflectors.get(connection.name)
             if known is not None and known[0] == connection.identity:
                 return known[1]
-            hook = self.on_change
             cluster = connection.name
 
             def changed(namespace: str) -> None:
+                hook = self.on_change  # read at each change: the operator sets it once its queues exist
                 if hook is not None:
                     hook(cluster, namespace)
 
             reflector = Reflector(
                 connection.api, "/apis/apps/v1/replicasets", name=connection.name, label_selector=keys.LABEL_TAG,
                 project=_project, watch_seconds=self.watch_seconds, redact=connection.redact, backoff=self.backoff,
-                on_change=changed if hook else None)
+                on_change=changed)
             self._reflectors[connection.name] = (connection.identity, reflector)
         if known is not None:  # the client was rebuilt (credentials rotated, server moved)
             known[1].stop()

@@ -26,6 +26,7 @@ from prometheus_client import start_http_server
 
 from picchu import keys, logs
 from picchu.api.v1alpha1.manifest import is_object_name
+from picchu.clusters.observer import WatchingObserver
 from picchu.engine.alert_wake import AlertWaker
 from picchu.engine.assembly import build_context
 from picchu.engine.context import EngineContext
@@ -108,6 +109,19 @@ def build_registry(ctx: EngineContext, queues: dict[str, WorkQueue], health: Hea
     def login(**_: Any) -> kopf.ConnectionInfo:
         return connection_info(ctx.delivery.api_client)
 
+    # A target namespace is named after its ReleaseManager: RM name -> the delivery namespaces holding one.
+    # Values are replaced, never mutated, because the watch threads of the target clusters read them.
+    release_managers_by_name: dict[str, frozenset[str]] = {}
+
+    def replica_sets_changed(cluster: str, namespace: str) -> None:
+        """Pods became ready (or went away) in a target cluster: its ReleaseManager's next step may be due now,
+        a deploying tag may be deployed, capacity may let a ramp step through. Scheduled, never un-parked."""
+        for ns in release_managers_by_name.get(namespace, ()):
+            queues["releasemanagers"].add(("ReleaseManager", ns, namespace))
+
+    if isinstance(ctx.observer, WatchingObserver):
+        ctx.observer.on_change = replica_sets_changed
+
     def alert_fired(ns: str, name: str, app: str) -> None:
         """A rollback never waits for the period: the failing Revision runs now, even if it was parked."""
         if shard.owns_app(ns, app):
@@ -159,8 +173,13 @@ def build_registry(ctx: EngineContext, queues: dict[str, WorkQueue], health: Hea
         if not shard.owns_app(meta.namespace or "", app or meta.name):
             return
         group = (meta.namespace, app or meta.name)
+        known = release_managers_by_name.get(meta.name or "", frozenset())
+        release_managers_by_name[meta.name or ""] = (known - {meta.namespace} if type == "DELETED"
+                                                     else known | {meta.namespace or ""})
         if not changes.spec_changed(body, type) and type == "MODIFIED" and not meta.get("deletionTimestamp"):
-            # Its status moved: the app's Revisions parked on it (blocked on clusters) read it again.
+            # Its status moved: the app's Revisions mirror it at once (their status shows the new state), and
+            # those parked on it (blocked on clusters) read it again.
+            queues["revisions"].add_group(group)
             queues["revisions"].wake_group(group)
             return
         queues["releasemanagers"].wake(("ReleaseManager", meta.namespace, meta.name), group=group)

@@ -127,6 +127,10 @@ class WorkQueue:
         """Something the keys of `group` depend on changed: run its parked keys now."""
         self._call(self._wake_group, group)
 
+    def add_group(self, group: Hashable) -> None:
+        """Something the keys of `group` read changed: schedule each now (a parked key keeps its back-off)."""
+        self._call(self._add_group, group)
+
     def forget(self, key: Hashable) -> None:
         """Drop a key whose object is gone (no more periodic passes)."""
         self._call(self._forget, key)
@@ -206,6 +210,10 @@ class WorkQueue:
             state = self._keys.get(key)
             if state is not None and state.failures:
                 self._add(key, 0.0, None, True)
+
+    def _add_group(self, group: Hashable) -> None:
+        for key in list(self._groups.get(group, ())):
+            self._add(key, 0.0, None, False)
 
     def _forget(self, key: Hashable) -> None:
         state = self._keys.get(key)
