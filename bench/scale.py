@@ -12,6 +12,9 @@ numbers are what one operator does as the fleet grows), once every app is releas
   CPU           operator CPU seconds per period (utime+stime of the process)
   RSS           operator resident memory
   reaction      `kubectl apply` of a new Revision of an idle app → its ReplicaSet exists in all three targets
+  rollback      an SLO alert of a tag serving 10 % fires in Prometheus (the alert's `activeAt`, a real Prometheus
+                evaluating every second) → that tag at 0 % in all three targets' VirtualServices (`--alerts N` apps
+                per size; needs the Debian `prometheus` package)
 
 `--soak SECONDS` then samples RSS every `--soak-every` seconds at the largest size. Writes `--plot`
 (pass latency, CPU and RSS against apps) and, with a soak, the RSS curve beside it; prints a Markdown table.
@@ -41,6 +44,7 @@ from picchu.testing import requests
 from picchu.testing.builders import revision_manifest
 from picchu.testing.controlplane import ControlPlane, ensure_binaries
 from picchu.testing.fleet import OperatorProcess, cluster_manifests, ensure_namespace, kubectl_apply, wait_for
+from picchu.testing.prometheus import SloAlerts
 from picchu.testing.replicaset_controller import ReplicaSetReadiness
 from picchu.testing.upstream_crds import install_crds_from_dir, install_upstream_crds
 
@@ -69,6 +73,9 @@ class SizeResult:
     latency: dict[str, dict[str, float]] = field(default_factory=dict)
     reaction_p50: float | None = None
     reaction_max: float | None = None
+    rollback_p50: float | None = None
+    rollback_p95: float | None = None
+    rollback_max: float | None = None
     reads_by_resource: dict[str, dict[str, int]] = field(default_factory=dict)
     queue_adds: dict[str, float] = field(default_factory=dict)
 
@@ -79,6 +86,7 @@ def main() -> None:
     parser.add_argument("--period", type=float, default=15.0, help="the operator's --sync-period-seconds")
     parser.add_argument("--window-periods", type=int, default=2, help="sync periods per measurement window")
     parser.add_argument("--reactions", type=int, default=5, help="new Revisions timed per size")
+    parser.add_argument("--alerts", type=int, default=5, help="rollbacks timed per size (0: no Prometheus)")
     parser.add_argument("--soak", type=float, default=0.0, help="seconds of RSS sampling at the largest size")
     parser.add_argument("--soak-every", type=float, default=60.0)
     parser.add_argument("--plot", type=Path, default=ROOT / "bench" / "scale.png")
@@ -91,6 +99,8 @@ def main() -> None:
     plane = ControlPlane(("delivery", *TARGETS), workdir=workdir, binaries=ensure_binaries())
     results: list[SizeResult] = []
     soak: list[tuple[float, float]] = []
+    alerts = SloAlerts(alert="bench_availability").start() if args.alerts > 0 else None
+    alert_args = ("--prometheus-query-address", alerts.url, "--prometheus-query-ttl", "1") if alerts else ()
     with plane:
         delivery = plane.clusters["delivery"]
         for name in plane.clusters:
@@ -100,7 +110,8 @@ def main() -> None:
         kubectl_apply(delivery, [m for n in TARGETS for m in cluster_manifests(plane.clusters[n], "production")])
         kubelets = [ReplicaSetReadiness(plane.clusters[n].api_client(), delay_seconds=0).start() for n in TARGETS]
         operator = OperatorProcess(delivery.kubeconfig_path, namespace=NS, log_path=workdir / "operator.log",
-                                   args=("--sync-period-seconds", f"{args.period:g}", *args.operator_arg)).start()
+                                   args=("--sync-period-seconds", f"{args.period:g}", *alert_args,
+                                         *args.operator_arg)).start()
         print(f"operator log: {workdir / 'operator.log'}", flush=True)
         fleet = Fleet(plane, operator, kubelets)
         try:
@@ -109,6 +120,8 @@ def main() -> None:
                 fleet.grow(size)
                 results.append(fleet.measure(size, args.period, args.window_periods))
                 fleet.react(results[-1], args.reactions)
+                if alerts is not None:
+                    fleet.roll_back(results[-1], args.alerts, alerts)
                 print_result(results[-1], flush=True)
                 plot(results, [], args.plot)  # after every size: an interrupted run still leaves its figures
                 if args.json:
@@ -119,6 +132,8 @@ def main() -> None:
             operator.stop()
             for kubelet in kubelets:
                 kubelet.stop()
+            if alerts is not None:
+                alerts.stop()
     print_table(results)
     if args.json:
         args.json.write_text(json.dumps({"sizes": [asdict(r) for r in results], "soak": soak}, indent=1))
@@ -215,6 +230,33 @@ class Fleet:
             result.reaction_p50, result.reaction_max = times[len(times) // 2], times[-1]
         wait_for(lambda: self._settled(), 600, interval=5, message="reaction apps released")
 
+    def roll_back(self, result: SizeResult, count: int, alerts: SloAlerts) -> None:
+        """Time `count` rollbacks: a new tag of an idle app takes 10 % (steps 20 s apart), its SLO alert fires
+        as soon as every target routes to it, and the clock runs from the alert's `activeAt` in Prometheus until
+        every target's VirtualService gives the tag 0 %."""
+        apis = [client.CustomObjectsApi(self.plane.clusters[n].api_client()) for n in TARGETS]
+        hold = {"eligible": True, "schedule": "always", "scalingStrategy": "linear",
+                "linearScaling": {"increment": 10, "delay": "20s"}}
+        times = []
+        for app in self.apps[-count:]:
+            self.tags[app] += 1
+            tag = f"v{self.tags[app]}"
+            kubectl_apply(self.delivery, [revision_manifest(app, tag, namespace=NS, target={"release": hold},
+                                                            committed=self.start + timedelta(minutes=self.tags[app]))])
+            wait_for(lambda a=app, t=tag: all(_weight(api, a, t) > 0 for api in apis), 300, interval=0.2,
+                     message=f"{app} {tag} serving in every target")
+            alerts.fire(app, tag, wait=False)
+            wait_for(lambda a=app, t=tag: all(_weight(api, a, t) == 0 for api in apis), 300, interval=0.02,
+                     message=f"{app} {tag} rolled back in every target")
+            done = time.time()
+            times.append(done - _active_at(alerts, app, tag))
+            alerts.clear(app, tag, wait=False)
+        if times:
+            times.sort()
+            result.rollback_p50, result.rollback_max = times[len(times) // 2], times[-1]
+            result.rollback_p95 = times[min(len(times) - 1, int(0.95 * len(times)))]
+        wait_for(lambda: self._settled(), 600, interval=5, message="rolled-back apps settled")
+
     def soak(self, seconds: float, every: float) -> list[tuple[float, float]]:
         began, samples = time.monotonic(), []
         while True:
@@ -243,6 +285,29 @@ def _exists(api: client.AppsV1Api, namespace: str, name: str) -> bool:
     except client.ApiException:
         return False
     return True
+
+
+def _weight(api: client.CustomObjectsApi, app: str, tag: str) -> int:
+    """`tag`'s weight in the app's release route of one target's VirtualService (0 when absent)."""
+    try:
+        vs = api.get_namespaced_custom_object("networking.istio.io", "v1alpha3", f"{app}-production",
+                                              "virtualservices", app)
+    except client.ApiException:
+        return 0
+    for route in vs.get("spec", {}).get("http", []):  # type: ignore[union-attr]
+        if route.get("name") == "01_release-http":
+            return sum(d.get("weight", 0) for d in route.get("route", []) if d["destination"]["subset"] == tag)
+    return 0
+
+
+def _active_at(alerts: SloAlerts, app: str, tag: str) -> float:
+    """When Prometheus started firing the alert of `app`/`tag` (its rule has no `for`), as a Unix time."""
+    assert alerts.server is not None
+    with urllib.request.urlopen(f"{alerts.server.url}/api/v1/alerts", timeout=10) as answer:
+        found = json.loads(answer.read())["data"]["alerts"]
+    stamps = [a["activeAt"] for a in found if a["labels"].get("app") == app and a["labels"].get("tag") == tag]
+    assert stamps, f"no alert for {app} {tag} in Prometheus"
+    return datetime.fromisoformat(stamps[0].replace("Z", "+00:00")).timestamp()
 
 
 def _metrics(operator: OperatorProcess) -> list[Any]:
@@ -299,25 +364,31 @@ def _rss_mib(pid: int) -> float:
 def print_result(r: SizeResult, flush: bool = False) -> None:
     rm, rev = r.latency["releasemanagers"], r.latency["revisions"]
     reaction = f"{r.reaction_p50:.2f} s p50 (max {r.reaction_max:.2f} s)" if r.reaction_p50 is not None else "-"
+    rollback = (f"{r.rollback_p50:.2f} s p50, {r.rollback_p95:.2f} s p95 (max {r.rollback_max:.2f} s)"
+                if r.rollback_p50 is not None and r.rollback_p95 is not None else "-")
     print(f"{r.apps} apps (load {r.load:.1f}): per {r.period:g} s period: delivery reads {r.delivery_reads:.1f} "
           f"writes {r.delivery_writes:.1f}; target reads {r.target_reads:.1f} writes {r.target_writes:.1f}; "
           f"passes RM {r.rm_passes:.0f} Revision {r.revision_passes:.0f}; CPU {r.cpu_seconds:.2f} s; "
           f"RSS {r.rss_mib:.0f} MiB\n    due→start RM p50 ≤{rm['p50']:g} p95 ≤{rm['p95']:g} max ≤{rm['max']:g} s; "
           f"Revision p50 ≤{rev['p50']:g} p95 ≤{rev['p95']:g} max ≤{rev['max']:g} s; new Revision → ReplicaSets "
-          f"in 3 targets {reaction}\n    reads in the window by resource: {r.reads_by_resource}; "
+          f"in 3 targets {reaction}; alert firing → tag at 0 % in 3 targets {rollback}\n    reads in the window by resource: {r.reads_by_resource}; "
           f"queue adds per period: {r.queue_adds}", flush=flush)
 
 
 def print_table(results: list[SizeResult]) -> None:
     print("\n| apps | load | delivery reads / writes per period | target reads / writes per period | RM passes "
-          "per period | due→start p50 / p95 / max (s) | CPU-s per period | RSS MiB | new Revision → RS p50 (s) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "per period | due→start p50 / p95 / max (s) | CPU-s per period | RSS MiB | new Revision → RS p50 (s) | "
+          "alert → 0 % p50 / p95 (s) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         rm = r.latency["releasemanagers"]
         reaction = f"{r.reaction_p50:.2f}" if r.reaction_p50 is not None else "-"
+        rollback = (f"{r.rollback_p50:.2f} / {r.rollback_p95:.2f}"
+                    if r.rollback_p50 is not None and r.rollback_p95 is not None else "-")
         print(f"| {r.apps} | {r.load:.1f} | {r.delivery_reads:.1f} / {r.delivery_writes:.1f} | "
               f"{r.target_reads:.1f} / {r.target_writes:.1f} | {r.rm_passes:.0f} | "
-              f"≤{rm['p50']:g} / ≤{rm['p95']:g} / ≤{rm['max']:g} | {r.cpu_seconds:.2f} | {r.rss_mib:.0f} | {reaction} |")
+              f"≤{rm['p50']:g} / ≤{rm['p95']:g} / ≤{rm['max']:g} | {r.cpu_seconds:.2f} | {r.rss_mib:.0f} | {reaction} | "
+              f"{rollback} |")
 
 
 def plot(results: list[SizeResult], soak: list[tuple[float, float]], path: Path) -> None:
