@@ -36,7 +36,7 @@ from prometheus_client import (
     Histogram,
     disable_created_metrics,
 )
-from prometheus_client.core import HistogramMetricFamily
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
@@ -100,6 +100,50 @@ class _TwinChild:
         self.histogram.observe(self.values, value)
 
 
+class LeanGauge(Collector):
+    """A gauge with per-app label sets, each one dict entry (label values -> value) instead of a child object.
+
+    Why not `prometheus_client.Gauge`: each child is an object with its own lock and value holder;
+    `picchu_incarnation_count` alone has one per state (19) per app and target: 6.2 MiB at 500 apps, 1.1 MiB
+    here (tracemalloc). The calls the engine makes (`labels(...).set(v)`, `remove(...)`) and the scrape are
+    the same.
+    """
+
+    def __init__(self, name: str, documentation: str, labelnames: list[str], registry: CollectorRegistry) -> None:
+        self.name, self.documentation, self.labelnames = name, documentation, tuple(labelnames)
+        self._values: dict[tuple[str, ...], float] = {}
+        registry.register(self)
+
+    def labels(self, *values: str) -> _LeanChild:
+        if len(values) != len(self.labelnames):
+            raise ValueError(f"{self.name}: expected labels {self.labelnames}, got {values!r}")
+        return _LeanChild(self, tuple(str(v) for v in values))
+
+    def set(self, values: tuple[str, ...], value: float) -> None:
+        self._values[values] = float(value)  # one dict store: atomic under the GIL
+
+    def remove(self, *values: str) -> None:
+        self._values.pop(tuple(str(v) for v in values), None)
+
+    def describe(self) -> list[GaugeMetricFamily]:
+        return [GaugeMetricFamily(self.name, self.documentation, labels=self.labelnames)]
+
+    def collect(self) -> list[GaugeMetricFamily]:
+        family = self.describe()[0]
+        for values, value in list(self._values.items()):
+            family.add_metric(list(values), value)
+        return [family]
+
+
+@dataclass(frozen=True)
+class _LeanChild:
+    gauge: LeanGauge
+    values: tuple[str, ...]
+
+    def set(self, value: float) -> None:
+        self.gauge.set(self.values, value)
+
+
 GIT_BUCKETS = tuple(120 * 3**k for k in range(7))
 LATENCY_BUCKETS = tuple(30 * 3**k for k in range(7))
 RECONCILE_BUCKETS = (10, 15, 20, 30, 45, 60, 90, 120)
@@ -138,11 +182,11 @@ class OperatorMetrics:
     deploy_latency: Twin
     canary_latency: Twin
     release_latency: Twin
-    incarnation_count: Gauge
-    revision_oldest_age_seconds: Gauge
-    revision_release_weight: Gauge
+    incarnation_count: LeanGauge
+    revision_oldest_age_seconds: LeanGauge
+    revision_release_weight: LeanGauge
     release_manager_reconcile_interval: Twin
-    revision_failed: Gauge
+    revision_failed: LeanGauge
     mirror_failure_counter: Counter
     mirror_failures: Counter
     reconcile_errors: Counter
@@ -239,22 +283,22 @@ class OperatorMetrics:
             deploy_latency=hist("deploy_latency", "Seconds spent deploying", LATENCY_BUCKETS),
             canary_latency=hist("canary_latency", "Seconds spent canarying", LATENCY_BUCKETS),
             release_latency=hist("release_latency", "Seconds spent releasing", LATENCY_BUCKETS),
-            incarnation_count=Gauge(
+            incarnation_count=LeanGauge(
                 "picchu_incarnation_count", "Incarnations per state", [*at, "state"], registry=reg
             ),
-            revision_oldest_age_seconds=Gauge(
+            revision_oldest_age_seconds=LeanGauge(
                 "picchu_revision_oldest_age_seconds",
                 "Seconds the oldest incarnation has been in each state",
                 [*at, "state", "revision"],
                 registry=reg,
             ),
-            revision_release_weight=Gauge(
+            revision_release_weight=LeanGauge(
                 "picchu_revision_release_weight", "Traffic weight of a revision", [*at, "tag"], registry=reg
             ),
             release_manager_reconcile_interval=hist(
                 "release_manager_reconcile_interval", "Seconds between ReleaseManager passes", RECONCILE_BUCKETS
             ),
-            revision_failed=Gauge(
+            revision_failed=LeanGauge(
                 "picchu_revision_failed", "1 when picchu failed the revision", ["app", "tag"], registry=reg
             ),
             mirror_failure_counter=Counter(

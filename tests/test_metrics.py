@@ -104,3 +104,25 @@ def test_a_per_app_histogram_scrapes_exactly_like_two_prometheus_client_histogra
 
     assert series(exposition(m)) == series(generate_latest(reference).decode())
     assert len(series(exposition(m))) == 2 * 2 * (len(GIT_BUCKETS) + 3)  # 2 names × 2 apps × (buckets+Inf+sum+count)
+
+
+def test_per_app_gauges_scrape_exactly_like_prometheus_client_gauges_and_forget_removed_series() -> None:
+    from prometheus_client import CollectorRegistry, Gauge
+
+    m = OperatorMetrics.create()
+    reference = CollectorRegistry()
+    expected = Gauge("picchu_revision_release_weight", "Traffic weight of a revision", ["app", "target", "tag"],
+                     registry=reference)
+    for tag, weight in (("v1", 90), ("v2", 10), ("v1", 40), ("v2", 60), ("v3", 0)):
+        m.revision_release_weight.labels("echo", "production", tag).set(weight)
+        expected.labels("echo", "production", tag).set(weight)
+    m.revision_release_weight.remove("echo", "production", "v3")
+    expected.remove("echo", "production", "v3")
+    m.revision_release_weight.remove("echo", "production", "never-there")  # tolerated: nothing to forget
+
+    def series(text: str) -> list[str]:
+        return sorted(line for line in text.splitlines() if line.startswith("picchu_revision_release_weight"))
+
+    assert series(exposition(m)) == series(generate_latest(reference).decode())
+    assert 'picchu_revision_release_weight{app="echo",tag="v2",target="production"} 60.0' in exposition(m)
+    assert "v3" not in exposition(m)

@@ -16,7 +16,7 @@ from typing import Any
 from prometheus_client import Counter, Gauge, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from picchu.metrics import OperatorMetrics, Twin
+from picchu.metrics import LeanGauge, OperatorMetrics, Twin
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "charts" / "picchu" / "dashboards" / "picchu.json"
 METRIC = re.compile(r"\b(picchu_[a-z0-9_]+)\b")
@@ -30,6 +30,8 @@ def exported() -> dict[str, set[str]]:
     for collector in vars(metrics).values():
         if isinstance(collector, Twin):  # one series served under both of its names
             collector.labels(*["x"] * len(collector.labelnames)).observe(1)
+        if isinstance(collector, LeanGauge):  # per-app gauges: one dict entry per label set
+            collector.labels(*["x"] * len(collector.labelnames)).set(1)
         if not isinstance(collector, Counter | Gauge | Histogram):
             continue
         child = collector.labels(*["x"] * len(collector._labelnames))
