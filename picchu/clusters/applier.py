@@ -116,13 +116,17 @@ class Applier:
     """Writes plans to clusters; keeps (in memory) what it last wrote where. Thread-safe; share one.
 
     ``timeout`` is each cluster's time budget per `apply` call; ``remember_for`` bounds how long a
-    successful write is trusted before the same content is sent again.
+    successful write is trusted before the object is read again (and rewritten only if it drifted);
+    ``resurvey_every`` (default four times that) how long a prune scope's listing is trusted while the desired
+    set stays the same. A changed desired set is surveyed at once; the timed re-list only finds strays labelled
+    as ours (or newly marked ignore), and one LIST per kind per app was most of an idle fleet's reads.
     """
 
-    def __init__(self, *, timeout: float = 30.0, remember_for: float = 900.0,
+    def __init__(self, *, timeout: float = 30.0, remember_for: float = 900.0, resurvey_every: float | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.timeout = timeout
         self.remember_for = remember_for
+        self.resurvey_every = 4 * remember_for if resurvey_every is None else resurvey_every
         self._written: dict[tuple[str, ObjectKey], tuple[str, float]] = {}
         self._labels: dict[tuple[str, ObjectKey], str] = {}
         self._pruned: dict[tuple[str, str], tuple[str, float]] = {}
@@ -180,9 +184,10 @@ class Applier:
             if now - self._swept < self.remember_for:
                 return
             self._swept = now
-            stores: tuple[dict[Any, tuple[str, float]], ...] = (self._written, self._pruned)
-            for store in stores:
-                for memory_key in [k for k, (_, at) in store.items() if now - at >= 2 * self.remember_for]:
+            stores: tuple[tuple[dict[Any, tuple[str, float]], float], ...] = (
+                (self._written, self.remember_for), (self._pruned, self.resurvey_every))
+            for store, lifetime in stores:
+                for memory_key in [k for k, (_, at) in store.items() if now - at >= 2 * lifetime]:
                     del store[memory_key]
                     self._labels.pop(memory_key, None)
 
@@ -204,9 +209,10 @@ class Applier:
 
     def _remembered(self, store: Mapping[tuple[str, Any], tuple[str, float]], memory_key: tuple[str, Any],
                     digest: str) -> bool:
+        lifetime = self.resurvey_every if store is self._pruned else self.remember_for
         with self._lock:
             entry = store.get(memory_key)
-        return entry is not None and entry[0] == digest and self._clock() - entry[1] < self.remember_for
+        return entry is not None and entry[0] == digest and self._clock() - entry[1] < lifetime
 
     def _sends_nothing(self, connection: ClusterConnection, plan: ClusterPlan) -> bool:
         """True when applying the plan needs no request: same client as before, no prune survey due, and every
@@ -268,7 +274,7 @@ class Applier:
                 continue
             if outcome != "ignored":  # an ignored object is looked at again next pass: the label may be gone
                 with self._lock:
-                    self._written[memory_key] = (digest, self._stamp())
+                    self._written[memory_key] = (digest, self._stamp(self.remember_for))
             {"applied": tally.applied, "unchanged": tally.unchanged, "ignored": tally.ignored}[outcome].append(key)
         if unreachable is None:
             self._delete_undesired(connection, surveys, {d.key for d in plan.objects}, deadline, tally)
@@ -289,9 +295,9 @@ class Applier:
                                 "render it with a namespace")
         return location
 
-    def _stamp(self) -> float:
+    def _stamp(self, lifetime: float) -> float:
         """When a memory counts as made: now, minus up to a quarter of its lifetime (spreads the re-reads)."""
-        return self._clock() - random.uniform(0, 0.25 * self.remember_for)
+        return self._clock() - random.uniform(0, 0.25 * lifetime)
 
     def _write(self, connection: ClusterConnection, desired: DesiredObject, deadline: Deadline, *,
                verify: bool = False) -> _Outcome:
@@ -467,7 +473,7 @@ class Applier:
                 self._forget_object((connection.identity, key))
             if survey.complete:
                 with self._lock:
-                    self._pruned[survey.memory_key] = (survey.digest, self._stamp())
+                    self._pruned[survey.memory_key] = (survey.digest, self._stamp(self.resurvey_every))
 
 
 @dataclass

@@ -263,6 +263,23 @@ def test_an_expired_memory_of_an_unchanged_object_costs_one_read_and_no_write(co
     assert counter.delta()["a"] == {"GET": 1}  # a fleet at rest is re-read now and then, never rewritten
 
 
+def test_an_unchanged_prune_scope_is_listed_again_only_after_resurvey_every_not_with_each_object_check(
+        connections, counter, namespace):
+    scope = PruneScope((namespace,), (("v1", "ConfigMap"), ("v1", "Secret")), {keys.LABEL_APP: "echo"})
+    plan = ClusterPlan([DesiredObject(configmap(namespace, "c"))], [scope])
+    now = [0.0]
+    applier = Applier(remember_for=900, resurvey_every=3600, clock=lambda: now[0])
+    assert applier.apply([(connections[0], plan)])["a"].ok
+    for now[0] in (901.0, 1802.0):  # each time the object's memory expired; the scope's listing is trusted
+        counter.start()
+        assert applier.apply([(connections[0], plan)])["a"].ok
+        assert counter.delta()["a"] == {"GET": 1}  # the object is checked; nothing is listed
+    now[0] = 3700.0  # the listing expired too: one LIST per kind of the scope
+    counter.start()
+    assert applier.apply([(connections[0], plan)])["a"].ok
+    assert counter.delta()["a"].get("LIST") == 2
+
+
 def test_an_object_edited_by_hand_is_restored_once_the_memory_of_writing_it_has_expired(
         connections, api_clients, namespace):
     core = client.CoreV1Api(api_clients["a"])
