@@ -129,14 +129,16 @@ def decide(snapshot: Snapshot) -> Decision:
         reasons=tuple(reasons),
         hold_reason=hold_reason,
         waits=tuple(waits),
-        recheck_in=_recheck_in(incs, bool(entered), s.now),
+        recheck_in=_recheck_in(incs, bool(entered) or any(i.entry.current_percent != pre_percent[i.tag]
+                                                           for i in incs), s.now),
     )
 
 
-def _recheck_in(incs: Sequence[Incarnation], state_changed: bool, now: datetime) -> float | None:
-    """When time alone lets the next pass move on: at once after a state change, else when the soonest ramp
-    delay or canary TTL runs out (a step held by capacity or a window waits for pods or the period)."""
-    if state_changed:
+def _recheck_in(incs: Sequence[Incarnation], moved: bool, now: datetime) -> float | None:
+    """When time alone lets the next pass move on: at once after a state or percent change (the next tick
+    may act on it: 100 % → released, 0 % behind the anchor → retiring), else when the soonest ramp delay or
+    canary TTL runs out (a step held by capacity or a window waits for pods or the period)."""
+    if moved:
         return 0.0
     due: list[datetime] = []
     for i in incs:

@@ -61,6 +61,19 @@ def test_a_second_revision_ramps_step_by_step_while_the_first_retires(world: Wor
         world.wait(lambda c=cluster: world.replicasets(c)["v1"].spec.replicas == 0, message=f"v1 scaled to 0 on {cluster}")
 
 
+def test_a_release_follows_its_pods_and_states_without_waiting_for_the_sync_period(world: World) -> None:
+    """With a 10-minute period, only the ReplicaSet watch (pods ready) and the passes asked for after each state
+    change can carry v1 from created to released, and then v2's ramp step by step, within the test's waits."""
+    world.register()
+    world.start_operator("--sync-period-seconds", "600")
+    _release_v1(world)
+    world.revision("v2", minutes=5)
+    world.wait(lambda: world.state("v2") == "released" and world.state("v1") in ("retiring", "retired"),
+               timeout=150, message="v2 released and v1 retiring, long before one period")
+    for cluster in TARGETS:
+        world.wait(lambda c=cluster: world.weights(c).get("v2") == 100, message=f"v2 at 100% on {cluster}")
+
+
 def test_a_firing_slo_alert_fails_the_new_revision_and_traffic_returns_to_the_previous_one(world: World) -> None:
     require_prometheus()
     with SloAlerts(alert="availability") as alerts:

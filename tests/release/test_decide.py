@@ -456,6 +456,9 @@ def test_ramp_steps_are_taken_when_their_delay_ends_not_at_the_next_period() -> 
     assert [p for _, p in steps] == [10, 20, 40, 80, 100]
     gaps = {b[0] - a[0] for a, b in zip(steps, steps[1:], strict=False)}
     assert gaps == {timedelta(seconds=10)}  # the geometric delay, not the 15 s period
+    released = next(at for at, d in passes if states_of(d)["v2"][0] == "released")
+    retiring = next(at for at, d in passes if states_of(d)["v1"][0] == "retiring")
+    assert released == retiring == steps[-1][0]  # the tick after the last step follows it at once
 
 
 def test_a_canary_asks_for_a_pass_when_its_ttl_ends() -> None:
