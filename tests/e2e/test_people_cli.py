@@ -172,14 +172,19 @@ def test_a_paused_ramp_holds_while_a_firing_alert_still_rolls_it_back(world: Wor
         world.revision("v1")
         world.wait(lambda: world.state("v1") == "released", message="v1 released")
         name = f"{world.app}-v2"
-        world.revision("v2", minutes=5, target={"release": STEADY})
+        # Slow steps: an SLO alert fails a tag only while its peak is under 50 % (spec §6.6), so the pause must
+        # land before that even on a loaded machine (with 2 s steps it once landed at 60 %, and rightly no
+        # rollback followed).
+        world.revision("v2", minutes=5, target={"release": {**STEADY, "linearScaling": {"increment": 10,
+                                                                                        "delay": "6s"}}})
         world.wait(lambda: percent(world, "v2") > 0, message="v2 gets traffic")
         paused = picchu(world, "pause", name, "--reason", "watching dashboards")
         assert paused.returncode == 0, paused.stderr
         world.wait(lambda: "paused" in str(world.entries()["v2"].get("holdReason")), message="the engine holds v2")
         held = percent(world, "v2")
+        assert held < 50, f"paused at {held} %: an alert fails only a tag under 50 %, so this run proves nothing"
         world.wait(lambda: any(r == "Paused" for r, _ in reasons(world, "v2")), message="a Paused event")
-        for _ in range(8):  # several 1-second passes; unpaused, v2 would step every 2 s
+        for _ in range(8):  # several 1-second passes; unpaused, v2 would step every 6 s
             time.sleep(1)
             assert percent(world, "v2") == held
         screen = picchu(world, "status", world.app)
