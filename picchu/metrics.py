@@ -44,6 +44,13 @@ QUEUE_BUCKETS = (0.001, 0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 PASS_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
+def _label_values(name: str, labelnames: tuple[str, ...], values: tuple[str, ...]) -> tuple[str, ...]:
+    """One series' label values as strings, refused when they do not match the metric's label names."""
+    if len(values) != len(labelnames):
+        raise ValueError(f"{name}: expected labels {labelnames}, got {values!r}")
+    return tuple(str(v) for v in values)
+
+
 class Twin(Collector):
     """A per-app histogram exposed under Picchu's name and under its conventional `_seconds` name at once.
 
@@ -63,9 +70,7 @@ class Twin(Collector):
         registry.register(self)
 
     def labels(self, *values: str) -> _TwinChild:
-        if len(values) != len(self.labelnames):
-            raise ValueError(f"{self.names[0]}: expected labels {self.labelnames}, got {values!r}")
-        return _TwinChild(self, tuple(str(v) for v in values))
+        return _TwinChild(self, _label_values(self.names[0], self.labelnames, values))
 
     def observe(self, values: tuple[str, ...], amount: float) -> None:
         bucket = bisect.bisect_left(self.bounds, amount)  # the first bound >= amount: Prometheus' `le`
@@ -115,9 +120,7 @@ class LeanGauge(Collector):
         registry.register(self)
 
     def labels(self, *values: str) -> _LeanChild:
-        if len(values) != len(self.labelnames):
-            raise ValueError(f"{self.name}: expected labels {self.labelnames}, got {values!r}")
-        return _LeanChild(self, tuple(str(v) for v in values))
+        return _LeanChild(self, _label_values(self.name, self.labelnames, values))
 
     def set(self, values: tuple[str, ...], value: float) -> None:
         self._values[values] = float(value)  # one dict store: atomic under the GIL

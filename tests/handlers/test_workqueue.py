@@ -149,26 +149,33 @@ def test_add_does_not_unpark_but_a_wake_resets_the_backoff_and_runs_at_once() ->
     assert calls == ["k", "k"]
 
 
-def test_wake_group_runs_only_the_parked_keys_of_that_group() -> None:
-    calls: list[str] = []
-
+def _grouped(calls: list[str], first: list[tuple[str, str]], touch: Callable[[WorkQueue], None],
+             then: int) -> None:
+    """Run `first` (key, group) once each (keys named parked-* park), call `touch`, wait for `then` passes and a
+    marker added afterwards (so anything `touch` scheduled has run)."""
     def reconcile(key):
         calls.append(key)
         return Park("holding", 1000.0) if key.startswith("parked") else 1000.0
 
     queue = WorkQueue("t", reconcile, concurrency=1, max_backoff=3600)
+    parked = sum(key.startswith("parked") for key, _ in first)
 
     async def body() -> None:
-        queue.add("parked-a", group="app-a")
-        queue.add("healthy-a", group="app-a")
-        queue.add("parked-b", group="app-b")
-        await _until(lambda: len(calls) == 3 and queue.parked == 2, "three first passes")
-        queue.wake_group("app-a")
-        await _until(lambda: len(calls) == 4, "the parked key of app-a to run")
-        queue.add("marker", group="m")  # runs after anything the wake scheduled
+        for key, group in first:
+            queue.add(key, group=group)
+        await _until(lambda: len(calls) == len(first) and queue.parked == parked, "the first passes")
+        touch(queue)
+        await _until(lambda: len(calls) == then, "the touched group's key to run")
+        queue.add("marker", group="m")
         await _until(lambda: "marker" in calls, "the marker")
 
     _run(queue, body)
+
+
+def test_wake_group_runs_only_the_parked_keys_of_that_group() -> None:
+    calls: list[str] = []
+    _grouped(calls, [("parked-a", "app-a"), ("healthy-a", "app-a"), ("parked-b", "app-b")],
+             lambda q: q.wake_group("app-a"), 4)
     assert calls[3] == "parked-a" and calls.count("parked-b") == 1 and calls.count("healthy-a") == 1
 
 
@@ -281,22 +288,6 @@ def test_a_key_woken_while_it_waits_for_a_worker_never_runs_twice_at_once() -> N
 
 def test_add_group_schedules_every_key_of_that_group_now_but_leaves_parked_keys_parked() -> None:
     calls: list[str] = []
-
-    def reconcile(key):
-        calls.append(key)
-        return Park("holding", 1000.0) if key.startswith("parked") else 1000.0
-
-    queue = WorkQueue("t", reconcile, concurrency=1, max_backoff=3600)
-
-    async def body() -> None:
-        queue.add("parked-a", group="app-a")
-        queue.add("healthy-a", group="app-a")
-        queue.add("healthy-b", group="app-b")
-        await _until(lambda: len(calls) == 3 and queue.parked == 1, "three first passes")
-        queue.add_group("app-a")
-        await _until(lambda: len(calls) == 4, "the healthy key of app-a to run again")
-        queue.add("marker", group="m")  # runs after anything the add scheduled
-        await _until(lambda: "marker" in calls, "the marker")
-
-    _run(queue, body)
+    _grouped(calls, [("parked-a", "app-a"), ("healthy-a", "app-a"), ("healthy-b", "app-b")],
+             lambda q: q.add_group("app-a"), 4)
     assert calls[3] == "healthy-a" and calls.count("parked-a") == 1 and calls.count("healthy-b") == 1
