@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -173,6 +174,18 @@ class World:
         except AssertionError as error:
             logs = self.operator.logs(60) if self.operator else ""
             raise AssertionError(f"{error}\nentries: {self.entries()}\noperator log tail:\n{logs}") from None
+
+    def holds(self, read: Any, *, passes: int, at_least: float, message: str) -> Any:
+        """Assert `read()` keeps its first value over at least `passes` operator passes and `at_least` seconds
+        (long enough for a wall-clock step delay to have come due); return that value. Counted in passes, so
+        a loaded machine only makes this take longer, never fail."""
+        assert self.operator is not None
+        held, since, counted = read(), time.monotonic(), 0
+        while counted < passes or time.monotonic() - since < at_least:
+            self.operator.wait_passes(1)
+            counted += 1
+            assert read() == held, f"{message}: changed after {counted} passes, from {held} to {read()}"
+        return held
 
     def close(self) -> None:
         for operator in self.operators:
