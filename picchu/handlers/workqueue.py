@@ -108,6 +108,14 @@ class WorkQueue:
     _wakeup: asyncio.Event | None = None
     _loop: asyncio.AbstractEventLoop | None = None
 
+    def __post_init__(self) -> None:
+        if self.metrics is not None:  # counted when scraped: counting at every add and pick cost O(keys) each
+            self.metrics.queue_depth.labels(self.name).set_function(self._depth)
+
+    def _depth(self) -> int:
+        """Keys due now or later. Read from the scrape's thread: `list` copies the values at once, under the GIL."""
+        return sum(1 for s in list(self._keys.values()) if s.due is not None or s.ready)
+
     @property
     def parked_slots(self) -> int:
         """How many workers parked keys may hold at once: half, so healthy keys always find one."""
@@ -201,7 +209,6 @@ class WorkQueue:
         heapq.heappush(self._heap, (due, next(self._counter), key))
         if self.metrics is not None:
             self.metrics.queue_adds.labels(self.name).inc()
-            self._export_depth()
         if self._wakeup is not None:
             self._wakeup.set()
 
@@ -293,8 +300,6 @@ class WorkQueue:
                     self.metrics.queue_latency.labels(self.name).observe(max(0.0, now - state.ready_since))
                 state.runs_parked = bool(state.failures)
                 self._running_parked += state.runs_parked
-                if self.metrics is not None:
-                    self._export_depth()
                 return key
             timeout = max(0.0, self._heap[0][0] - now) if self._heap else None
             self._wakeup.clear()
@@ -344,7 +349,3 @@ class WorkQueue:
             self._add(key, delay, None, False)
         elif state.due is None and not state.ready:
             self._forget(key)
-
-    def _export_depth(self) -> None:
-        self.metrics.queue_depth.labels(self.name).set(sum(1 for s in self._keys.values() if s.due is not None
-                                                           or s.ready))
