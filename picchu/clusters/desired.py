@@ -73,7 +73,12 @@ class DesiredObject:
 
     @property
     def key(self) -> ObjectKey:
-        return ObjectKey.of(self.manifest)
+        """Computed once per object, like `digest`: the applier's memory and a `RememberedPlan` then share it."""
+        cached = self.__dict__.get("_key")
+        if cached is None:
+            cached = ObjectKey.of(self.manifest)
+            object.__setattr__(self, "_key", cached)
+        return cached
 
     def digest(self) -> str:
         """SHA-256 of the canonical JSON of mode and manifest; computed once per object (plans are rebuilt
@@ -173,6 +178,33 @@ class ClusterPlan:
         modes.update({key: "scale-only" for key in scale_only})
         return cls(tuple(DesiredObject(m, modes.get(ObjectKey.of(m), "apply")) for m in manifests),
                    tuple(prune))
+
+
+@dataclass(frozen=True, slots=True)
+class RememberedObject:
+    """What a plan's object was, without its manifest: enough to tell that it is still written, not to write it."""
+
+    key: ObjectKey
+    _digest: str
+
+    def digest(self) -> str:
+        return self._digest
+
+    def problems(self) -> list[str]:
+        return []
+
+
+@dataclass(frozen=True)
+class RememberedPlan:
+    """A `ClusterPlan` reduced to its object keys, digests and prune scopes (a few hundred bytes, where the
+    rendered manifests are tens of KiB). `Applier.settle_unchanged` accepts it; nothing can write it."""
+
+    objects: tuple[RememberedObject, ...]
+    prune: tuple[PruneScope, ...]
+
+    @classmethod
+    def of(cls, plan: ClusterPlan) -> RememberedPlan:
+        return cls(tuple(RememberedObject(d.key, d.digest()) for d in plan.objects), tuple(plan.prune))
 
 
 def _mode_of(item: Any) -> WriteMode:

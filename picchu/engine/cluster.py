@@ -86,7 +86,7 @@ def reconcile_cluster(ctx: EngineContext, namespace: str, name: str) -> float | 
 def _probe(ctx: EngineContext, obj: dict[str, Any]) -> tuple[dict[str, Any], conditions.Condition]:
     not_ready = {"version": "", "ready": False}
     try:
-        cluster = load_cluster(obj)
+        cluster = ctx.parsed.load(obj, load_cluster)
     except InvalidSpec as exc:
         return not_ready, conditions.Condition("Ready", False, "InvalidSpec", f"fix the Cluster manifest: {exc}")
     if not cluster.enabled:

@@ -13,6 +13,7 @@ from typing import Any
 
 from picchu.engine.delivery import DeliveryCluster
 from picchu.engine.events import EventRecorder
+from picchu.engine.parsed import ParsedModels
 from picchu.metrics import OperatorMetrics
 from picchu.settings import Settings
 
@@ -39,3 +40,8 @@ class EngineContext:
     """Monotonic time of each ReleaseManager's last pass (for the reconcile-interval histogram)."""
     metric_series: dict[tuple[str, ...], str] = field(default_factory=dict)
     """Label values last exported per series family, so series of departed tags can be removed."""
+    parsed: ParsedModels = field(default_factory=ParsedModels)
+    """Models of the delivery objects, per object version (`parsed.ParsedModels`)."""
+    rendered: dict[tuple[str, str], dict[str, tuple[str, Any]]] = field(default_factory=dict)
+    """Per ReleaseManager (namespace, name), per cluster: the fingerprint of the inputs of the last plan applied
+    without failure and that plan as a `RememberedPlan` (see `rendering.PlanInput`)."""

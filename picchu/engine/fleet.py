@@ -35,7 +35,7 @@ def load_fleet(ctx: EngineContext, namespace: str, fleet: str) -> list[FleetMemb
                       key=lambda o: o["metadata"]["name"]):
         name = obj["metadata"]["name"]
         try:
-            model = load_cluster(obj)
+            model = ctx.parsed.load(obj, load_cluster)
         except InvalidSpec as exc:
             members.append(FleetMember(name, obj, None, None, f"invalid Cluster: {exc}"))
             continue

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -27,13 +28,15 @@ from typing import Any
 from picchu import keys
 from picchu.api.v1alpha1 import InvalidSpec, Revision, load_release_manager, load_revision
 from picchu.clusters import core_api
-from picchu.clusters.desired import ClusterPlan
+from picchu.clusters.applier import ClusterApplyResult
+from picchu.clusters.connection import ClusterConnection
+from picchu.clusters.desired import ClusterPlan, RememberedPlan
 from picchu.clusters.fanout import fan_out
 from picchu.engine import conditions
 from picchu.engine.context import EngineContext
 from picchu.engine.events import NORMAL, WARNING, ObjectRef
 from picchu.engine.fleet import FleetMember, load_fleet
-from picchu.engine.rendering import cluster_plans
+from picchu.engine.rendering import cluster_plans, plan_inputs
 from picchu.logs import fields
 from picchu.monitoring import AlertFailurePolicy
 from picchu.notify.events import EventKind, ReleaseEvent
@@ -57,12 +60,13 @@ def reconcile_release_manager(ctx: EngineContext, namespace: str, name: str) -> 
     obj = ctx.delivery.get("ReleaseManager", namespace, name)
     if obj is None:
         ctx.last_pass.pop((namespace, name), None)
+        ctx.rendered.pop((namespace, name), None)
         return None
     if keys.LABEL_IGNORE in (obj["metadata"].get("labels") or {}):
         return period
     ref = ObjectRef.of(obj)
     try:
-        rm = load_release_manager(obj)
+        rm = ctx.parsed.load(obj, load_release_manager)
     except InvalidSpec as exc:
         message = f"invalid ReleaseManager, fix or delete it: {exc}"[:1000]
         old = obj.get("status") or {}
@@ -89,7 +93,7 @@ def reconcile_release_manager(ctx: EngineContext, namespace: str, name: str) -> 
     failed: dict[str, str] = {}
     applied: set[str] = set()
     if not decision.held:
-        failed, applied = _apply(ctx, members, revisions, decision, snapshot, set(unreachable))
+        failed, applied = _apply(ctx, namespace, members, revisions, decision, snapshot, set(unreachable))
         # A step is dated when every cluster holds it, not when it was decided: the ramp delay then separates
         # two weight changes on any cluster however long this apply took.
         decision = replace(decision, rm_status=date_steps(decision.rm_status, snapshot.rm_status, snapshot.now,
@@ -146,7 +150,7 @@ class Preview:
 def preview(ctx: EngineContext, rm_obj: dict[str, Any], extra: tuple[Revision, ...] = ()) -> Preview:
     """Run observe → decide → render for `rm_obj` without applying or persisting anything. `extra`
     Revisions (e.g. a manifest not applied yet) replace stored ones with the same tag."""
-    rm = load_release_manager(rm_obj)
+    rm = ctx.parsed.load(rm_obj, load_release_manager)
     namespace, name = rm_obj["metadata"].get("namespace", ""), rm_obj["metadata"]["name"]
     app, target, fleet = rm.spec.app, rm.spec.target, rm.spec.fleet
     members = load_fleet(ctx, namespace, fleet)
@@ -213,7 +217,7 @@ def _revisions(ctx: EngineContext, namespace: str, app: str, fleet: str, target:
     found = []
     for obj in ctx.delivery.list("Revision", namespace, {keys.LABEL_APP: app, keys.fleet_label(fleet): ""}):
         try:
-            revision = load_revision(obj)
+            revision = ctx.parsed.load(obj, load_revision)
         except InvalidSpec:
             continue
         if revision.target(target) is not None:
@@ -231,25 +235,55 @@ def _replicas(observation: Any) -> dict[str, dict[str, ReplicaCount]]:
     return result
 
 
-def _apply(ctx: EngineContext, members: list[FleetMember], revisions: list[Revision], decision: Decision,
-           snapshot: Snapshot, unreachable: set[str]) -> tuple[dict[str, str], set[str]]:
+def _apply(ctx: EngineContext, namespace: str, members: list[FleetMember], revisions: list[Revision],
+           decision: Decision, snapshot: Snapshot, unreachable: set[str]) -> tuple[dict[str, str], set[str]]:
     """Render and apply the plan of every cluster that could be observed; returns {cluster: reason} for each
-    cluster that failed and the set of clusters that applied."""
-    plans: dict[str, ClusterPlan] = cluster_plans(ctx, snapshot, decision, revisions, members)
-    targets = [(m.connection, plans[m.name]) for m in members
-               if m.connection is not None and m.name in plans and m.name not in unreachable]
+    cluster that failed and the set of clusters that applied. A cluster whose plan inputs are those of its last
+    plan applied without failure, and whose objects the applier still remembers as written, is settled without
+    rendering (`rendering.PlanInput`)."""
+    inputs = plan_inputs(ctx, snapshot, decision, revisions, members)
+    remembered = ctx.rendered.setdefault((namespace, snapshot.rm_name), {})
+    for gone in set(remembered) - set(inputs):
+        del remembered[gone]
     observed = snapshot.observation.replicas
-    for connection, plan in targets:  # a ReplicaSet deleted behind picchu's back is written again at once
-        missing = [d.key for d in plan.objects
-                   if d.key.kind == "ReplicaSet" and connection.name not in observed.get(d.key.name, {})]
-        ctx.applier.forget_objects(connection, missing)
-    results = ctx.applier.apply(targets, log_fields=fields(app=snapshot.app, target=snapshot.target))
+    results: dict[str, ClusterApplyResult] = {}
+    to_render: list[tuple[ClusterConnection, str, ClusterPlan]] = []
+    for member in members:
+        connection = member.connection
+        if connection is None or member.name not in inputs or member.name in unreachable:
+            continue
+        fingerprint = inputs[member.name].fingerprint()
+        last = remembered.get(member.name)
+        if last is not None and last[0] == fingerprint:
+            _forget_missing(ctx, connection, last[1], observed)
+            settled = ctx.applier.settle_unchanged(connection, last[1])
+            if settled is not None:
+                results[member.name] = settled
+                continue
+        plan = inputs[member.name].render()
+        _forget_missing(ctx, connection, plan, observed)
+        to_render.append((connection, fingerprint, plan))
+    results.update(ctx.applier.apply([(c, plan) for c, _, plan in to_render],
+                                     log_fields=fields(app=snapshot.app, target=snapshot.target)))
+    for connection, fingerprint, plan in to_render:
+        if results[connection.name].ok:
+            remembered[connection.name] = (fingerprint, RememberedPlan.of(plan))
+        else:
+            remembered.pop(connection.name, None)
     problems = {}
     for cluster, result in results.items():
         if not result.ok:
             problems[cluster] = "; ".join(str(f) for f in result.failed)[:500]
             ctx.metrics.cluster_errors.labels(cluster).inc()
     return problems, {c for c, r in results.items() if r.ok}
+
+
+def _forget_missing(ctx: EngineContext, connection: ClusterConnection, plan: ClusterPlan | RememberedPlan,
+                    observed: Mapping[str, Mapping[str, Any]]) -> None:
+    """A ReplicaSet deleted behind picchu's back is written again at once, not when the memory expires."""
+    missing = [d.key for d in plan.objects
+               if d.key.kind == "ReplicaSet" and connection.name not in observed.get(d.key.name, {})]
+    ctx.applier.forget_objects(connection, missing)
 
 
 def applied_records(old: list[dict[str, Any]] | None, decision: Decision, members: frozenset[str],

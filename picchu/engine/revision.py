@@ -53,7 +53,7 @@ def reconcile_revision(ctx: EngineContext, namespace: str, name: str) -> float |
         return period
     ref = ObjectRef.of(obj)
     try:
-        revision = load_revision(obj)
+        revision = ctx.parsed.load(obj, load_revision)
     except InvalidSpec as exc:
         _report_invalid(ctx, obj, ref, exc)
         return Park("InvalidSpec", period)  # reported; a change to the Revision wakes it

@@ -11,6 +11,7 @@ from kubernetes import client
 
 from picchu import keys
 from picchu.clusters import Applier, ClusterPlan, DesiredObject, ObjectKey, PruneScope
+from picchu.clusters.desired import RememberedPlan
 
 MANAGED = {keys.LABEL_MANAGED_BY: keys.MANAGED_BY, keys.LABEL_APP: "echo"}
 
@@ -238,6 +239,30 @@ def test_a_cluster_that_accepts_connections_but_never_answers_fails_within_its_b
         silent.close()
     assert results["b"].ok
     assert not results["silent"].ok and not results["silent"].applied
+
+
+def test_a_remembered_plan_settles_without_a_request_only_while_every_object_is_remembered(
+        connections, counter, namespace):
+    plan = app_plan(namespace)
+    remembered = RememberedPlan.of(plan)
+    now = [0.0]
+    applier = Applier(remember_for=900, clock=lambda: now[0])
+    assert applier.settle_unchanged(connections[0], remembered) is None  # nothing written yet
+    assert all(r.ok for r in applier.apply([(c, plan) for c in connections]).values())
+    counter.start()
+    settled = applier.settle_unchanged(connections[0], remembered)
+    assert settled is not None and settled.ok and not settled.applied
+    assert set(settled.unchanged) == {o.key for o in plan.objects}
+    assert counter.delta() == {"a": {}, "b": {}}
+
+    changed = RememberedPlan.of(ClusterPlan((*plan.objects[:-1], DesiredObject(configmap(namespace, "other"))),
+                                            plan.prune))
+    assert applier.settle_unchanged(connections[0], changed) is None  # an object never written with that content
+    applier.forget_objects(connections[0], [plan.objects[2].key])
+    assert applier.settle_unchanged(connections[0], remembered) is None  # forgotten: must be checked
+    assert applier.settle_unchanged(connections[1], remembered) is not None  # the other cluster still remembers
+    now[0] += 901
+    assert applier.settle_unchanged(connections[1], remembered) is None  # expired: must be checked
 
 
 def test_an_object_deleted_by_hand_is_restored_once_the_memory_of_writing_it_has_expired(

@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import secrets
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,10 +21,13 @@ from picchu import keys
 from picchu.engine.assembly import build_context
 from picchu.engine.context import EngineContext
 from picchu.engine.delivery import PLURALS
+from picchu.engine.release_manager import reconcile_release_manager
+from picchu.engine.revision import reconcile_revision
 from picchu.settings import Settings
+from picchu.testing.builders import revision_manifest
 from picchu.testing.controlplane import ControlPlane
 from picchu.testing.controlplane.binaries import repo_root
-from picchu.testing.fleet import cluster_manifests
+from picchu.testing.fleet import cluster_manifests, wait_for
 from picchu.testing.upstream_crds import install_crds_from_dir
 
 
@@ -123,3 +128,54 @@ def extra_namespaces(api_clients: dict[str, client.ApiClient]) -> Iterator[Calla
 
 def secret_data(value: str) -> dict[str, str]:
     return {"value": base64.b64encode(value.encode()).decode()}
+
+
+@pytest.fixture
+def pods_ready(control_plane: ControlPlane, kwok_binary: Path) -> None:
+    """Real Pods: the target clusters run their machinery (controllers, scheduler, kwok nodes)."""
+    control_plane.start_machinery("a", "b")  # restarts any that died
+
+
+class App:
+    """One app driven by ReleaseManager passes called one by one, read back as a user would."""
+
+    def __init__(self, ctx: EngineContext, delivery: Delivery, api_clients: dict[str, client.ApiClient]) -> None:
+        self.ctx, self.delivery, self.apis = ctx, delivery, api_clients
+        self.name = f"r{secrets.token_hex(3)}"
+        self.rm = f"{self.name}-production"
+        self.start = datetime.now(UTC) - timedelta(hours=1)
+
+    def revision(self, tag: str, minutes: int = 0, **kwargs: Any) -> None:
+        self.delivery.create(revision_manifest(self.name, tag, namespace=self.delivery.namespace,
+                                               committed=self.start + timedelta(minutes=minutes), **kwargs))
+        run_pass(reconcile_revision, self.ctx, self.delivery.namespace, f"{self.name}-{tag}")
+
+    def rm_pass(self) -> None:
+        reconcile_release_manager(self.ctx, self.delivery.namespace, self.rm)
+
+    def drive(self, done: Any, message: str) -> None:
+        """ReleaseManager passes (with a pause for pods and ramp delays) until `done()`."""
+        def step() -> bool:
+            self.rm_pass()
+            return bool(done())
+        wait_for(step, 90, interval=0.3, message=message)
+
+    def status(self) -> dict[str, Any]:
+        return (self.delivery.get("ReleaseManager", self.rm) or {}).get("status") or {}
+
+    def entry(self, tag: str) -> dict[str, Any]:
+        return next((e for e in self.status().get("revisions") or [] if e["tag"] == tag), {})
+
+    def weights(self, cluster: str) -> dict[str, int]:
+        vs = client.CustomObjectsApi(self.apis[cluster]).get_namespaced_custom_object(
+            "networking.istio.io", "v1alpha3", f"{self.rm}", "virtualservices", self.name)
+        route = next(r for r in vs["spec"]["http"] if r.get("name") == "01_release-http")
+        return {d["destination"]["subset"]: d.get("weight", 0) for d in route["route"] if d.get("weight", 0)}
+
+    def replicas(self, cluster: str, tag: str) -> int:
+        items = client.AppsV1Api(self.apis[cluster]).list_namespaced_replica_set(
+            self.rm, label_selector=f"{keys.LABEL_TAG}={tag}").items
+        return sum(rs.spec.replicas or 0 for rs in items)
+
+    def applied(self) -> dict[str, dict[str, int]]:
+        return {r["cluster"]: {t: w for t, w in r["weights"].items() if w} for r in self.status().get("applied") or []}

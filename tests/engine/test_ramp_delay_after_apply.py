@@ -132,6 +132,9 @@ class FakeApplier:
     def forget_objects(self, connection: Any, keys: Any) -> None:
         pass
 
+    def settle_unchanged(self, connection: Any, plan: Any) -> None:
+        return None  # remembers nothing: every pass renders and applies
+
     def apply(self, targets: Any, *, log_fields: Any = None) -> dict[str, ClusterApplyResult]:
         changed = []
         for connection, plan in targets:

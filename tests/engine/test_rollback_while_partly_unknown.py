@@ -8,76 +8,19 @@ gives it the decided weights (v2's pods stay until its routes changed) and its s
 
 from __future__ import annotations
 
-import secrets
 import time
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
 
-import pytest
 from kubernetes import client
 
 from picchu import keys
 from picchu.engine.context import EngineContext
-from picchu.engine.release_manager import applied_records, reconcile_release_manager
-from picchu.engine.revision import reconcile_revision
+from picchu.engine.release_manager import applied_records
 from picchu.release.snapshot import Decision, Route
-from picchu.testing.builders import revision_manifest
 from picchu.testing.controlplane import ControlPlane
-from picchu.testing.fleet import wait_for
-from tests.engine.conftest import Delivery, run_pass
+from tests.engine.conftest import App, Delivery
 
 LINEAR_10 = {"eligible": True, "schedule": "always", "scalingStrategy": "linear",
              "linearScaling": {"increment": 10, "delay": "2s"}}
-
-
-@pytest.fixture
-def pods_ready(control_plane: ControlPlane, kwok_binary: Path) -> None:
-    """Real Pods: the target clusters run their machinery (controllers, scheduler, kwok nodes)."""
-    control_plane.start_machinery("a", "b")  # restarts any that died
-
-
-class App:
-    def __init__(self, ctx: EngineContext, delivery: Delivery, api_clients: dict[str, client.ApiClient]) -> None:
-        self.ctx, self.delivery, self.apis = ctx, delivery, api_clients
-        self.name = f"r{secrets.token_hex(3)}"
-        self.rm = f"{self.name}-production"
-        self.start = datetime.now(UTC) - timedelta(hours=1)
-
-    def revision(self, tag: str, minutes: int = 0, **kwargs: Any) -> None:
-        self.delivery.create(revision_manifest(self.name, tag, namespace=self.delivery.namespace,
-                                               committed=self.start + timedelta(minutes=minutes), **kwargs))
-        run_pass(reconcile_revision, self.ctx, self.delivery.namespace, f"{self.name}-{tag}")
-
-    def rm_pass(self) -> None:
-        reconcile_release_manager(self.ctx, self.delivery.namespace, self.rm)
-
-    def drive(self, done: Any, message: str) -> None:
-        """ReleaseManager passes (with a pause for pods and ramp delays) until `done()`."""
-        def step() -> bool:
-            self.rm_pass()
-            return bool(done())
-        wait_for(step, 90, interval=0.3, message=message)
-
-    def status(self) -> dict[str, Any]:
-        return (self.delivery.get("ReleaseManager", self.rm) or {}).get("status") or {}
-
-    def entry(self, tag: str) -> dict[str, Any]:
-        return next((e for e in self.status().get("revisions") or [] if e["tag"] == tag), {})
-
-    def weights(self, cluster: str) -> dict[str, int]:
-        vs = client.CustomObjectsApi(self.apis[cluster]).get_namespaced_custom_object(
-            "networking.istio.io", "v1alpha3", f"{self.rm}", "virtualservices", self.name)
-        route = next(r for r in vs["spec"]["http"] if r.get("name") == "01_release-http")
-        return {d["destination"]["subset"]: d.get("weight", 0) for d in route["route"] if d.get("weight", 0)}
-
-    def replicas(self, cluster: str, tag: str) -> int:
-        items = client.AppsV1Api(self.apis[cluster]).list_namespaced_replica_set(
-            self.rm, label_selector=f"{keys.LABEL_TAG}={tag}").items
-        return sum(rs.spec.replicas or 0 for rs in items)
-
-    def applied(self) -> dict[str, dict[str, int]]:
-        return {r["cluster"]: {t: w for t, w in r["weights"].items() if w} for r in self.status().get("applied") or []}
 
 
 def test_an_aborted_revision_leaves_reachable_clusters_in_one_pass_and_a_returning_cluster_in_its_first(
