@@ -110,8 +110,21 @@ def _become_go_picchu(world: World) -> None:
         cluster.kubectl("create", "--field-manager=picchu", "-f", "-", input=json.dumps(legacy))
 
 
+def _written(obj: dict[str, Any]) -> str:
+    """What a writer of the object's spec, data and metadata changes, without what controllers keep up to date
+    beside it: the status (the HPA and ReplicaSet controllers in the target clusters update theirs at their own
+    pace, which bumps the resourceVersion) and server-set fields. Field ownership is kept, without timestamps,
+    so an apply that only took over fields still shows."""
+    metadata = {k: v for k, v in obj["metadata"].items()
+                if k not in ("resourceVersion", "managedFields", "generation", "uid", "creationTimestamp")}
+    owners = sorted(json.dumps({k: v for k, v in entry.items() if k != "time"}, sort_keys=True)
+                    for entry in obj["metadata"].get("managedFields") or [] if entry.get("subresource") != "status")
+    rest = {k: v for k, v in obj.items() if k not in ("metadata", "status")}
+    return json.dumps([metadata, owners, rest], sort_keys=True)
+
+
 def _versions(world: World) -> dict[tuple[str, str, str], str]:
-    """resourceVersion of every app object in both target clusters, by (cluster, kind, name)."""
+    """What was written to every app object in both target clusters (`_written`), by (cluster, kind, name)."""
     found = {}
     for name in TARGETS:
         cluster = world.plane.clusters[name]
@@ -122,7 +135,7 @@ def _versions(world: World) -> dict[tuple[str, str, str], str]:
         for obj in objects:
             labels = obj["metadata"].get("labels") or {}
             if obj["kind"] == "Namespace" or keys.LABEL_APP in labels:
-                found[(name, obj["kind"], obj["metadata"]["name"])] = obj["metadata"]["resourceVersion"]
+                found[(name, obj["kind"], obj["metadata"]["name"])] = _written(obj)
     return found
 
 
