@@ -54,7 +54,6 @@ NS = "picchu"
 ONE_STEP = {"eligible": True, "schedule": "always", "scalingStrategy": "linear",
             "linearScaling": {"increment": 100, "delay": "1s"}}
 SETTLED = {"released", "retired", "deleted", "failed"}
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -151,7 +150,6 @@ class Fleet:
         self.tags: dict[str, int] = {}
         self.start = datetime.now(UTC) - timedelta(hours=1)
         self.counters = {n: requests.RequestCounter(plane.clusters[n]) for n in plane.clusters}
-        self.pid = operator._process.pid if operator._process else 0
 
     def grow(self, size: int) -> None:
         new = [f"app{i:04d}" for i in range(len(self.apps), size)]
@@ -181,9 +179,9 @@ class Fleet:
             # Scraping four apiservers takes seconds on a loaded machine: each side of the window is timed
             # and figures are divided by the periods that really elapsed between its own two readings.
             snap0, t_snap0 = self._snapshots(), time.monotonic()
-            metrics0, cpu0, t0 = _metrics(self.operator), _cpu(self.pid), time.monotonic()
+            metrics0, cpu0, t0 = _metrics(self.operator), self.operator.cpu_seconds(), time.monotonic()
             time.sleep(period * periods)
-            metrics1, cpu1, t1 = _metrics(self.operator), _cpu(self.pid), time.monotonic()
+            metrics1, cpu1, t1 = _metrics(self.operator), self.operator.cpu_seconds(), time.monotonic()
             snap1, t_snap1 = self._snapshots(), time.monotonic()
         finally:
             for kubelet in self.kubelets:
@@ -208,7 +206,7 @@ class Fleet:
             target_writes=sum(writes[n] for n in TARGETS) / periods_requests,
             rm_passes=passes["ReleaseManager"] / periods_operator,
             revision_passes=passes["Revision"] / periods_operator,
-            cpu_seconds=(cpu1 - cpu0) / periods_operator, rss_mib=_rss_mib(self.pid), latency=latency,
+            cpu_seconds=(cpu1 - cpu0) / periods_operator, rss_mib=self.operator.rss_bytes() / 2**20, latency=latency,
             reads_by_resource=by_resource, queue_adds=adds)
 
     def react(self, result: SizeResult, count: int) -> None:
@@ -261,7 +259,7 @@ class Fleet:
         began, samples = time.monotonic(), []
         while True:
             elapsed = time.monotonic() - began
-            samples.append((elapsed, _rss_mib(self.pid)))
+            samples.append((elapsed, self.operator.rss_bytes() / 2**20))
             print(f"soak {elapsed:6.0f} s  RSS {samples[-1][1]:.0f} MiB", flush=True)
             if elapsed >= seconds:
                 return samples
@@ -347,18 +345,6 @@ def _quantiles(before: list[Any], after: list[Any], queue: str) -> dict[str, flo
     for label, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99), ("max", 1.0)):
         out[label] = next((le for le, count in cumulative if total and count >= q * total), float("nan"))
     return out
-
-
-def _cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
-
-
-def _rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def print_result(r: SizeResult, flush: bool = False) -> None:

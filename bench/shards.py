@@ -4,7 +4,8 @@ For each process count, a fresh delivery namespace gets N apps (one Revision eac
 cluster); the shard processes run with a sync period P. Once every app is released, the steady state is
 watched for a window: per app, the mean interval between its ReleaseManager passes (scraped from
 `picchu_release_manager_reconcile_interval_seconds` of every process) against P, and from the delivery
-apiserver's audit log, how many apps were written by more than one shard (must be 0).
+apiserver's audit log, how many apps were written by more than one shard (must be 0); and each process's CPU
+seconds per period and RSS over the window.
 
 Run: `.venv/bin/python bench/shards.py [--apps 2000] [--processes 1,2,4] [--period 15] [--window 120]`
 (local control plane binaries; the default of 2,000 apps needs far more than a loaded 2-core machine).
@@ -86,9 +87,13 @@ def run(plane: ControlPlane, processes: int, apps: int, period: float, window: f
             print(f"[{processes} processes] {error}", flush=True)
         print(f"[{processes} processes] {released_count(api, namespace)}/{apps} released after "
               f"{time.monotonic() - t0:.0f}s", flush=True)
-        before = intervals(operators)
+        before, cpu0, t_window = intervals(operators), [o.cpu_seconds() for o in operators], time.monotonic()
         time.sleep(window)
-        after = intervals(operators)
+        after, cpu1 = intervals(operators), [o.cpu_seconds() for o in operators]
+        periods = (time.monotonic() - t_window) / period
+        print(f"[{processes} processes] per process: CPU-s per {period:g}s period "
+              f"{', '.join(f'{(b - a) / periods:.2f}' for a, b in zip(cpu0, cpu1, strict=True))}; RSS MiB "
+              f"{', '.join(f'{o.rss_bytes() / 2**20:.0f}' for o in operators)}", flush=True)
         means = []
         for app in names:
             s0, c0 = before.get(app, (0.0, 0))

@@ -177,6 +177,17 @@ class OperatorProcess:
             pass
         return 0
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the operator process has used so far (0 when it is not running)."""
+        if not self.running:
+            return 0.0
+        assert self._process is not None
+        try:
+            fields = Path(f"/proc/{self._process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
     def stop(self, timeout: float = 15.0) -> None:
         self._stop_process(timeout)
         keep = self.keep_log or os.environ.get("PICCHU_KEEP_LOGS", "") not in ("", "0")
