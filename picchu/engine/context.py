@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from picchu.clusters.desired import RememberedPlan
 from picchu.engine.delivery import DeliveryCluster
 from picchu.engine.events import EventRecorder
 from picchu.engine.parsed import ParsedModels
@@ -42,6 +43,6 @@ class EngineContext:
     """Label values last exported per series family, so series of departed tags can be removed."""
     parsed: ParsedModels = field(default_factory=ParsedModels)
     """Models of the delivery objects, per object version (`parsed.ParsedModels`)."""
-    rendered: dict[tuple[str, str], dict[str, tuple[str, Any]]] = field(default_factory=dict)
+    rendered: dict[tuple[str, str], dict[str, tuple[str, RememberedPlan]]] = field(default_factory=dict)
     """Per ReleaseManager (namespace, name), per cluster: the fingerprint of the inputs of the last plan applied
     without failure and that plan as a `RememberedPlan` (see `rendering.PlanInput`)."""
