@@ -100,12 +100,11 @@ class Settings:
         except (ValueError, ZoneInfoNotFoundError):
             found.append(f"--release-timezone {self.release_timezone!r}: use an IANA zone like 'America/Los_Angeles'")
         if self.holiday_calendar:
-            import holidays
+            from picchu.engine.calendar import UnknownHolidayCalendar, holiday_dates
 
-            country, _, subdivision = self.holiday_calendar.partition("-")
             try:
-                holidays.country_holidays(country, subdiv=subdivision or None)
-            except (NotImplementedError, KeyError, ValueError):
+                holiday_dates(self.holiday_calendar)
+            except UnknownHolidayCalendar:
                 found.append(f"--holiday-calendar {self.holiday_calendar!r}: use COUNTRY[-SUBDIVISION] as the "
                              "`holidays` package names them (e.g. 'US-CA', 'GB'), or '' for no holidays")
         return found

@@ -30,9 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
-import holidays
 import yaml
 from rich.console import Console
 from rich.table import Table
@@ -41,6 +39,7 @@ from picchu.api.v1alpha1 import InvalidSpec, load_revision, parse_time
 from picchu.api.v1alpha1.durations import parse_duration
 from picchu.api.v1alpha1.manifest import check_manifest
 from picchu.api.v1alpha1.revision import Revision
+from picchu.engine.calendar import build_calendar
 from picchu.keys import ANNOTATION_FAILED_AT, ANNOTATION_GIT_COMMIT_TIMESTAMP
 from picchu.release import (
     ClusterView,
@@ -105,9 +104,7 @@ def parse_clusters(text: str) -> tuple[ClusterView, ...]:
 
 def release_calendar(zone: str = "America/Los_Angeles", holiday_calendar: str = "US-CA") -> ReleaseCalendar:
     """A calendar from settings-style names: ``holiday_calendar`` is ``COUNTRY[-SUBDIVISION]`` or ``""``."""
-    country, _, subdiv = holiday_calendar.partition("-")
-    days = holidays.country_holidays(country, subdiv=subdiv or None) if country else frozenset()
-    return ReleaseCalendar(zone=ZoneInfo(zone), holidays=days)
+    return build_calendar(zone, holiday_calendar)
 
 
 def load_manifests(paths: Sequence[Path]) -> list[Revision]:
