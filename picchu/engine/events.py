@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cachetools import LRUCache
+from cachetools import TTLCache
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -55,14 +55,26 @@ class _Seen:
 
 @dataclass
 class EventRecorder:
+    """``forget_seconds``: an Event neither repeated nor rewritten for this long is forgotten (the apiserver
+    deletes Events an hour after their last write by default, so there is nothing left to aggregate into);
+    memory then follows the last hour's activity, not the fleet's history (~1 KiB per Event)."""
+
     api_client: client.ApiClient | None
     component: str = "picchu"
     repeat_seconds: float = 600.0
-    _seen: LRUCache[tuple[ObjectRef, str, str, str], _Seen] = field(
-        default_factory=lambda: LRUCache(maxsize=10_000))
-    _latest: LRUCache[ObjectRef, tuple[ObjectRef, str, str, str]] = field(
-        default_factory=lambda: LRUCache(maxsize=10_000))
+    forget_seconds: float = 3600.0
+    _seen: TTLCache[tuple[ObjectRef, str, str, str], _Seen] = field(init=False)
+    _latest: TTLCache[ObjectRef, tuple[ObjectRef, str, str, str]] = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self._seen = TTLCache(maxsize=10_000, ttl=self.forget_seconds, timer=time.monotonic)
+        self._latest = TTLCache(maxsize=10_000, ttl=self.forget_seconds, timer=time.monotonic)
+
+    def __len__(self) -> int:
+        """How many Events are remembered for aggregation."""
+        with self._lock:
+            return len(self._seen)
 
     def emit(self, ref: ObjectRef, event_type: str, reason: str, message: str, dedupe: bool = True) -> bool:
         """Record an Event or aggregate it into its earlier copy; returns False when nothing was written.
@@ -94,6 +106,9 @@ class EventRecorder:
             if name:
                 try:
                     core_api.patch(api, "Event", ref.namespace, name, {"count": count, "lastTimestamp": _time(stamp)})
+                    with self._lock:
+                        if seen is not None:
+                            self._seen[key] = seen  # written again: remembered for another forget_seconds
                     return True
                 except ApiException as exc:
                     if exc.status != 404:  # the Event expired (TTL 1 h by default): write a fresh one

@@ -3,6 +3,8 @@ comes back after another one is the latest Event again (against the real deliver
 
 from __future__ import annotations
 
+import time
+
 from picchu.engine.events import NORMAL, WARNING, EventRecorder, ObjectRef
 from tests.engine.conftest import Delivery
 
@@ -35,3 +37,18 @@ def test_a_repeat_of_the_latest_event_is_counted_but_written_at_most_once_per_in
     assert recorder.emit(ref, WARNING, "NoClusterInFleet", "production: no live cluster in fleet prod")
     [event] = delivery.events("echo-v2")
     assert event.count == 3
+
+
+def test_an_event_not_repeated_for_forget_seconds_is_forgotten_and_a_repeat_starts_a_fresh_one(
+        delivery: Delivery) -> None:
+    """Memory follows recent activity: the apiserver drops an Event an hour after its last write, and so does
+    the recorder (here after 1 s), so a fleet's history does not accumulate in the operator."""
+    recorder = EventRecorder(delivery.api, forget_seconds=1.0)
+    ref = _ref(delivery)
+    assert recorder.emit(ref, NORMAL, "StateChanged", "v2 on production: deployed")
+    assert len(recorder) == 1
+    time.sleep(1.5)  # only ever longer on a loaded machine: the entry is then expired all the same
+    assert len(recorder) == 0
+    assert recorder.emit(ref, NORMAL, "StateChanged", "v2 on production: deployed")
+    assert sorted(e.count for e in delivery.events("echo-v2")) == [1, 1], "a fresh Event, not a count of the old"
+
