@@ -45,7 +45,9 @@ def holiday_dates(calendar: str) -> frozenset[date]:
         return frozenset()
     country, _, subdivision = calendar.partition("-")
     child = subprocess.run([sys.executable, "-c", _CHILD, country, subdivision, str(YEARS.start), str(YEARS.stop)],
-                           capture_output=True, text=True, check=True, timeout=120)
+                           capture_output=True, text=True, timeout=120)
+    if child.returncode != 0:
+        raise RuntimeError(f"computing the holidays of {calendar!r} failed: {child.stderr.strip()[-2000:]}")
     answer = json.loads(child.stdout)
     if isinstance(answer, dict):
         raise UnknownHolidayCalendar(f"{calendar!r}: {answer['error']}")
