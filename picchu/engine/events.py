@@ -71,7 +71,7 @@ class EventRecorder:
         self._seen = TTLCache(maxsize=10_000, ttl=self.forget_seconds, timer=time.monotonic)
         self._latest = TTLCache(maxsize=10_000, ttl=self.forget_seconds, timer=time.monotonic)
 
-    def __len__(self) -> int:
+    def remembered(self) -> int:
         """How many Events are remembered for aggregation."""
         with self._lock:
             return len(self._seen)
