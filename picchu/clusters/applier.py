@@ -134,9 +134,12 @@ class Applier:
         self._ignored: dict[tuple[str, str], frozenset[ObjectKey]] = {}
         self._identity: dict[str, str] = {}
         self._discovery = Discovery()
-        # Held by every change to the memories and by whatever iterates them. A lone lookup (the steady state's
-        # "is this remembered?", once per object per pass) takes no lock: one dict read is atomic, and values
-        # are replaced whole, never mutated. With 50 pass threads, taking it there was most of the lock waits.
+        # Serialises only the rare whole-memory work (sweeping, switching a cluster's client). A pass reads and
+        # writes single entries without it: one dict read, store or pop is atomic, values are replaced whole,
+        # never mutated, and whole-memory work iterates over a copy (`dict.copy` is atomic too). Losing an entry
+        # to a race only costs a re-read. Taking a lock per object was a convoy: when 500 new apps arrived at
+        # once, ~300 cluster threads queued on it (each hand-over waits for the GIL behind every runnable
+        # thread), every pass ran out of its 30 s budget, and nothing was released after 16 minutes.
         self._lock = threading.Lock()
         self._clock = clock
         self._swept = clock()
@@ -195,6 +198,8 @@ class Applier:
         bounded by what was written recently, even for apps whose namespace was deleted without a plan; one
         that is merely expired is kept, so the next pass can check the object instead of rewriting it."""
         now = self._clock()
+        if now - self._swept < self.remember_for:
+            return  # every pass asks; checked again under the lock, so only one thread sweeps
         with self._lock:
             if now - self._swept < self.remember_for:
                 return
@@ -202,17 +207,20 @@ class Applier:
             stores: tuple[tuple[dict[Any, tuple[str, float]], float], ...] = (
                 (self._written, self.remember_for), (self._pruned, self.resurvey_every))
             for store, lifetime in stores:
-                for memory_key in [k for k, (_, at) in store.items() if now - at >= 2 * lifetime]:
-                    del store[memory_key]
-                    self._labels.pop(memory_key, None)
+                for memory_key, (_, at) in store.copy().items():
+                    if now - at >= 2 * lifetime:
+                        store.pop(memory_key, None)
+                        self._labels.pop(memory_key, None)
 
     def _drop(self, identities: set[str] | set[str | None]) -> None:
         stores: tuple[dict[Any, Any], ...] = (self._written, self._labels, self._pruned, self._ignored)
         for store in stores:
-            for memory_key in [k for k in store if k[0] in identities]:
-                del store[memory_key]
+            for memory_key in [k for k in store.copy() if k[0] in identities]:
+                store.pop(memory_key, None)
 
     def _adopt(self, connection: ClusterConnection) -> None:
+        if self._identity.get(connection.name) == connection.identity:
+            return  # the steady state, without the lock
         with self._lock:
             previous = self._identity.get(connection.name)
             if previous == connection.identity:
@@ -274,8 +282,7 @@ class Applier:
             if self._remembered(self._written, memory_key, digest):
                 tally.unchanged.append(key)
                 continue
-            with self._lock:
-                wrote_this_before = (self._written.get(memory_key) or ("",))[0] == digest
+            wrote_this_before = (self._written.get(memory_key) or ("",))[0] == digest
             try:
                 if unreachable:
                     raise Unreachable(unreachable)
@@ -286,17 +293,15 @@ class Applier:
                 tally.failed.append(Failure(key, connection.redact(str(error))))
                 continue
             if outcome != "ignored":  # an ignored object is looked at again next pass: the label may be gone
-                with self._lock:
-                    self._written[memory_key] = (digest, self._stamp(self.remember_for))
+                self._written[memory_key] = (digest, self._stamp(self.remember_for))
             {"applied": tally.applied, "unchanged": tally.unchanged, "ignored": tally.ignored}[outcome].append(key)
         if unreachable is None:
             self._delete_undesired(connection, surveys, {d.key for d in plan.objects}, deadline, tally)
         return tally.result(connection.name)
 
     def _forget_object(self, memory_key: tuple[str, ObjectKey]) -> None:
-        with self._lock:
-            self._written.pop(memory_key, None)
-            self._labels.pop(memory_key, None)
+        self._written.pop(memory_key, None)
+        self._labels.pop(memory_key, None)
 
     # -- writing ---------------------------------------------------------------------------------------
 
@@ -340,8 +345,7 @@ class Applier:
             return "applied" if self._create(connection, desired, location, deadline) else "unchanged"
         owned = desired.mode == "scale-owned"
         if adoption.labels_as_desired(desired.manifest, live) and not _replicas_due(desired.manifest, live, owned):
-            with self._lock:
-                self._labels[(connection.identity, key)] = _digest(_labels_of(desired.manifest))
+            self._labels[(connection.identity, key)] = _digest(_labels_of(desired.manifest))
             return "unchanged"
         if owned:
             return "applied" if self._set_owned_replicas(connection, desired, location, live, deadline) \
@@ -358,8 +362,7 @@ class Applier:
         if _replicas_due(desired.manifest, live, owned=True):
             ops.append(_set_replicas(int(desired.manifest["spec"]["replicas"])))
         wrote = self._patch(connection, location.item(desired.key.namespace, desired.key.name), ops, deadline)
-        with self._lock:
-            self._labels[(connection.identity, desired.key)] = _digest(labels)
+        self._labels[(connection.identity, desired.key)] = _digest(labels)
         return wrote
 
     def _read(self, connection: ClusterConnection, location: Location, key: ObjectKey,
@@ -374,17 +377,14 @@ class Applier:
                 deadline: Deadline) -> bool:
         """POST the object; True if created, False if it already existed."""
         memory_key = (connection.identity, desired.key)
-        with self._lock:
-            known_to_exist = memory_key in self._written
-        if known_to_exist:
+        if memory_key in self._written:
             return False
         response = send(connection, "POST", location.collection(desired.key.namespace), deadline,
                         query=_WRITE_QUERY, body=desired.manifest)
         if response.status == 409:
             return False
         _require(response)
-        with self._lock:
-            self._labels[memory_key] = _digest(_labels_of(desired.manifest))
+        self._labels[memory_key] = _digest(_labels_of(desired.manifest))
         return True
 
     def _rescale(self, connection: ClusterConnection, desired: DesiredObject, location: Location,
@@ -394,9 +394,8 @@ class Applier:
         path = location.item(desired.key.namespace, desired.key.name)
         labels = _labels_of(desired.manifest)
         label_ops = []
-        with self._lock:
-            if self._labels.get(memory_key) != _digest(labels):
-                label_ops = [{"op": "add", "path": "/metadata/labels", "value": labels}]
+        if self._labels.get(memory_key) != _digest(labels):
+            label_ops = [{"op": "add", "path": "/metadata/labels", "value": labels}]
         annotations = (desired.manifest.get("metadata") or {}).get("annotations") or {}
         replicas = (desired.manifest.get("spec") or {}).get("replicas")
         autoscaled_by_wpa = annotations.get(keys.ANNOTATION_AUTOSCALER) == keys.AUTOSCALER_WPA
@@ -413,8 +412,7 @@ class Applier:
                 if not _failed_test(response):
                     _require(response)
                     wrote = True
-        with self._lock:
-            self._labels[memory_key] = _digest(labels)
+        self._labels[memory_key] = _digest(labels)
         return wrote
 
     def _patch(self, connection: ClusterConnection, path: str, ops: list[dict[str, Any]],
@@ -457,8 +455,7 @@ class Applier:
                         survey.complete = False
                         continue
                     survey.add(location, api_version, kind, listing.body.get("items") or [])
-            with self._lock:
-                self._ignored[memory_key] = frozenset(survey.ignored)
+            self._ignored[memory_key] = frozenset(survey.ignored)
             surveys.append(survey)
         return surveys
 
@@ -484,8 +481,7 @@ class Applier:
                     survey.complete = False
                 self._forget_object((connection.identity, key))
             if survey.complete:
-                with self._lock:
-                    self._pruned[survey.memory_key] = (survey.digest, self._stamp(self.resurvey_every))
+                self._pruned[survey.memory_key] = (survey.digest, self._stamp(self.resurvey_every))
 
 
 @dataclass

@@ -94,13 +94,14 @@ class DeliveryStore:
             self._ready.update(kinds)
 
     # --- read by the passes ---------------------------------------------------------------------------
+    # `ready` and `get` take no lock: each is one atomic set or dict read, and stored objects are replaced
+    # whole, never changed. Every pass calls them; under a 500-app rollout their lock was a queue of threads
+    # each waiting for the GIL to hand over.
     def ready(self, kind: str) -> bool:
-        with self._lock:
-            return kind in self._ready
+        return kind in self._ready
 
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
-        with self._lock:
-            found = self._objects[kind].get((namespace, name))
+        found = self._objects[kind].get((namespace, name))
         return copy.deepcopy(found) if found is not None else None
 
     def list(self, kind: str, namespace: str | None, labels: Mapping[str, str] | None = None) -> list[dict[str, Any]]:

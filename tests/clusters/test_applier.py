@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from kubernetes import client
 
@@ -357,3 +359,39 @@ def test_bad_manifests_fail_alone_with_a_reason_and_never_address_another_path(c
     assert result.applied == (ObjectKey("", "ConfigMap", namespace, "fine"),)
     names = {i.metadata.name for i in client.CoreV1Api(api_clients["a"]).list_namespaced_config_map(namespace).items}
     assert "fine" in names and "set-valued" not in names
+
+
+def test_many_passes_at_once_with_their_memory_forgotten_meanwhile_all_succeed_and_then_settle(
+        connections, counter, namespace):
+    """A pass reads and writes the applier's memory without a lock (a lock per object was a convoy at 500 apps),
+    and forgetting iterates over a copy: neither may break a concurrent pass."""
+    def plan(app: str) -> ClusterPlan:
+        labels = {keys.LABEL_MANAGED_BY: keys.MANAGED_BY, keys.LABEL_APP: app}
+        return ClusterPlan(tuple(DesiredObject(configmap(namespace, f"{app}-{i}", labels=labels)) for i in range(3)),
+                           prune=(PruneScope((namespace,), (("v1", "ConfigMap"),), {keys.LABEL_APP: app}),))
+
+    applier = Applier(timeout=60)
+    plans = [plan(f"app{n}") for n in range(12)]
+    done = threading.Event()
+
+    def forget_repeatedly() -> None:
+        while not done.is_set():
+            applier.forget()
+
+    forgetter = threading.Thread(target=forget_repeatedly)
+    forgetter.start()
+    try:
+        with ThreadPoolExecutor(max_workers=len(plans)) as executor:
+            rounds = list(executor.map(lambda p: [applier.apply([(c, p) for c in connections]) for _ in range(3)],
+                                       plans))
+    finally:
+        done.set()
+        forgetter.join()
+    failed = [r for results in rounds for by_cluster in results for r in by_cluster.values() if not r.ok]
+    assert not failed
+    for p in plans:  # the memory is whole again after one more pass each
+        applier.apply([(c, p) for c in connections])
+    counter.start()
+    settled = [applier.apply([(c, p) for c in connections]) for p in plans]
+    assert counter.delta() == {"a": {}, "b": {}}
+    assert all(len(r.unchanged) == 3 for results in settled for r in results.values())

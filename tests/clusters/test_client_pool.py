@@ -115,3 +115,10 @@ def test_the_redactor_removes_tokens_and_their_base64_forms_from_any_text():
     text = f"Authorization: Bearer {TOKEN} b64={base64.b64encode(TOKEN.encode()).decode()} pw=hunter22"
     assert TOKEN not in redact(text) and "hunter22" not in redact(text)
     assert redact(text).count("<redacted>") == 3
+
+
+def test_a_static_token_is_sent_as_is_without_rerunning_the_config_loader_per_request():
+    connection = ClientPool().connect(cluster(), secret())
+    configuration = connection.api.configuration
+    assert configuration.refresh_api_key_hook is None
+    assert configuration.auth_settings()["BearerToken"]["value"] == f"Bearer {TOKEN}"
