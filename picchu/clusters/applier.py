@@ -139,8 +139,9 @@ class Applier:
         # never mutated, and whole-memory work iterates over a copy (`dict.copy` is atomic too). Losing an entry
         # to a race (a sweep popping an entry just rewritten) only costs one more request next pass: a read, or
         # an apply that changes nothing. Taking a lock per object was a convoy: when 500 new apps arrived at
-        # once at an operator slowed 2-3x (tracemalloc on), ~300 cluster threads queued on it (each hand-over waits for the GIL behind every runnable
-        # thread), every pass ran out of its 30 s budget, and nothing was released after 16 minutes.
+        # once at an operator slowed 2-3x (tracemalloc on), ~300 cluster threads queued on it (each hand-over
+        # waits for the GIL behind every runnable thread), every pass ran out of its 30 s budget, and nothing
+        # was released after 16 minutes.
         self._lock = threading.Lock()
         self._clock = clock
         self._swept = clock()
