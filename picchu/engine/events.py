@@ -10,6 +10,7 @@ memory meanwhile), so a problem that persists across passes does not write on ev
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -44,7 +45,7 @@ class ObjectRef:
                    meta.get("uid", ""))
 
 
-@dataclass
+@dataclass(slots=True)
 class _Seen:
     name: str
     count: int
@@ -57,14 +58,16 @@ class _Seen:
 class EventRecorder:
     """``forget_seconds``: an Event neither repeated nor rewritten for this long is forgotten (the apiserver
     deletes Events an hour after their last write by default, so there is nothing left to aggregate into);
-    memory then follows the last hour's activity, not the fleet's history (~1 KiB per Event)."""
+    memory then follows the last hour's activity, not the fleet's history. Events are remembered by a 16-byte
+    digest of (object, type, reason, message), not by those strings: ~0.5 KiB per Event instead of ~1 KiB
+    (a 500-app rollout leaves ~6,000 of them)."""
 
     api_client: client.ApiClient | None
     component: str = "picchu"
     repeat_seconds: float = 600.0
     forget_seconds: float = 3600.0
-    _seen: TTLCache[tuple[ObjectRef, str, str, str], _Seen] = field(init=False)
-    _latest: TTLCache[ObjectRef, tuple[ObjectRef, str, str, str]] = field(init=False)
+    _seen: TTLCache[bytes, _Seen] = field(init=False)
+    _latest: TTLCache[bytes, bytes] = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -80,13 +83,13 @@ class EventRecorder:
         """Record an Event or aggregate it into its earlier copy; returns False when nothing was written.
         ``dedupe=False`` is for events that record a change (each one is news): a repeat is written at once."""
         message = message[:1024]
-        key = (ref, event_type, reason, message)
+        key, ref_key = _digest(ref, event_type, reason, message), _digest(ref)
         now = time.monotonic()
         stamp = datetime.now(UTC)
         with self._lock:
             seen = self._seen.get(key)
-            repeat_of_latest = self._latest.get(ref) == key
-            self._latest[ref] = key
+            repeat_of_latest = self._latest.get(ref_key) == key
+            self._latest[ref_key] = key
             if seen is not None:
                 seen.count += 1
                 if dedupe and repeat_of_latest and now - seen.written_at < self.repeat_seconds:
@@ -141,6 +144,11 @@ class EventRecorder:
             "reportingComponent": self.component,
             "reportingInstance": self.component,
         }
+
+
+def _digest(*parts: object) -> bytes:
+    """16 bytes naming an Event (or an object): a collision would need ~2^64 Events."""
+    return hashlib.blake2b("\0".join(map(repr, parts)).encode(), digest_size=16).digest()
 
 
 def _time(stamp: datetime) -> str:
