@@ -28,7 +28,6 @@ Invariants:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import random
@@ -46,9 +45,8 @@ from picchu.clusters.desired import (
     DesiredObject,
     LegacyOwned,
     ObjectKey,
-    PruneScope,
     RememberedPlan,
-    split_api_version,
+    digest_of,
 )
 from picchu.clusters.fanout import Outcome, fan_out
 from picchu.clusters.transport import (
@@ -109,8 +107,8 @@ class _Tally:
                                   tuple(self.failed), tuple(self.ignored))
 
 
-def _digest(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+def _digest(value: Any) -> bytes:
+    return digest_of(json.dumps(value, sort_keys=True, default=str))
 
 
 class Applier:
@@ -128,10 +126,10 @@ class Applier:
         self.timeout = timeout
         self.remember_for = remember_for
         self.resurvey_every = 4 * remember_for if resurvey_every is None else resurvey_every
-        self._written: dict[tuple[str, ObjectKey], tuple[str, float]] = {}
-        self._labels: dict[tuple[str, ObjectKey], str] = {}
-        self._pruned: dict[tuple[str, str], tuple[str, float]] = {}
-        self._ignored: dict[tuple[str, str], frozenset[ObjectKey]] = {}
+        self._written: dict[tuple[str, ObjectKey], tuple[bytes, float]] = {}
+        self._labels: dict[tuple[str, ObjectKey], bytes] = {}
+        self._pruned: dict[tuple[str, bytes], tuple[bytes, float]] = {}
+        self._ignored: dict[tuple[str, bytes], frozenset[ObjectKey]] = {}  # only scopes with ignored objects
         self._identity: dict[str, str] = {}
         self._discovery = Discovery()
         # Serialises only the rare whole-memory work (sweeping, switching a cluster's client). A pass reads and
@@ -206,7 +204,7 @@ class Applier:
             if now - self._swept < self.remember_for:
                 return
             self._swept = now
-            stores: tuple[tuple[dict[Any, tuple[str, float]], float], ...] = (
+            stores: tuple[tuple[dict[Any, tuple[bytes, float]], float], ...] = (
                 (self._written, self.remember_for), (self._pruned, self.resurvey_every))
             for store, lifetime in stores:
                 for memory_key, (_, at) in store.copy().items():
@@ -232,8 +230,8 @@ class Applier:
         if previous is not None:
             self._discovery.forget(previous)
 
-    def _remembered(self, store: Mapping[tuple[str, Any], tuple[str, float]], memory_key: tuple[str, Any],
-                    digest: str) -> bool:
+    def _remembered(self, store: Mapping[tuple[str, Any], tuple[bytes, float]], memory_key: tuple[str, Any],
+                    digest: bytes) -> bool:
         lifetime = self.resurvey_every if store is self._pruned else self.remember_for
         entry = store.get(memory_key)  # one dict read, atomic: see `_lock`
         return entry is not None and entry[0] == digest and self._clock() - entry[1] < lifetime
@@ -243,21 +241,12 @@ class Applier:
         writable object remembered as written with this content (or ignored)."""
         if self._identity.get(connection.name) != connection.identity:
             return False
-        desired_keys = {d.key for d in plan.objects}
-        if any(not self._remembered(self._pruned, *self._scope_memory(connection, scope, desired_keys))
-               for scope in plan.prune):
+        if any(not self._remembered(self._pruned, (connection.identity, scope.fingerprint), scope.covered)
+               for scope in plan.scope_memories()):
             return False
         ignored = self._ignored_keys(connection, plan)
         return all(d.key in ignored or d.problems() or
                    self._remembered(self._written, (connection.identity, d.key), d.digest()) for d in plan.objects)
-
-    @staticmethod
-    def _scope_memory(connection: ClusterConnection, scope: PruneScope, desired_keys: set[ObjectKey]
-                      ) -> tuple[tuple[str, str], str]:
-        """The memory key of a prune scope's survey and the digest of the desired objects it covers."""
-        kinds = {(split_api_version(api_version)[0], kind) for api_version, kind in scope.kinds}
-        digest = _digest(sorted(str(k) for k in desired_keys if (k.group, k.kind) in kinds))
-        return (connection.identity, scope.fingerprint()), digest
 
     def _apply_one(self, connection: ClusterConnection, plan: ClusterPlan,
                    deadline: Deadline) -> ClusterApplyResult:
@@ -284,7 +273,7 @@ class Applier:
             if self._remembered(self._written, memory_key, digest):
                 tally.unchanged.append(key)
                 continue
-            wrote_this_before = (self._written.get(memory_key) or ("",))[0] == digest
+            wrote_this_before = (self._written.get(memory_key) or (b"",))[0] == digest
             try:
                 if unreachable:
                     raise Unreachable(unreachable)
@@ -436,10 +425,11 @@ class Applier:
         desired_keys = {d.key for d in plan.objects}
         surveys = []
         for scope in plan.prune:
-            memory_key, digest = self._scope_memory(connection, scope, desired_keys)
-            if self._remembered(self._pruned, memory_key, digest):
+            memory = scope.memory(desired_keys)
+            memory_key = (connection.identity, memory.fingerprint)
+            if self._remembered(self._pruned, memory_key, memory.covered):
                 continue
-            survey = _Survey(memory_key, digest, legacy=tuple(scope.legacy))
+            survey = _Survey(memory_key, memory.covered, legacy=tuple(scope.legacy))
             for api_version, kind in scope.kinds:
                 try:
                     location = self._discovery.locate(connection, api_version, kind, deadline)
@@ -457,13 +447,16 @@ class Applier:
                         survey.complete = False
                         continue
                     survey.add(location, api_version, kind, listing.body.get("items") or [])
-            self._ignored[memory_key] = frozenset(survey.ignored)
+            if survey.ignored:
+                self._ignored[memory_key] = frozenset(survey.ignored)
+            else:
+                self._ignored.pop(memory_key, None)
             surveys.append(survey)
         return surveys
 
     def _ignored_keys(self, connection: ClusterConnection, plan: ClusterPlan | RememberedPlan) -> set[ObjectKey]:
-        return {key for scope in plan.prune  # dict reads, atomic: see `_lock`
-                for key in self._ignored.get((connection.identity, scope.fingerprint()), ())}
+        return {key for scope in plan.scope_memories()  # dict reads, atomic: see `_lock`
+                for key in self._ignored.get((connection.identity, scope.fingerprint), ())}
 
     def _delete_undesired(self, connection: ClusterConnection, surveys: list[_Survey],
                           desired_keys: set[ObjectKey], deadline: Deadline, tally: _Tally) -> None:
@@ -490,8 +483,8 @@ class Applier:
 class _Survey:
     """What one due prune scope holds on one cluster: objects picchu owns there, and the ignored ones."""
 
-    memory_key: tuple[str, str]
-    digest: str
+    memory_key: tuple[str, bytes]
+    digest: bytes
     complete: bool = True
     owned: list[tuple[ObjectKey, Location, str]] = field(default_factory=list)
     ignored: set[ObjectKey] = field(default_factory=set)
