@@ -10,6 +10,11 @@ entries, the least recently used dropped first, so a larger fleet parses more, n
 Models are shared between passes and threads: callers never change them (the release core copies what it
 changes, `read_entry`). An object without uid or resourceVersion (a file, a test) and an invalid object are
 parsed every time: the invalid one's own pass reports it.
+
+Each pydantic model carries the set of its fields that were set (`model_fields_set`, read only by dumps with
+`exclude_unset`, which no pass does). A kept model's sets are replaced by one shared set per distinct content:
+at 500 apps the ~19,000 sets of the kept models were 6.6 MiB, and only a few dozen differ. Kept models are
+never changed, so no shared set is ever added to; `model_copy` copies the set before it updates it.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from cachetools import LRUCache
+from pydantic import BaseModel
 
 Model = TypeVar("Model")
 
@@ -27,6 +33,7 @@ class ParsedModels:
     def __init__(self, max_objects: int = 5000) -> None:
         self._models: LRUCache[tuple[Any, str], tuple[str, Any]] = LRUCache(maxsize=max_objects)
         self._lock = threading.Lock()  # an LRUCache reorders itself on every read
+        self._fields_sets: dict[frozenset[str], set[str]] = {}
 
     def load(self, obj: Mapping[str, Any], loader: Callable[[Mapping[str, Any]], Model]) -> Model:
         """`loader(obj)`, or the model it returned for this very version of the object."""
@@ -41,5 +48,21 @@ class ParsedModels:
             return found[1]  # type: ignore[no-any-return]
         model = loader(obj)
         with self._lock:
+            _share_fields_sets(model, self._fields_sets)
             self._models[key] = (str(version), model)
         return model
+
+
+def _share_fields_sets(value: Any, shared: dict[frozenset[str], set[str]]) -> None:
+    """Replace the fields-set of `value` and of every model inside it by the shared set of equal content."""
+    if isinstance(value, BaseModel):
+        fields_set = value.__pydantic_fields_set__
+        object.__setattr__(value, "__pydantic_fields_set__", shared.setdefault(frozenset(fields_set), fields_set))
+        for name in type(value).model_fields:
+            _share_fields_sets(getattr(value, name), shared)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _share_fields_sets(item, shared)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _share_fields_sets(item, shared)

@@ -60,3 +60,18 @@ def test_at_most_max_objects_are_kept_the_least_recently_used_going_first() -> N
     assert loader.calls == 3
     parsed.load(revision(uid="b"), loader)
     assert loader.calls == 4
+
+
+def test_kept_models_share_equal_fields_sets_and_a_copy_with_changes_leaves_the_others_alone() -> None:
+    parsed, loader = ParsedModels(), CountingLoader()
+    one, two = parsed.load(revision(uid="a"), loader), parsed.load(revision(uid="b", image="echo:2"), loader)
+    assert one.spec.targets[0].model_fields_set is two.spec.targets[0].model_fields_set
+    assert one.model_fields_set is two.model_fields_set
+    fresh = load_revision(revision(uid="a"))  # not kept: as pydantic made it
+    assert one.spec.targets[0].model_fields_set == fresh.spec.targets[0].model_fields_set
+    assert one.model_dump(exclude_unset=True) == fresh.model_dump(exclude_unset=True)
+
+    before = set(two.spec.targets[0].model_fields_set)
+    changed = one.spec.targets[0].model_copy(update={"name": "other"})
+    assert changed.name == "other" and "name" in changed.model_fields_set
+    assert two.spec.targets[0].model_fields_set == before
