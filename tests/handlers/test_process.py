@@ -1,0 +1,39 @@
+"""The operator's malloc settings, seen in a fresh interpreter (glibc only): large blocks stay out of the heap."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+
+import pytest
+
+# Frees a 4 MiB block (glibc would then raise its mmap threshold to 4 MiB), then holds forty 256 KiB blocks,
+# and prints how much the main heap grew for them.
+PROGRAM = """
+import ctypes, sys
+from picchu.handlers import process
+if sys.argv[1] == "tuned":
+    process.tune()
+libc = ctypes.CDLL("libc.so.6")
+libc.malloc.restype = ctypes.c_void_p
+libc.sbrk.restype = ctypes.c_void_p
+libc.free(ctypes.c_void_p(libc.malloc(4 << 20)))
+before = libc.sbrk(0)
+held = [libc.malloc(256 << 10) for _ in range(40)]
+print(libc.sbrk(0) - before)
+"""
+
+
+def heap_growth(mode: str) -> int:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    done = subprocess.run([sys.executable, "-c", PROGRAM, mode], capture_output=True, text=True, env=env,
+                          check=True)
+    return int(done.stdout.strip())
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the settings are glibc's")
+def test_after_a_large_block_is_freed_later_large_blocks_still_leave_the_heap() -> None:
+    assert heap_growth("default") >= 40 * (256 << 10)  # glibc's moving threshold put them in the heap
+    assert heap_growth("tuned") < 1 << 20  # tuned: mapped, and returned to the system when freed
