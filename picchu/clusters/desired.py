@@ -19,6 +19,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 from picchu import keys
@@ -183,6 +184,10 @@ class ClusterPlan:
     prune: Sequence[PruneScope] = ()
 
     def scope_memories(self) -> tuple[ScopeMemory, ...]:
+        return self._scope_memories
+
+    @cached_property
+    def _scope_memories(self) -> tuple[ScopeMemory, ...]:  # asked up to four times per apply; hashes every key
         desired_keys = {d.key for d in self.objects}
         return tuple(scope.memory(desired_keys) for scope in self.prune)
 
