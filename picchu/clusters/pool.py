@@ -88,6 +88,11 @@ class ClientPool:
         if entry is not None:
             entry.connection.api.close()
 
+    def clients(self) -> list[Any]:
+        """Every cached `kubernetes.client.ApiClient` (for `idle_connections.close_idle`)."""
+        with self._lock:
+            return [entry.connection.api for entry in self._entries.values()]
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._entries)

@@ -26,6 +26,7 @@ from prometheus_client import start_http_server
 
 from picchu import keys, logs
 from picchu.api.v1alpha1.manifest import is_object_name
+from picchu.clusters.idle_connections import IDLE_SECONDS, close_idle
 from picchu.clusters.observer import WatchingObserver
 from picchu.engine.alert_wake import AlertWaker
 from picchu.engine.assembly import build_context
@@ -134,6 +135,7 @@ def build_registry(ctx: EngineContext, queues: dict[str, WorkQueue], health: Hea
         settings.watching.client_timeout = 330
         memo.tasks = [asyncio.create_task(q.run(), name=f"queue-{n}") for n, q in queues.items()]
         memo.heartbeat = asyncio.create_task(_heartbeat(health))
+        memo.sweeper = asyncio.create_task(_close_idle_connections(ctx))
         memo.alert_waker = AlertWaker(ctx, alert_fired, ctx.settings.prometheus_query_ttl_seconds).start()
         health.ready.set()
 
@@ -141,7 +143,7 @@ def build_registry(ctx: EngineContext, queues: dict[str, WorkQueue], health: Hea
     async def stop_queues(memo: kopf.Memo, **_: Any) -> None:
         if memo.get("alert_waker") is not None:
             memo.alert_waker.stop()
-        for task in [*memo.get("tasks", []), memo.get("heartbeat")]:
+        for task in [*memo.get("tasks", []), memo.get("heartbeat"), memo.get("sweeper")]:
             if task is not None:
                 task.cancel()
 
@@ -272,6 +274,24 @@ async def _heartbeat(health: Health) -> None:
     while True:
         health.beat()
         await asyncio.sleep(5)
+
+
+async def _close_idle_connections(ctx: EngineContext) -> None:
+    """Close the delivery and target clients' pooled connections idle for `IDLE_SECONDS` or closed by their
+    apiserver (see `clusters.idle_connections`): an operator left idle after a burst otherwise keeps them all."""
+    def sweep() -> int:
+        apis = [ctx.delivery.api_client, *(ctx.pool.clients() if ctx.pool is not None else ())]
+        return sum(close_idle(api) for api in apis)
+
+    while True:
+        await asyncio.sleep(IDLE_SECONDS / 2)
+        try:
+            closed = await asyncio.to_thread(sweep)
+        except Exception:  # never stop sweeping; a failure here costs memory, not correctness
+            log.warning("closing idle connections failed", exc_info=True)
+            continue
+        if closed:
+            log.debug("closed %d idle connections", closed)
 
 
 def build_queues(ctx: EngineContext) -> dict[str, WorkQueue]:
