@@ -32,6 +32,7 @@ from picchu.engine.alert_wake import AlertWaker
 from picchu.engine.assembly import build_context
 from picchu.engine.context import EngineContext
 from picchu.engine.dispatch import reconcile_key
+from picchu.handlers import process
 from picchu.handlers.shards import Shard
 from picchu.handlers.workqueue import WorkQueue
 from picchu.outcome import Park
@@ -292,6 +293,7 @@ async def _close_idle_connections(ctx: EngineContext) -> None:
             continue
         if closed:
             log.debug("closed %d idle connections", closed)
+            await asyncio.to_thread(process.release_free_memory)  # their memory, among the rest freed since
 
 
 def build_queues(ctx: EngineContext) -> dict[str, WorkQueue]:
