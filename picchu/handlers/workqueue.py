@@ -15,7 +15,7 @@ every object (a Revision could then not be deleted while the operator is down). 
   parked keys run only when no healthy key is waiting and on at most half of the workers, so broken objects
   never take the workers healthy apps need;
 * one bounded pool per kind (Picchu's `--concurrent-revisions` 20 / `--concurrent-release-managers` 50), and
-  passes run in worker threads (the engine is blocking I/O).
+  passes run in worker threads (the engine is blocking I/O), which exit when idle (`workers`).
 
 With `metrics` (an `OperatorMetrics`) it exports client-go's work-queue series: depth (keys due now or later),
 adds, how long a due key waited for a worker, how long its pass took, and back-off retries.
@@ -30,10 +30,10 @@ import logging
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from picchu.handlers.workers import ElasticThreadPool
 from picchu.outcome import Park
 
 log = logging.getLogger(__name__)
@@ -271,7 +271,7 @@ class WorkQueue:
         """Process keys until cancelled."""
         self._loop = asyncio.get_running_loop()
         self._wakeup = asyncio.Event()
-        executor = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix=f"picchu-{self.name}")
+        executor = ElasticThreadPool(self.concurrency, name=f"picchu-{self.name}")
         slots = asyncio.Semaphore(self.concurrency)
         tasks: set[asyncio.Task[None]] = set()
         try:
@@ -308,7 +308,7 @@ class WorkQueue:
             except TimeoutError:
                 pass
 
-    async def _process(self, key: Hashable, executor: ThreadPoolExecutor, slots: asyncio.Semaphore) -> None:
+    async def _process(self, key: Hashable, executor: ElasticThreadPool, slots: asyncio.Semaphore) -> None:
         state = self._keys[key]
         was_parked = state.runs_parked  # counted in `_running_parked` when it was picked
         result: float | Park | None
