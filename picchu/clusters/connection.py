@@ -24,6 +24,7 @@ from kubernetes import client, config
 
 from picchu import keys
 from picchu.clusters.breaker import Breaker
+from picchu.clusters.tls_context import share_tls_context
 
 DEFAULT_NAMESPACE = "picchu"
 # Kubeconfig user fields that make the client run a program or read a local file: anyone who can write a
@@ -221,4 +222,5 @@ def build_connection(access: ClusterAccess, *, identity: str, pool_size: int,
     # auth-provider) get renewed. Those are refused above; a static token never expires, and that step was
     # ~14 % of the operator's CPU while 500 apps rolled out.
     api.configuration.refresh_api_key_hook = None
+    share_tls_context(api)
     return ClusterConnection(access.name, access.live, api, identity, redact, on_request)

@@ -12,6 +12,7 @@ from kubernetes.client import rest
 from picchu.clusters.applier import Applier
 from picchu.clusters.observer import Observer, WatchingObserver
 from picchu.clusters.pool import ClientPool
+from picchu.clusters.tls_context import share_tls_context
 from picchu.engine.calendar import build_calendar
 from picchu.engine.context import EngineContext
 from picchu.engine.delivery import DeliveryCluster
@@ -71,6 +72,7 @@ def build_context(settings: Settings, api: client.ApiClient, *, watching: bool =
     clusters from one watch each; otherwise (one-shot CLI commands, tests of single passes) every read asks."""
     timeout = settings.cluster_timeout_seconds
     size_delivery_pool(api, settings.concurrent_release_managers + settings.concurrent_revisions)
+    share_tls_context(api)
     metrics = OperatorMetrics.create()
     return EngineContext(
         settings=settings,

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import Any
 
-IDLE_SECONDS = 60.0
+IDLE_SECONDS = 30.0  # twice the default sync period: threads an idle fleet uses every period stay
 
 
 class ElasticThreadPool(Executor):
