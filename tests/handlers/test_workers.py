@@ -93,3 +93,22 @@ def test_shutdown_cancels_what_did_not_start_and_refuses_more() -> None:
     release.set()
     assert running.result(DEADLINE) == "done"
     wait_until(lambda: pool.threads == 0, "the last thread exited after its call")
+
+
+def test_quick_calls_arriving_together_are_served_by_the_running_threads() -> None:
+    pool = ElasticThreadPool(50, idle_seconds=DEADLINE, spawn_after=0.05, name="t")
+    futures = [pool.submit(lambda n=n: n) for n in range(200)]  # a wave of passes that take no time
+    assert [f.result(DEADLINE) for f in futures] == list(range(200))
+    assert pool.threads < 50  # far fewer threads than the limit (one per call would be 50)
+    pool.shutdown()
+
+
+def test_calls_that_wait_get_more_threads_up_to_the_limit() -> None:
+    pool = ElasticThreadPool(4, idle_seconds=DEADLINE, spawn_after=0.01, name="t")
+    release = threading.Event()
+    futures = [pool.submit(release.wait, DEADLINE) for _ in range(6)]
+    wait_until(lambda: pool.threads == 4, "the spawner added threads while calls waited")
+    release.set()
+    assert all(f.result(DEADLINE) for f in futures)
+    pool.shutdown()
+    assert pool.threads == 0
