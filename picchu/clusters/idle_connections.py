@@ -50,11 +50,14 @@ def _close_idle_in(pool: Any, idle_seconds: float) -> int:
     slots = pool.pool  # urllib3's LifoQueue of connections (None: an empty slot); None once it is closed
     if slots is None:
         return 0
+    keep: list[Any] = []
+    closing: list[Any] = []
     with slots.mutex:
-        pooled = [conn for conn in slots.queue if conn is not None]
-        keep = [conn for conn in pooled if conn.is_connected and _idle_seconds(conn) < idle_seconds]
+        for conn in slots.queue:
+            if conn is not None:
+                used = conn.is_connected and _idle_seconds(conn) < idle_seconds
+                (keep if used else closing).append(conn)
         slots.queue[:] = [None] * (len(slots.queue) - len(keep)) + keep
-    closing = [conn for conn in pooled if all(conn is not kept for kept in keep)]
     for conn in closing:
         conn.close()
     return len(closing)
