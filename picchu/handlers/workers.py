@@ -12,6 +12,11 @@ running finish a wave sooner than new ones would help (the GIL runs one at a tim
 starting a thread for every waiting call kept all 70 alive from wave to wave. A burst of passes that wait on
 apiservers still gets all `max_workers` within `max_workers * spawn_after`.
 
+A call goes to the thread that became idle last (a stack, not a queue): with a queue, the calls of an idle
+fleet went round all the threads of the last burst, so none was ever idle for `idle_seconds` (92 threads
+seen 45 s after a 500-app burst); with a stack, the threads the steady flow of calls does not need stay idle
+and exit.
+
 Invariant: every submitted call is run: by a free thread, by a running one when it finishes its call, or by
 one the spawner starts (at once when the pool has no thread).
 """
@@ -28,6 +33,18 @@ from typing import Any
 
 IDLE_SECONDS = 30.0  # twice the default sync period: threads an idle fleet uses every period stay
 SPAWN_AFTER_SECONDS = 0.01
+_Call = tuple[Future[Any], Callable[..., Any], tuple[Any, ...], dict[str, Any]]
+
+
+class _Idle:
+    """One idle thread's place in the stack: `submit` puts a call in it and releases `wake`."""
+
+    __slots__ = ("wake", "call")
+
+    def __init__(self) -> None:
+        self.wake = threading.Lock()
+        self.wake.acquire()
+        self.call: _Call | None = None
 
 
 class ElasticThreadPool(Executor):
@@ -39,35 +56,39 @@ class ElasticThreadPool(Executor):
         self._name = name
         self._numbers = itertools.count()
         lock = threading.Lock()
-        self._changed = threading.Condition(lock)  # a call was added, or a thread ended
+        self._lock = lock
+        self._ended = threading.Condition(lock)  # a thread ended: `shutdown(wait=True)` counts them
         self._short = threading.Condition(lock)  # calls wait with no free thread: the spawner's cue
         self._spawner: threading.Thread | None = None
-        self._calls: deque[tuple[Future[Any], Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = deque()
+        self._calls: deque[_Call] = deque()  # never non-empty while a thread is idle
+        self._idle: list[_Idle] = []  # the idle threads, the most recently idle last
         self._threads = 0
-        self._waiting = 0  # threads blocked in `_next_call`
         self._shut_down = False
 
     @property
     def threads(self) -> int:
         """How many threads exist now."""
-        with self._changed:
+        with self._lock:
             return self._threads
 
     @property
     def idle_threads(self) -> int:
         """How many threads are waiting for a call."""
-        with self._changed:
-            return self._waiting
+        with self._lock:
+            return len(self._idle)
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         future: Future[Any] = Future()
-        with self._changed:
+        with self._lock:
             if self._shut_down:
                 raise RuntimeError("cannot submit to a pool that was shut down")
+            if self._idle:  # the most recently idle thread takes it: the others stay idle and may exit
+                idle = self._idle.pop()
+                idle.call = (future, fn, args, kwargs)
+                idle.wake.release()
+                return future
             self._calls.append((future, fn, args, kwargs))
-            if self._waiting >= len(self._calls):
-                self._changed.notify()
-            elif self._threads == 0:
+            if self._threads == 0:
                 self._start_thread()
             elif self._threads < self.max_workers:
                 if self._spawner is None:
@@ -82,7 +103,7 @@ class ElasticThreadPool(Executor):
         threading.Thread(target=self._work, name=f"{self._name}_{next(self._numbers)}").start()
 
     def _short_of_threads(self) -> bool:
-        return len(self._calls) > self._waiting and self._threads < self.max_workers and not self._shut_down
+        return bool(self._calls) and self._threads < self.max_workers and not self._shut_down
 
     def _spawn_while_short(self) -> None:
         with self._short:
@@ -97,18 +118,20 @@ class ElasticThreadPool(Executor):
                     self._start_thread()
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        with self._changed:
+        with self._lock:
             self._shut_down = True
             if cancel_futures:
                 while self._calls:
                     self._calls.popleft()[0].cancel()
-            self._changed.notify_all()
+            while self._idle:  # woken without a call: they exit
+                self._idle.pop().wake.release()
             self._short.notify_all()
             while wait and self._threads:
-                self._changed.wait()
+                self._ended.wait()
 
     def _work(self) -> None:
-        while (call := self._next_call()) is not None:
+        idle = _Idle()
+        while (call := self._next_call(idle)) is not None:
             future, fn, args, kwargs = call
             if not future.set_running_or_notify_cancel():
                 continue
@@ -120,18 +143,28 @@ class ElasticThreadPool(Executor):
                 future.set_result(result)
             del future, fn, args, kwargs, call  # nothing of the call outlives it while the thread waits
 
-    def _next_call(self) -> tuple[Future[Any], Callable[..., Any], tuple[Any, ...], dict[str, Any]] | None:
-        with self._changed:
-            deadline = time.monotonic() + self.idle_seconds
-            while not self._calls:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or self._shut_down:
-                    self._threads -= 1
-                    self._changed.notify_all()  # a `shutdown(wait=True)` counts the threads left
+    def _next_call(self, idle: _Idle) -> _Call | None:
+        with self._lock:
+            if self._calls:
+                return self._calls.popleft()
+            if self._shut_down:
+                self._end()
+                return None
+            self._idle.append(idle)
+        woken = idle.wake.acquire(timeout=self.idle_seconds)
+        with self._lock:
+            if not woken:
+                if idle in self._idle:  # nothing came for `idle_seconds`
+                    self._idle.remove(idle)
+                    self._end()
                     return None
-                self._waiting += 1
-                try:
-                    self._changed.wait(remaining)
-                finally:
-                    self._waiting -= 1
-            return self._calls.popleft()
+                idle.wake.acquire()  # handed a call (or woken by shutdown) just as the wait timed out
+            call, idle.call = idle.call, None
+            if call is None:
+                self._end()
+            return call
+
+    def _end(self) -> None:
+        """The calling thread ends (the lock is held)."""
+        self._threads -= 1
+        self._ended.notify_all()  # a `shutdown(wait=True)` counts the threads left

@@ -112,3 +112,18 @@ def test_calls_that_wait_get_more_threads_up_to_the_limit() -> None:
     assert all(f.result(DEADLINE) for f in futures)
     pool.shutdown()
     assert pool.threads == 0
+
+
+def test_threads_a_steady_trickle_of_calls_does_not_need_exit() -> None:
+    pool = ElasticThreadPool(8, idle_seconds=1.0, spawn_after=0.0, name="t")
+    release = threading.Event()
+    burst = [pool.submit(release.wait, DEADLINE) for _ in range(8)]
+    wait_until(lambda: pool.threads == 8, "a burst started eight threads")
+    release.set()
+    assert all(f.result(DEADLINE) for f in burst)
+    deadline = time.monotonic() + DEADLINE
+    while pool.threads > 1:  # one quick call every 20 ms: one thread is enough, the other seven exit
+        assert time.monotonic() < deadline, f"{pool.threads} threads kept alive by a trickle of calls"
+        assert pool.submit(lambda: "quick").result(DEADLINE) == "quick"
+        time.sleep(0.02)
+    pool.shutdown()
