@@ -52,3 +52,13 @@ def test_an_event_not_repeated_for_forget_seconds_is_forgotten_and_a_repeat_star
     assert recorder.emit(ref, NORMAL, "StateChanged", "v2 on production: deployed")
     assert sorted(e.count for e in delivery.events("echo-v2")) == [1, 1], "a fresh Event, not a count of the old"
 
+
+
+def test_beyond_the_limit_the_event_written_longest_ago_is_forgotten_first() -> None:
+    recorder = EventRecorder(None, max_remembered=2)
+    refs = [ObjectRef("picchu.medium.engineering/v1alpha1", "Revision", "ns", f"app{i}-v1", f"uid-{i}") for i in range(3)]
+    for ref in refs:
+        assert recorder.emit(ref, NORMAL, "StateChanged", "deployed")
+    assert recorder.remembered() == 2
+    assert not recorder.emit(refs[2], NORMAL, "StateChanged", "deployed"), "a remembered repeat is only counted"
+    assert recorder.emit(refs[0], NORMAL, "StateChanged", "deployed"), "the oldest was forgotten: written afresh"
