@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -111,6 +112,21 @@ def _digest(value: Any) -> bytes:
     return digest_of(json.dumps(value, sort_keys=True, default=str))
 
 
+_WHEN = struct.Struct("d")
+
+
+def _memory(digest: bytes, when: float) -> bytes:
+    return digest + _WHEN.pack(when)
+
+
+def _digest_in(memory: bytes) -> bytes:
+    return memory[:-_WHEN.size]
+
+
+def _made_at(memory: bytes) -> float:
+    return float(_WHEN.unpack_from(memory, len(memory) - _WHEN.size)[0])
+
+
 class Applier:
     """Writes plans to clusters; keeps (in memory) what it last wrote where. Thread-safe; share one.
 
@@ -126,9 +142,11 @@ class Applier:
         self.timeout = timeout
         self.remember_for = remember_for
         self.resurvey_every = 4 * remember_for if resurvey_every is None else resurvey_every
-        self._written: dict[tuple[str, ObjectKey], tuple[bytes, float]] = {}
+        # Memories of writes and surveys are `_memory(digest, when)`: one bytes object, not a tuple of a
+        # bytes and a float (57 bytes instead of 145, for each of ~15,000 objects at 500 apps).
+        self._written: dict[tuple[str, ObjectKey], bytes] = {}
         self._labels: dict[tuple[str, ObjectKey], bytes] = {}
-        self._pruned: dict[tuple[str, bytes], tuple[bytes, float]] = {}
+        self._pruned: dict[tuple[str, bytes], bytes] = {}
         self._ignored: dict[tuple[str, bytes], frozenset[ObjectKey]] = {}  # only scopes with ignored objects
         self._identity: dict[str, str] = {}
         self._discovery = Discovery()
@@ -204,11 +222,11 @@ class Applier:
             if now - self._swept < self.remember_for:
                 return
             self._swept = now
-            stores: tuple[tuple[dict[Any, tuple[bytes, float]], float], ...] = (
+            stores: tuple[tuple[dict[Any, bytes], float], ...] = (
                 (self._written, self.remember_for), (self._pruned, self.resurvey_every))
             for store, lifetime in stores:
-                for memory_key, (_, at) in store.copy().items():
-                    if now - at >= 2 * lifetime:
+                for memory_key, memory in store.copy().items():
+                    if now - _made_at(memory) >= 2 * lifetime:
                         store.pop(memory_key, None)
                         self._labels.pop(memory_key, None)
 
@@ -230,11 +248,11 @@ class Applier:
         if previous is not None:
             self._discovery.forget(previous)
 
-    def _remembered(self, store: Mapping[tuple[str, Any], tuple[bytes, float]], memory_key: tuple[str, Any],
+    def _remembered(self, store: Mapping[tuple[str, Any], bytes], memory_key: tuple[str, Any],
                     digest: bytes) -> bool:
         lifetime = self.resurvey_every if store is self._pruned else self.remember_for
-        entry = store.get(memory_key)  # one dict read, atomic: see `_lock`
-        return entry is not None and entry[0] == digest and self._clock() - entry[1] < lifetime
+        memory = store.get(memory_key)  # one dict read, atomic: see `_lock`
+        return memory is not None and _digest_in(memory) == digest and self._clock() - _made_at(memory) < lifetime
 
     def _sends_nothing(self, connection: ClusterConnection, plan: ClusterPlan | RememberedPlan) -> bool:
         """True when applying the plan needs no request: same client as before, no prune survey due, and every
@@ -273,7 +291,7 @@ class Applier:
             if self._remembered(self._written, memory_key, digest):
                 tally.unchanged.append(key)
                 continue
-            wrote_this_before = (self._written.get(memory_key) or (b"",))[0] == digest
+            wrote_this_before = _digest_in(self._written.get(memory_key) or b"") == digest
             try:
                 if unreachable:
                     raise Unreachable(unreachable)
@@ -284,7 +302,7 @@ class Applier:
                 tally.failed.append(Failure(key, connection.redact(str(error))))
                 continue
             if outcome != "ignored":  # an ignored object is looked at again next pass: the label may be gone
-                self._written[memory_key] = (digest, self._stamp(self.remember_for))
+                self._written[memory_key] = _memory(digest, self._stamp(self.remember_for))
             {"applied": tally.applied, "unchanged": tally.unchanged, "ignored": tally.ignored}[outcome].append(key)
         if unreachable is None:
             self._delete_undesired(connection, surveys, {d.key for d in plan.objects}, deadline, tally)
@@ -476,7 +494,7 @@ class Applier:
                     survey.complete = False
                 self._forget_object((connection.identity, key))
             if survey.complete:
-                self._pruned[survey.memory_key] = (survey.digest, self._stamp(self.resurvey_every))
+                self._pruned[survey.memory_key] = _memory(survey.digest, self._stamp(self.resurvey_every))
 
 
 @dataclass
