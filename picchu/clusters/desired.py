@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -63,8 +64,10 @@ class ObjectKey:
     def of(cls, manifest: Mapping[str, Any]) -> ObjectKey:
         metadata = manifest.get("metadata") or {}
         group, _ = split_api_version(str(manifest.get("apiVersion", "")))
-        return cls(group, str(manifest.get("kind", "")), str(metadata.get("namespace") or ""),
-                   str(metadata.get("name", "")))
+        # Interned: a fleet's keys repeat the same few strings (an app's namespace in each of its objects, an
+        # object's name in every cluster), and the applier keeps a key per object per cluster.
+        return cls(sys.intern(group), sys.intern(str(manifest.get("kind", ""))),
+                   sys.intern(str(metadata.get("namespace") or "")), sys.intern(str(metadata.get("name", ""))))
 
     def __str__(self) -> str:
         kind = f"{self.kind}.{self.group}" if self.group else self.kind

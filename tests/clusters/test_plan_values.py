@@ -18,6 +18,13 @@ def test_an_object_is_identified_by_group_kind_namespace_and_name_but_not_versio
     assert str(ObjectKey.of({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n"}})) == "Namespace n"
 
 
+def test_keys_of_the_same_object_rendered_twice_share_their_strings():
+    """The applier keeps a key per object per cluster: equal keys must not each carry their own copies."""
+    first, second = (ObjectKey.of(_rs("".join(["v", "1"]))) for _ in range(2))
+    assert first == second
+    assert first.namespace is second.namespace and first.name is second.name
+
+
 def test_the_digest_ignores_key_order_but_sees_any_change_of_content_or_mode():
     a = DesiredObject({"kind": "ReplicaSet", "apiVersion": "apps/v1", "metadata": {"namespace": "echo-prod", "name": "v1"},
                        "spec": {"replicas": 2}})
