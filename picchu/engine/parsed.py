@@ -15,10 +15,15 @@ Each pydantic model carries the set of its fields that were set (`model_fields_s
 `exclude_unset`, which no pass does). A kept model's sets are replaced by one shared set per distinct content:
 at 500 apps the ~19,000 sets of the kept models were 6.6 MiB, and only a few dozen differ. Kept models are
 never changed, so no shared set is ever added to; `model_copy` copies the set before it updates it.
+
+Short strings are interned for the same reason: a model's strings are the decoded JSON's, one object per
+occurrence, and most are the same few values ("production", "True", "Released", label keys, API versions);
+at 500 apps the kept models held 45,000 string objects (3.0 MiB) of 4,800 distinct values (0.6 MiB).
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -27,6 +32,7 @@ from cachetools import LRUCache
 from pydantic import BaseModel
 
 Model = TypeVar("Model")
+_INTERNED_LENGTH = 64  # longer strings are rarely repeated (messages, the last-applied configuration)
 
 
 class ParsedModels:
@@ -48,21 +54,31 @@ class ParsedModels:
             return found[1]  # type: ignore[no-any-return]
         model = loader(obj)
         with self._lock:
-            _share_fields_sets(model, self._fields_sets)
+            _share_repeated_values(model, self._fields_sets)
             self._models[key] = (str(version), model)
         return model
 
 
-def _share_fields_sets(value: Any, shared: dict[frozenset[str], set[str]]) -> None:
-    """Replace the fields-set of `value` and of every model inside it by the shared set of equal content."""
+def _share_repeated_values(value: Any, shared: dict[frozenset[str], set[str]]) -> Any:
+    """`value` with the fields-set of every model inside it replaced by the shared set of equal content and
+    every short string by its interned copy (models, dicts and lists are changed in place)."""
+    if type(value) is str:
+        return sys.intern(value) if len(value) <= _INTERNED_LENGTH else value
     if isinstance(value, BaseModel):
         fields_set = value.__pydantic_fields_set__
         object.__setattr__(value, "__pydantic_fields_set__", shared.setdefault(frozenset(fields_set), fields_set))
-        for name in type(value).model_fields:
-            _share_fields_sets(getattr(value, name), shared)
-    elif isinstance(value, (list, tuple)):
+        fields = value.__dict__
+        for name, field_value in list(fields.items()):
+            fields[name] = _share_repeated_values(field_value, shared)
+        if value.__pydantic_extra__:
+            _share_repeated_values(value.__pydantic_extra__, shared)
+    elif isinstance(value, list):
+        value[:] = [_share_repeated_values(item, shared) for item in value]
+    elif isinstance(value, tuple):
         for item in value:
-            _share_fields_sets(item, shared)
+            _share_repeated_values(item, shared)
     elif isinstance(value, dict):
-        for item in value.values():
-            _share_fields_sets(item, shared)
+        items = [(_share_repeated_values(k, shared), _share_repeated_values(v, shared)) for k, v in value.items()]
+        value.clear()
+        value.update(items)
+    return value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -75,3 +76,13 @@ def test_kept_models_share_equal_fields_sets_and_a_copy_with_changes_leaves_the_
     changed = one.spec.targets[0].model_copy(update={"name": "other"})
     assert changed.name == "other" and "name" in changed.model_fields_set
     assert two.spec.targets[0].model_fields_set == before
+
+
+def test_kept_models_share_their_short_strings_and_keep_their_content() -> None:
+    parsed, loader = ParsedModels(), CountingLoader()
+    objects = [json.loads(json.dumps(revision(uid=uid))) for uid in ("a", "b")]  # as decoded from the wire
+    one, two = (parsed.load(obj, loader) for obj in objects)
+    assert one.spec.targets[0].fleet is two.spec.targets[0].fleet  # "production", decoded twice
+    assert one.metadata["namespace"] is two.metadata["namespace"]
+    fresh = load_revision(json.loads(json.dumps(revision(uid="a"))))
+    assert one.model_dump() == fresh.model_dump()
