@@ -14,13 +14,18 @@ Neighbours: `delivery.DeliveryCluster` reads here when a kind is `ready` and fal
 otherwise (at start-up, in tests without an operator). Objects are kept as compact JSON text, beside their labels
 and resourceVersion: a quarter of the memory of the decoded dicts (at 500 apps the decoded objects were
 10 MiB), and each read decodes a fresh copy that a pass may edit, faster than the deep copy it replaces.
+The text is deflated with the first stored object of its kind as zlib's preset dictionary: objects of one
+kind repeat each other's keys, labels and values: at 500 apps the store of their ReleaseManagers and
+Revisions took 0.97 MiB instead of 2.95, and a read ~65 µs either way (inflating is ~10 µs of it).
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import sys
 import threading
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -38,10 +43,24 @@ class _Stored:
 
     version: int | None
     labels: Mapping[str, str]
-    text: str
+    deflated: bytes
+    dictionary: bytes  # its kind's preset dictionary
+
+    @classmethod
+    def of(cls, obj: Mapping[str, Any], dictionaries: dict[str, bytes]) -> _Stored:
+        text = _json_without_managed_fields(obj).encode()
+        dictionary = dictionaries.setdefault(str(obj.get("kind")), text[-_WINDOW:])  # one dict write: atomic
+        deflater = zlib.compressobj(zdict=dictionary)
+        labels = {sys.intern(str(k)): sys.intern(str(v)) for k, v in _labels(obj).items()}
+        return cls(_version(obj), labels, deflater.compress(text) + deflater.flush(), dictionary)
 
     def decoded(self) -> dict[str, Any]:
-        return json.loads(self.text)  # type: ignore[no-any-return]
+        inflater = zlib.decompressobj(zdict=self.dictionary)
+        text = (inflater.decompress(self.deflated) + inflater.flush()).decode()  # json.loads(bytes) was 6x slower
+        return json.loads(text)  # type: ignore[no-any-return]
+
+
+_WINDOW = 32 * 1024  # zlib looks back this far: more of a preset dictionary is never used
 
 
 def _version(obj: Mapping[str, Any]) -> int | None:
@@ -68,6 +87,7 @@ class DeliveryStore:
         # 1,000 apps the scan was most of an idle pass).
         self._by_label: dict[str, dict[tuple[str, str], set[tuple[str, str]]]] = {k: {} for k in WATCHED_KINDS}
         self._ready: set[str] = set()
+        self._dictionaries: dict[str, bytes] = {}  # kind -> the first stored text of that kind
         self._lock = threading.Lock()
         self._api = api
         self._wait_seconds = wait_seconds
@@ -79,8 +99,8 @@ class DeliveryStore:
         if kind not in self._objects or not meta.get("name"):
             return
         key = (meta.get("namespace") or "", meta["name"])
-        new = _version(obj)
-        stored = _Stored(new, dict(_labels(obj)), _json_without_managed_fields(obj))
+        stored = _Stored.of(obj, self._dictionaries)
+        new = stored.version
         with self._lock:
             old = self._objects[kind].get(key)
             if old is not None and old.version is not None and new is not None and new < old.version:

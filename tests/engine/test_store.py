@@ -3,11 +3,14 @@ readers get copies, and nothing is served before the watches listed everything."
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from typing import Any
 
 from picchu import keys
 from picchu.engine.delivery import DeliveryCluster
 from picchu.engine.store import DeliveryStore, matches
+from picchu.testing.builders import revision_manifest
 
 
 def revision(name: str, version: str, labels: dict[str, str] | None = None, **status: Any) -> dict[str, Any]:
@@ -91,3 +94,16 @@ def test_a_relabelled_or_removed_object_is_listed_only_under_its_current_labels(
     store.remove("Revision", "ns", "r")
     assert store.list("Revision", "ns", {keys.LABEL_TARGET: "prod"}) == []
     assert [r["metadata"]["name"] for r in store.list("Revision", None)] == ["s"]
+
+
+def test_objects_of_a_kind_are_kept_in_a_fraction_of_their_text_and_read_back_whole() -> None:
+    store = DeliveryStore()
+    objects = [revision_manifest(f"app{i:03d}", "v1", namespace="ns", committed=datetime(2026, 12, 1, tzinfo=UTC))
+               for i in range(200)]
+    for i, obj in enumerate(objects):
+        obj["metadata"]["resourceVersion"] = str(i + 1)
+        store.put(obj)
+    assert [store.get("Revision", "ns", o["metadata"]["name"]) for o in objects] == objects
+    text = sum(len(json.dumps(o, separators=(",", ":"))) for o in objects)
+    kept = sum(len(stored.deflated) for stored in store._objects["Revision"].values())
+    assert kept < text / 4, f"{kept} bytes kept for {text} bytes of JSON"
