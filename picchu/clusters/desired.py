@@ -41,8 +41,11 @@ WriteMode = Literal["apply", "create-only", "scale-only", "scale-owned"]
 WRITE_MODES: tuple[WriteMode, ...] = ("apply", "create-only", "scale-only", "scale-owned")
 
 
+DIGEST_SIZE = 16
+
+
 def digest_of(text: str) -> bytes:
-    return hashlib.blake2b(text.encode(), digest_size=16).digest()
+    return hashlib.blake2b(text.encode(), digest_size=DIGEST_SIZE).digest()
 
 
 def split_api_version(api_version: str) -> tuple[str, str]:
@@ -237,14 +240,22 @@ class RememberedObject:
 class RememberedPlan:
     """A `ClusterPlan` reduced to its object keys, digests and what the applier remembers of its prune scopes
     (a few hundred bytes, where the rendered manifests are tens of KiB, and the scopes with their legacy rules
-    were ~5 KiB). `Applier.settle_unchanged` accepts it; nothing can write it."""
+    were ~5 KiB). `Applier.settle_unchanged` accepts it; nothing can write it. The digests are kept end to end
+    in one bytes object (a `RememberedObject` each cost ~110 bytes more, ~1.4 MiB at 500 apps)."""
 
-    objects: tuple[RememberedObject, ...]
+    keys: tuple[ObjectKey, ...]
+    digests: bytes  # DIGEST_SIZE bytes per key, in the same order
     scopes: tuple[ScopeMemory, ...]
 
     @classmethod
     def of(cls, plan: ClusterPlan) -> RememberedPlan:
-        return cls(tuple(RememberedObject(d.key, d.digest()) for d in plan.objects), plan.scope_memories())
+        return cls(tuple(d.key for d in plan.objects), b"".join(d.digest() for d in plan.objects),
+                   plan.scope_memories())
+
+    @property
+    def objects(self) -> tuple[RememberedObject, ...]:
+        return tuple(RememberedObject(key, self.digests[i * DIGEST_SIZE:(i + 1) * DIGEST_SIZE])
+                     for i, key in enumerate(self.keys))
 
     def scope_memories(self) -> tuple[ScopeMemory, ...]:
         return self.scopes

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from picchu import keys
 from picchu.clusters import ClusterPlan, DesiredObject, ObjectKey, PruneScope
+from picchu.clusters.desired import RememberedPlan
 
 
 def _rs(name: str = "v1", replicas: int = 2) -> dict:
@@ -89,3 +90,10 @@ def test_an_object_someone_else_wrote_is_as_desired_when_it_holds_every_rendered
     assert not already_as_desired({**desired, "metadata": {**desired["metadata"], "annotations": {"x": "1"}}}, live)
     assert is_ignored({"metadata": {"labels": {keys.LABEL_IGNORE: ""}}}) and not is_ignored(live)
     assert not is_ignored(None)
+
+
+def test_a_remembered_plan_gives_back_each_objects_key_and_digest_in_order():
+    plan = ClusterPlan([DesiredObject(_rs("v1")), DesiredObject(_rs("v2", replicas=3))])
+    remembered = RememberedPlan.of(plan)
+    assert [(o.key, o.digest()) for o in remembered.objects] == [(d.key, d.digest()) for d in plan.objects]
+    assert RememberedPlan.of(ClusterPlan([])).objects == ()
