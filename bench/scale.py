@@ -158,8 +158,10 @@ class Fleet:
     def grow(self, size: int) -> None:
         new = [f"app{i:04d}" for i in range(len(self.apps), size)]
         for i in range(0, len(new), 50):
+            # 50 creations during a burst the operator is busy writing: once took over kubectl's usual 120 s
             kubectl_apply(self.delivery, [revision_manifest(a, "v1", namespace=NS, committed=self.start,
-                                                            target={"release": ONE_STEP}) for a in new[i:i + 50]])
+                                                            target={"release": ONE_STEP}) for a in new[i:i + 50]],
+                          timeout=900)
         self.apps += new
         self.tags.update(dict.fromkeys(new, 1))
         began = time.monotonic()

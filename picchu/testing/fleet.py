@@ -110,9 +110,9 @@ def cluster_manifests(cluster: LocalCluster, fleet: str, *, namespace: str = DEL
     ]
 
 
-def kubectl_apply(delivery: LocalCluster, manifests: list[dict[str, Any]]) -> None:
+def kubectl_apply(delivery: LocalCluster, manifests: list[dict[str, Any]], timeout: float = 120.0) -> None:
     """Apply manifests with the built kubectl, exactly as a user or CI pipeline would."""
-    delivery.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(manifests))
+    delivery.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(manifests), timeout=timeout)
 
 
 def ensure_namespace(cluster: LocalCluster, name: str) -> None:
