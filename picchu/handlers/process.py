@@ -8,7 +8,10 @@ measured figures). Two arenas are what CPython services commonly run with (`MALL
 serialises allocations anyway. glibc also raises its mmap threshold (from 128 KiB up to 32 MiB) each time a
 large block is freed, and its trim threshold with it: after the first large responses of a rollout, every
 later one was carved out of the heap, whose top was then never given back (fixed at 128 KiB, the resident
-heap of an operator with 500 apps grown at once was 33 MiB instead of 37). `gc.freeze()` moves the ~200,000 objects created by imports to a generation
+heap of an operator with 500 apps grown at once was 33 MiB instead of 37). It is fixed lower still, at 16 KiB,
+so that the blocks a burst takes and gives back whole stay out of the heap too: each TLS connection's two
+~17 KiB record buffers, response bodies, large dicts' tables. Between the objects that stay, they left free
+space the heap could not return (~14 MB after a 500-app burst); mapped, they are returned when freed. `gc.freeze()` moves the ~200,000 objects created by imports to a generation
 the collector never scans again, so each full collection costs in proportion to the apps, not the libraries.
 `release_free_memory` gives back the free pages inside the heap (`malloc_trim`): glibc returns only the top
 of the heap by itself, and after a burst the memory freed below it stayed resident (~4 MiB at 500 apps).
@@ -26,7 +29,7 @@ import os
 
 log = logging.getLogger(__name__)
 ARENAS = 2
-MMAP_THRESHOLD = 128 * 1024  # glibc's initial value, kept
+MMAP_THRESHOLD = 16 * 1024  # below a TLS record buffer (glibc starts at 128 KiB, then moves it up)
 _M_ARENA_MAX = -8  # mallopt parameter numbers in glibc's malloc.h
 _M_MMAP_THRESHOLD = -3
 
