@@ -195,8 +195,8 @@ class Applier:
             return None
         ignored = self._ignored_keys(connection, plan)
         return ClusterApplyResult(connection.name,
-                                  unchanged=tuple(o.key for o in plan.objects if o.key not in ignored),
-                                  ignored=tuple(o.key for o in plan.objects if o.key in ignored))
+                                  unchanged=tuple(key for key in plan.keys if key not in ignored),
+                                  ignored=tuple(key for key in plan.keys if key in ignored))
 
     def forget(self, cluster: str | None = None) -> None:
         """Distrust past writes (to one cluster, or all): the next pass re-applies and re-prunes everything."""

@@ -11,8 +11,9 @@ later one was carved out of the heap, whose top was then never given back (fixed
 heap of an operator with 500 apps grown at once was 33 MiB instead of 37). It is fixed lower still, at 16 KiB,
 so that the blocks a burst takes and gives back whole stay out of the heap too: each TLS connection's two
 ~17 KiB record buffers, response bodies, large dicts' tables. Between the objects that stay, they left free
-space the heap could not return (~14 MB after a 500-app burst); mapped, they are returned when freed. `gc.freeze()` moves the ~200,000 objects created by imports to a generation
-the collector never scans again, so each full collection costs in proportion to the apps, not the libraries.
+space the heap could not return (~14 MB after a 500-app burst); mapped, they are returned when freed.
+`gc.freeze()` moves the ~200,000 objects created by imports to a generation the collector never scans again, so
+each full collection costs in proportion to the apps, not the libraries.
 `release_free_memory` gives back the free pages inside the heap (`malloc_trim`): glibc returns only the top
 of the heap by itself, and after a burst the memory freed below it stayed resident (~4 MiB at 500 apps).
 
