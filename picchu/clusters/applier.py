@@ -18,8 +18,9 @@ Invariants:
 - Only objects labelled ``app.kubernetes.io/managed-by: picchu``, or recognised by a scope's `LegacyOwned`
   rules as written by a Go Picchu (its own labels and names), are ever pruned; pruning lists the scope
   only on the first pass, when the set of desired objects in the scope changed, or when that memory expired.
-  That listing happens before the writes, and objects found labelled ``picchu.medium.engineering/ignore``
-  are then neither written nor pruned until a later listing finds the label gone (§11.1).
+  That listing happens after the writes (each write already reads its live object first), and objects it
+  finds labelled ``picchu.medium.engineering/ignore`` are then neither pruned nor read again for writing
+  until a later listing finds the label gone (§11.1).
 - ``scale-only`` ReplicaSets follow §11.1 / §17 #29 (see `desired.WriteMode`); the "existing == 0" check is
   a JSON-patch ``test`` operation, so it needs no read either.
 - Results are data: every object ends up applied, unchanged, pruned or failed (with a redacted reason); a
@@ -271,11 +272,6 @@ class Applier:
         self._adopt(connection)
         tally = _Tally()
         unreachable: str | None = None
-        surveys: list[_Survey] = []
-        try:
-            surveys = self._survey(connection, plan, deadline, tally)
-        except Unreachable as error:
-            unreachable = str(error)
         ignored = self._ignored_keys(connection, plan)
         for desired in plan.objects:
             key = desired.key
@@ -305,8 +301,23 @@ class Applier:
                 self._written[memory_key] = _memory(digest, self._stamp(self.remember_for))
             {"applied": tally.applied, "unchanged": tally.unchanged, "ignored": tally.ignored}[outcome].append(key)
         if unreachable is None:
-            self._delete_undesired(connection, surveys, {d.key for d in plan.objects}, deadline, tally)
+            self._prune(connection, plan, deadline, tally)
         return tally.result(connection.name)
+
+    def _prune(self, connection: ClusterConnection, plan: ClusterPlan, deadline: Deadline, tally: _Tally) -> None:
+        """Survey the due prune scopes and delete what is ours there but no longer desired. Runs after the
+        writes, so a new revision's objects do not wait for a listing of every kind (one LIST per kind, ~20 in
+        an app's namespace, was most of the time from a new Revision to its ReplicaSets)."""
+        try:
+            surveys = self._survey(connection, plan, deadline, tally)
+        except Unreachable as error:
+            tally.failed.append(Failure(None, f"prune: {connection.redact(str(error))}"))
+            return
+        found_ignored = {key for survey in surveys for key in survey.ignored}
+        if found_ignored:  # e.g. a create-only object that was already there: it is ignored, not unchanged
+            tally.ignored += [key for key in tally.unchanged if key in found_ignored]
+            tally.unchanged = [key for key in tally.unchanged if key not in found_ignored]
+        self._delete_undesired(connection, surveys, {d.key for d in plan.objects}, deadline, tally)
 
     def _forget_object(self, memory_key: tuple[str, ObjectKey]) -> None:
         self._written.pop(memory_key, None)
@@ -437,8 +448,8 @@ class Applier:
                 tally: _Tally) -> list[_Survey]:
         """List the prune scopes that are due (first pass, desired set changed, or memory expired).
 
-        Runs before writing so that objects a human marked `picchu.medium.engineering/ignore` are learned
-        and left alone by this pass's writes too (§11.1); the deletions happen after the writes.
+        Objects a human marked `picchu.medium.engineering/ignore` are remembered, so that later passes leave
+        them alone without reading them (§11.1).
         """
         desired_keys = {d.key for d in plan.objects}
         surveys = []

@@ -13,6 +13,7 @@ from kubernetes import client
 
 from picchu import keys
 from picchu.clusters import Applier, ClusterPlan, DesiredObject, ObjectKey, PruneScope
+from picchu.clusters import applier as applier_module
 from picchu.clusters.desired import RememberedPlan
 
 MANAGED = {keys.LABEL_MANAGED_BY: keys.MANAGED_BY, keys.LABEL_APP: "echo"}
@@ -92,6 +93,31 @@ def test_a_changed_object_is_the_only_one_written_again(connections, counter, na
     # one write per cluster, after one look at the live object (is it labelled ignore?); the prune scope is
     # not listed again because the desired set did not change
     assert counter.delta() == {"a": {"GET": 1, "APPLY": 1}, "b": {"GET": 1, "APPLY": 1}}
+
+
+def test_a_new_object_is_written_before_its_changed_prune_scope_is_listed(connections, namespace, monkeypatch):
+    """A new revision's ReplicaSet must not wait for the listing of every kind of its namespace (~20 LISTs per
+    cluster when the desired set changes): the writes go first, the survey and the pruning after them."""
+    applier = Applier()
+    applier.apply([(c, app_plan(namespace)) for c in connections])
+    sent: list[tuple[str, str, str]] = []
+    real_send = applier_module.send
+
+    def recording_send(connection, method, path, deadline, **kwargs):
+        listing = any(name == "labelSelector" for name, _ in kwargs.get("query", ()))
+        sent.append((connection.name, "LIST" if listing else method, path))
+        return real_send(connection, method, path, deadline, **kwargs)
+
+    monkeypatch.setattr(applier_module, "send", recording_send)
+    grown = ClusterPlan([*app_plan(namespace).objects, DesiredObject(replicaset(namespace, "v2", 1), mode="scale-only")],
+                        app_plan(namespace).prune)
+    results = applier.apply([(c, grown) for c in connections])
+    assert all(r.applied == (ObjectKey("apps", "ReplicaSet", namespace, "v2"),) for r in results.values()), results
+    for cluster in ("a", "b"):
+        requests = [(method, path) for name, method, path in sent if name == cluster]
+        created = requests.index(("POST", f"/apis/apps/v1/namespaces/{namespace}/replicasets"))
+        listed = [i for i, (method, _) in enumerate(requests) if method == "LIST"]
+        assert listed and min(listed) > created, requests
 
 
 def test_a_restarted_operator_reapplies_everything_once_without_changing_any_object(
