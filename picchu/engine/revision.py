@@ -58,6 +58,10 @@ def reconcile_revision(ctx: EngineContext, namespace: str, name: str) -> float |
         _report_invalid(ctx, obj, ref, exc)
         return Park("InvalidSpec", period)  # reported; a change to the Revision wakes it
     if _ensure_labels(ctx, obj, revision):
+        # The labels choose which Revisions a ReleaseManager reads, and the store already holds the labelled
+        # object: its ReleaseManagers can roll it out now, without waiting for the watch to echo the write.
+        for target in revision.spec.targets:
+            ctx.wake_release_manager(namespace, release_manager_name(revision.spec.app.name, target.name))
         return 0.0  # labels changed: rerun on the fresh object
     if _marked_for_deletion(obj, revision):
         ctx.delivery.delete("Revision", namespace, name)
