@@ -60,7 +60,13 @@ def read_requests(path: Path, offset: int = 0) -> tuple[list[Request], int]:
     if not path.exists():
         return [], offset
     with open(path, "rb") as log:
-        log.seek(offset)
+        if offset > 0:
+            log.seek(offset - 1)
+            if log.read(1) != b"\n":
+                # The offset was taken (a file size) while a line was being written: that request began
+                # before the window, and the rest of its line is not a JSON document.
+                log.readline()
+            offset = log.tell()
         data = log.read()
     complete = data[: data.rfind(b"\n") + 1]  # a line being written stays for the next read
     found = []

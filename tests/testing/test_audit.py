@@ -48,6 +48,18 @@ def test_requests_are_read_from_an_offset_and_a_half_written_line_waits_for_the_
     assert [(r.verb, r.group, r.resource) for r in later] == [("patch", "g", "revisions/status")]
 
 
+def test_a_file_size_taken_while_a_line_was_half_written_starts_the_window_at_the_next_line(tmp_path: Path) -> None:
+    """Tests take the audit log's size as the start of their window; the apiserver may be writing a line then."""
+    log = tmp_path / "audit.log"
+    before = _event("machinery", "get", "nodes")
+    log.write_text(_event("op", "list", "secrets", "ns") + "\n" + before[:30])
+    start = log.stat().st_size
+    with open(log, "a") as more:
+        more.write(before[30:] + "\n" + _event("op", "watch", "revisions", "ns") + "\n")
+    requests, _ = audit.read_requests(log, start)
+    assert [(r.user, r.verb, r.resource) for r in requests] == [("op", "watch", "revisions")]
+
+
 def test_usage_is_per_identity_and_scope_and_refusals_are_found(tmp_path: Path) -> None:
     log = tmp_path / "audit.log"
     log.write_text("\n".join([_event("op", "list", "secrets", "watched"), _event("op", "list", "namespaces"),
