@@ -184,6 +184,14 @@ def run(
     cluster_timeout_seconds: Annotated[float, _opt("cluster_timeout_seconds",
                                                    "Seconds per target cluster, per observe/apply")
                                        ] = _DEFAULTS.cluster_timeout_seconds,
+    drift_check_after_seconds: Annotated[float, _opt(
+        "drift_check_after", 'How long a written object is trusted before it is read back, and rewritten if '
+        'someone changed it: "15m" or 900 (prune scopes are listed again after 4 times that)',
+        "--drift-check-after", parser=_seconds, metavar="DURATION")] = _DEFAULTS.drift_check_after_seconds,
+    drift_reads_per_second: Annotated[float, _opt(
+        "drift_reads_per_second", "At most this many of those reads per second, all target clusters together "
+        "(a due check waits its turn, so idle reads do not grow with the number of apps)")
+    ] = _DEFAULTS.drift_reads_per_second,
     release_timezone: Annotated[str, _opt("release_timezone", "IANA zone of release schedules")
                                 ] = _DEFAULTS.release_timezone,
     holiday_calendar: Annotated[str, _opt("holiday_calendar", '`holidays` COUNTRY[-SUBDIVISION], "" for none')
@@ -212,7 +220,8 @@ def run(
         concurrent_release_managers=concurrent_release_managers, dev_routes_service_host=dev_routes_service_host,
         dev_routes_service_port=dev_routes_service_port, cluster_prometheus_address=cluster_prometheus_address,
         log_level=log_level, slack_query_ttl_seconds=slack_query_ttl_seconds, slack_channel=slack_channel,
-        cluster_timeout_seconds=cluster_timeout_seconds, release_timezone=release_timezone,
+        cluster_timeout_seconds=cluster_timeout_seconds, drift_check_after_seconds=drift_check_after_seconds,
+        drift_reads_per_second=drift_reads_per_second, release_timezone=release_timezone,
         holiday_calendar=holiday_calendar, service_levels_fleet=service_levels_fleet,
         slack_token=env.get("PICCHU_SLACK_TOKEN") or env.get("SLACK_TOKEN", ""),
         sentry_dsn=env.get("PICCHU_SENTRY_DSN", ""),

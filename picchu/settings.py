@@ -43,6 +43,8 @@ class Settings:
     shard_index: int = 0  # which of them this process is
     alert_failure_policy: AlertFailurePolicy = AlertFailurePolicy.HOLD
     cluster_timeout_seconds: float = 10.0  # per target cluster, per observe/apply
+    drift_check_after_seconds: float = 900.0  # a written object is read back (and healed) after this long
+    drift_reads_per_second: float = 5.0  # those reads and prune re-listings, for all target clusters together
     release_timezone: str = "America/Los_Angeles"
     holiday_calendar: str = "US-CA"  # `holidays` country[-subdivision], or "" for none
     slack_token: str = field(default="", repr=False)
@@ -85,6 +87,8 @@ class Settings:
                 found.append(f"{flag} {value!r}: use [host]:port, e.g. ':8383'")
         for flag, number, least in (("--sync-period-seconds", self.sync_period_seconds, 0.1),
                                     ("--cluster-timeout-seconds", self.cluster_timeout_seconds, 0.1),
+                                    ("--drift-check-after", self.drift_check_after_seconds, 1),
+                                    ("--drift-reads-per-second", self.drift_reads_per_second, 0.01),
                                     ("--prometheus-query-ttl", self.prometheus_query_ttl_seconds, 0),
                                     ("--datadog-query-ttl", self.datadog_query_ttl_seconds, 0),
                                     ("--concurrent-revisions", self.concurrent_revisions, 1),

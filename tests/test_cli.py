@@ -88,3 +88,19 @@ def test_simulate_rejects_a_template_applied_as_is_like_the_api_server_would() -
     result = picchu("simulate", "examples/echo/revision.yaml.tmpl", "--minutes", "1")
     assert result.returncode == 2
     assert "metadata.name: 'echo-${TAG}' is not a valid name" in " ".join(result.stdout.split())
+
+
+def test_the_drift_flags_take_durations_reach_the_applier_and_refuse_a_budget_of_nothing() -> None:
+    from kubernetes import client
+
+    from picchu.engine.assembly import build_context
+    from picchu.settings import Settings
+
+    result = CliRunner().invoke(app, ["run", "--kubeconfig", "/nope.yaml", "--drift-reads-per-second", "0"])
+    assert result.exit_code == 2 and "--drift-reads-per-second 0.0: use 0.01 or more" in result.output
+    result = CliRunner().invoke(app, ["run", "--kubeconfig", "/nope.yaml", "--drift-check-after", "15m"])
+    assert "--drift-check-after" not in result.output  # a duration is accepted (the kubeconfig is not)
+    applier = build_context(Settings(drift_check_after_seconds=60, drift_reads_per_second=3),
+                            client.ApiClient()).applier
+    assert applier.remember_for == 60 and applier.resurvey_every == 240
+    assert applier.drift_budget is not None and applier.drift_budget.per_second == 3

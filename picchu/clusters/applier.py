@@ -14,7 +14,9 @@ Invariants:
   rebuilt, and distrusted after ``remember_for`` seconds (so hand edits and deletions are healed eventually):
   then one GET checks the object, and it is written again only when it no longer holds the content this
   applier wrote (a steady fleet is re-read, never rewritten). Each memory's lifetime is shortened by a random
-  quarter at most, so apps created together are not all re-read in the same pass.
+  quarter at most, so apps created together are not all re-read in the same pass. With a `DriftBudget`, such
+  a check (and a prune scope's timed re-listing) waits, its memory still trusted, until the budget has room,
+  so idle reads per period do not grow with the number of apps; a changed object never waits.
 - Only objects labelled ``app.kubernetes.io/managed-by: picchu``, or recognised by a scope's `LegacyOwned`
   rules as written by a Go Picchu (its own labels and names), are ever pruned; pruning lists the scope
   only on the first pass, when the set of desired objects in the scope changed, or when that memory expired.
@@ -50,6 +52,7 @@ from picchu.clusters.desired import (
     RememberedPlan,
     digest_of,
 )
+from picchu.clusters.drift_budget import DriftBudget
 from picchu.clusters.fanout import Outcome, fan_out
 from picchu.clusters.transport import (
     APPLY_PATCH,
@@ -136,13 +139,18 @@ class Applier:
     ``resurvey_every`` (default four times that) how long a prune scope's listing is trusted while the desired
     set stays the same. A changed desired set is surveyed at once; the timed re-list only finds strays labelled
     as ours (or newly marked ignore), and one LIST per kind per app was most of an idle fleet's reads.
+    ``drift_budget`` (None: unlimited) caps those expiry reads for the whole process.
     """
 
     def __init__(self, *, timeout: float = 30.0, remember_for: float = 900.0, resurvey_every: float | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 drift_budget: DriftBudget | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.timeout = timeout
         self.remember_for = remember_for
         self.resurvey_every = 4 * remember_for if resurvey_every is None else resurvey_every
+        self.drift_budget = drift_budget
+        # Memories whose check came due while the budget had no room: the sweep keeps them (their apps are
+        # alive), however long they wait. Replaced whole at each sweep; adding to a set is atomic.
+        self._waiting: set[tuple[str, Any]] = set()
         # Memories of writes and surveys are `_memory(digest, when)`: one bytes object, not a tuple of a
         # bytes and a float (57 bytes instead of 145, for each of ~15,000 objects at 500 apps).
         self._written: dict[tuple[str, ObjectKey], bytes] = {}
@@ -215,7 +223,8 @@ class Applier:
     def _sweep(self) -> None:
         """Forget writes older than twice ``remember_for`` (at most once per that period), so memory stays
         bounded by what was written recently, even for apps whose namespace was deleted without a plan; one
-        that is merely expired is kept, so the next pass can check the object instead of rewriting it."""
+        that is merely expired is kept, so the next pass can check the object instead of rewriting it, and so
+        is one a pass asked about since the last sweep while its check waited for the drift budget."""
         now = self._clock()
         if now - self._swept < self.remember_for:
             return  # every pass asks; checked again under the lock, so only one thread sweeps
@@ -223,11 +232,12 @@ class Applier:
             if now - self._swept < self.remember_for:
                 return
             self._swept = now
+            waiting, self._waiting = self._waiting, set()
             stores: tuple[tuple[dict[Any, bytes], float], ...] = (
                 (self._written, self.remember_for), (self._pruned, self.resurvey_every))
             for store, lifetime in stores:
                 for memory_key, memory in store.copy().items():
-                    if now - _made_at(memory) >= 2 * lifetime:
+                    if now - _made_at(memory) >= 2 * lifetime and memory_key not in waiting:
                         store.pop(memory_key, None)
                         self._labels.pop(memory_key, None)
 
@@ -250,10 +260,22 @@ class Applier:
             self._discovery.forget(previous)
 
     def _remembered(self, store: Mapping[tuple[str, Any], bytes], memory_key: tuple[str, Any],
-                    digest: bytes) -> bool:
-        lifetime = self.resurvey_every if store is self._pruned else self.remember_for
+                    digest: bytes, *, check_costs: int = 0) -> bool:
+        """Whether this memory of `digest` stands in for requests: it is fresh, or its check is due but the
+        drift budget has no room yet. `check_costs`: the reads the check makes, paid from the budget when it
+        goes ahead; 0 only asks whether it could (deciding whether a pass needs a thread at all)."""
         memory = store.get(memory_key)  # one dict read, atomic: see `_lock`
-        return memory is not None and _digest_in(memory) == digest and self._clock() - _made_at(memory) < lifetime
+        if memory is None or _digest_in(memory) != digest:
+            return False
+        lifetime = self.resurvey_every if store is self._pruned else self.remember_for
+        if self._clock() - _made_at(memory) < lifetime:
+            return True
+        if self.drift_budget is None:
+            return False
+        goes_ahead = self.drift_budget.spend(check_costs) if check_costs else self.drift_budget.has_room()
+        if not goes_ahead:
+            self._waiting.add(memory_key)
+        return not goes_ahead
 
     def _sends_nothing(self, connection: ClusterConnection, plan: ClusterPlan | RememberedPlan) -> bool:
         """True when applying the plan needs no request: same client as before, no prune survey due, and every
@@ -284,7 +306,7 @@ class Applier:
             if key in ignored:
                 tally.ignored.append(key)
                 continue
-            if self._remembered(self._written, memory_key, digest):
+            if self._remembered(self._written, memory_key, digest, check_costs=1):
                 tally.unchanged.append(key)
                 continue
             wrote_this_before = _digest_in(self._written.get(memory_key) or b"") == digest
@@ -456,7 +478,8 @@ class Applier:
         for scope in plan.prune:
             memory = scope.memory(desired_keys)
             memory_key = (connection.identity, memory.fingerprint)
-            if self._remembered(self._pruned, memory_key, memory.covered):
+            listings = len(scope.kinds) * len(scope.namespaces)
+            if self._remembered(self._pruned, memory_key, memory.covered, check_costs=listings):
                 continue
             survey = _Survey(memory_key, memory.covered, legacy=tuple(scope.legacy))
             for api_version, kind in scope.kinds:

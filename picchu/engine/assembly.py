@@ -10,6 +10,7 @@ from kubernetes import client
 from kubernetes.client import rest
 
 from picchu.clusters.applier import Applier
+from picchu.clusters.drift_budget import DriftBudget
 from picchu.clusters.observer import Observer, WatchingObserver
 from picchu.clusters.pool import ClientPool
 from picchu.clusters.tls_context import share_tls_context
@@ -82,7 +83,8 @@ def build_context(settings: Settings, api: client.ApiClient, *, watching: bool =
         metrics=metrics,
         alerts=build_alerts(settings, timeout_seconds=min(timeout, settings.sync_period_seconds)),
         pool=ClientPool(max_concurrency=settings.concurrent_release_managers, on_request=metrics.count_request),
-        applier=Applier(timeout=timeout * 3),
+        applier=Applier(timeout=timeout * 3, remember_for=settings.drift_check_after_seconds,
+                        drift_budget=DriftBudget(settings.drift_reads_per_second)),
         observer=WatchingObserver(timeout=timeout) if watching else Observer(timeout=timeout),
         notifier=build_notifier(settings),
         calendar=build_calendar(settings.release_timezone, settings.holiday_calendar),

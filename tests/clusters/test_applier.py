@@ -15,6 +15,7 @@ from picchu import keys
 from picchu.clusters import Applier, ClusterPlan, DesiredObject, ObjectKey, PruneScope
 from picchu.clusters import applier as applier_module
 from picchu.clusters.desired import RememberedPlan
+from picchu.clusters.drift_budget import DriftBudget
 
 MANAGED = {keys.LABEL_MANAGED_BY: keys.MANAGED_BY, keys.LABEL_APP: "echo"}
 
@@ -331,6 +332,82 @@ def test_an_unchanged_prune_scope_is_listed_again_only_after_resurvey_every_not_
     counter.start()
     assert applier.apply([(connections[0], plan)])["a"].ok
     assert counter.delta()["a"].get("LIST") == 2
+
+
+def test_under_a_drift_budget_expired_checks_read_at_its_rate_and_every_object_is_healed_in_turn(
+        connections, counter, api_clients, namespace):
+    core = client.CoreV1Api(api_clients["a"])
+    plans = [ClusterPlan([DesiredObject(configmap(namespace, f"c{app}-{i}")) for i in range(4)]) for app in range(5)]
+    now = [0.0]
+    applier = Applier(remember_for=900, drift_budget=DriftBudget(2, clock=lambda: now[0]), clock=lambda: now[0])
+    for plan in plans:
+        assert applier.apply([(connections[0], plan)])["a"].applied
+    core.patch_namespaced_config_map("c4-3", namespace, {"data": {"value": "edited by hand"}})
+    now[0] = 901.0  # all 20 memories expired; the budget holds 2 reads
+    reads_per_second = []
+    while now[0] < 960:
+        counter.start()
+        for plan in plans:  # every app's pass, once a second
+            assert applier.apply([(connections[0], plan)])["a"].ok
+        reads_per_second.append(counter.delta()["a"].get("GET", 0))
+        now[0] += 1.0
+    assert max(reads_per_second) <= 2  # not 20 at once: the other checks waited, their objects trusted
+    assert sum(reads_per_second) == 20  # and each object was read back once, in turn
+    assert core.read_namespaced_config_map("c4-3", namespace).data == {"value": "1"}  # healed in its turn
+
+
+def test_a_changed_object_is_written_at_once_however_many_checks_wait_for_the_drift_budget(
+        connections, counter, namespace):
+    now = [0.0]
+    budget = DriftBudget(1, clock=lambda: now[0])
+    applier = Applier(remember_for=900, drift_budget=budget, clock=lambda: now[0])
+    plan = ClusterPlan([DesiredObject(configmap(namespace, "c")), DesiredObject(configmap(namespace, "d"))])
+    applier.apply([(connections[0], plan)])
+    now[0] = 901.0
+    assert budget.spend(10)  # the budget is spent for the next ten seconds
+    counter.start()
+    changed = ClusterPlan([DesiredObject(configmap(namespace, "c", data="2")), plan.objects[1]])
+    result = applier.apply([(connections[0], changed)])["a"]
+    assert [key.name for key in result.applied] == ["c"] and [key.name for key in result.unchanged] == ["d"]
+    assert counter.delta()["a"] == {"GET": 1, "APPLY": 1}  # the new content: read and written; "d" waits
+
+
+def test_a_check_waiting_for_the_drift_budget_outlives_the_sweep_so_it_is_read_not_rewritten(
+        connections, counter, namespace):
+    now = [0.0]
+    budget = DriftBudget(1, clock=lambda: now[0])
+    applier = Applier(remember_for=900, drift_budget=budget, clock=lambda: now[0])
+    plan = ClusterPlan([DesiredObject(configmap(namespace, "c"))])
+    applier.apply([(connections[0], plan)])
+    now[0] = 901.0
+    budget.spend(1000)  # e.g. a fleet of other checks ahead of this one
+    assert applier.settle_unchanged(connections[0], RememberedPlan.of(plan)) is not None  # due, waiting: trusted
+    now[0] = 1900.0  # past twice remember_for, when a sweep forgets writes no one asks about
+    assert applier.apply([(connections[0], plan)])["a"].unchanged  # swept now; still waiting (budget in debt)
+    now[0] = 1902.0
+    counter.start()
+    assert applier.apply([(connections[0], plan)])["a"].unchanged
+    assert counter.delta()["a"] == {"GET": 1}  # its check, in its turn: read back, not written again
+
+
+def test_an_unchanged_prune_scope_is_listed_again_only_when_the_drift_budget_can_pay_a_list_per_kind(
+        connections, counter, namespace):
+    scope = PruneScope((namespace,), (("v1", "ConfigMap"), ("v1", "Secret")), {keys.LABEL_APP: "echo"})
+    plan = ClusterPlan([], [scope])
+    now = [0.0]
+    budget = DriftBudget(1, clock=lambda: now[0])
+    applier = Applier(remember_for=900, resurvey_every=3600, drift_budget=budget, clock=lambda: now[0])
+    assert applier.apply([(connections[0], plan)])["a"].ok  # the first listing never waits
+    now[0] = 3700.0
+    budget.spend(5)
+    counter.start()
+    assert applier.apply([(connections[0], plan)])["a"].ok
+    assert counter.delta()["a"] == {}  # due, but the budget is in debt: the listing waits
+    now[0] = 3705.0
+    counter.start()
+    assert applier.apply([(connections[0], plan)])["a"].ok
+    assert counter.delta()["a"].get("LIST") == 2
+    assert not budget.has_room()  # it paid one read per kind listed
 
 
 def test_an_object_edited_by_hand_is_restored_once_the_memory_of_writing_it_has_expired(
