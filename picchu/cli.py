@@ -189,8 +189,8 @@ def run(
         'someone changed it: "15m" or 900 (prune scopes are listed again after 4 times that)',
         "--drift-check-after", parser=_seconds, metavar="DURATION")] = _DEFAULTS.drift_check_after_seconds,
     drift_reads_per_second: Annotated[float, _opt(
-        "drift_reads_per_second", "At most this many of those reads per second, all target clusters together "
-        "(a due check waits its turn, so idle reads do not grow with the number of apps)")
+        "drift_reads_per_second", "At most this many of those reads per second, all target clusters together, per "
+        "process (a due check waits its turn, so idle reads do not grow with the number of apps)")
     ] = _DEFAULTS.drift_reads_per_second,
     release_timezone: Annotated[str, _opt("release_timezone", "IANA zone of release schedules")
                                 ] = _DEFAULTS.release_timezone,

@@ -44,7 +44,7 @@ class Settings:
     alert_failure_policy: AlertFailurePolicy = AlertFailurePolicy.HOLD
     cluster_timeout_seconds: float = 10.0  # per target cluster, per observe/apply
     drift_check_after_seconds: float = 900.0  # a written object is read back (and healed) after this long
-    drift_reads_per_second: float = 5.0  # those reads and prune re-listings, for all target clusters together
+    drift_reads_per_second: float = 5.0  # those reads and prune re-listings, all target clusters, per process
     release_timezone: str = "America/Los_Angeles"
     holiday_calendar: str = "US-CA"  # `holidays` country[-subdivision], or "" for none
     slack_token: str = field(default="", repr=False)

@@ -14,9 +14,11 @@ Invariants:
   rebuilt, and distrusted after ``remember_for`` seconds (so hand edits and deletions are healed eventually):
   then one GET checks the object, and it is written again only when it no longer holds the content this
   applier wrote (a steady fleet is re-read, never rewritten). Each memory's lifetime is shortened by a random
-  quarter at most, so apps created together are not all re-read in the same pass. With a `DriftBudget`, such
-  a check (and a prune scope's timed re-listing) waits, its memory still trusted, until the budget has room,
-  so idle reads per period do not grow with the number of apps; a changed object never waits.
+  quarter at most, so apps created together are not all re-read in the same pass. With a `DriftBudget`, a
+  fleet whose checks (and prune re-listings) would need more reads than the budget gives has all its
+  lifetimes stretched alike, so each object is still checked once per (longer) lifetime, in turn; and a
+  check that comes due in a burst waits, its memory still trusted, until the budget has room. Idle reads per
+  period so stay below the budget however many apps there are; a changed object never waits.
 - Only objects labelled ``app.kubernetes.io/managed-by: picchu``, or recognised by a scope's `LegacyOwned`
   rules as written by a Go Picchu (its own labels and names), are ever pruned; pruning lists the scope
   only on the first pass, when the set of desired objects in the scope changed, or when that memory expired.
@@ -148,6 +150,7 @@ class Applier:
         self.remember_for = remember_for
         self.resurvey_every = 4 * remember_for if resurvey_every is None else resurvey_every
         self.drift_budget = drift_budget
+        self._reads_per_listing = 1  # LISTs of the last prune survey: what re-listing a scope costs the budget
         # Memories whose check came due while the budget had no room: the sweep keeps them (their apps are
         # alive), however long they wait. Replaced whole at each sweep; adding to a set is atomic.
         self._waiting: set[tuple[str, Any]] = set()
@@ -234,7 +237,7 @@ class Applier:
             self._swept = now
             waiting, self._waiting = self._waiting, set()
             stores: tuple[tuple[dict[Any, bytes], float], ...] = (
-                (self._written, self.remember_for), (self._pruned, self.resurvey_every))
+                (self._written, self._lifetime(self._written)), (self._pruned, self._lifetime(self._pruned)))
             for store, lifetime in stores:
                 for memory_key, memory in store.copy().items():
                     if now - _made_at(memory) >= 2 * lifetime and memory_key not in waiting:
@@ -267,7 +270,7 @@ class Applier:
         memory = store.get(memory_key)  # one dict read, atomic: see `_lock`
         if memory is None or _digest_in(memory) != digest:
             return False
-        lifetime = self.resurvey_every if store is self._pruned else self.remember_for
+        lifetime = self._lifetime(store)
         if self._clock() - _made_at(memory) < lifetime:
             return True
         if self.drift_budget is None:
@@ -276,6 +279,17 @@ class Applier:
         if not goes_ahead:
             self._waiting.add(memory_key)
         return not goes_ahead
+
+    def _lifetime(self, store: Mapping[tuple[str, Any], bytes]) -> float:
+        """How long a memory in `store` is trusted: ``remember_for`` (or ``resurvey_every``), stretched by the
+        factor that keeps checking every memory once per lifetime within 80 % of the drift budget (the jitter
+        shortens lifetimes by an eighth on average; the rest absorbs bursts)."""
+        lifetime = self.resurvey_every if store is self._pruned else self.remember_for
+        if self.drift_budget is None:
+            return lifetime
+        reads_per_second = (len(self._written) / max(self.remember_for, 1e-9)
+                            + len(self._pruned) * self._reads_per_listing / max(self.resurvey_every, 1e-9))
+        return lifetime * max(1.0, 1.25 * reads_per_second / self.drift_budget.per_second)
 
     def _sends_nothing(self, connection: ClusterConnection, plan: ClusterPlan | RememberedPlan) -> bool:
         """True when applying the plan needs no request: same client as before, no prune survey due, and every
@@ -320,7 +334,7 @@ class Applier:
                 tally.failed.append(Failure(key, connection.redact(str(error))))
                 continue
             if outcome != "ignored":  # an ignored object is looked at again next pass: the label may be gone
-                self._written[memory_key] = _memory(digest, self._stamp(self.remember_for))
+                self._written[memory_key] = _memory(digest, self._stamp(self._lifetime(self._written)))
             {"applied": tally.applied, "unchanged": tally.unchanged, "ignored": tally.ignored}[outcome].append(key)
         if unreachable is None:
             self._prune(connection, plan, deadline, tally)
@@ -478,7 +492,7 @@ class Applier:
         for scope in plan.prune:
             memory = scope.memory(desired_keys)
             memory_key = (connection.identity, memory.fingerprint)
-            listings = len(scope.kinds) * len(scope.namespaces)
+            listings = self._reads_per_listing = len(scope.kinds) * len(scope.namespaces)
             if self._remembered(self._pruned, memory_key, memory.covered, check_costs=listings):
                 continue
             survey = _Survey(memory_key, memory.covered, legacy=tuple(scope.legacy))
@@ -528,7 +542,7 @@ class Applier:
                     survey.complete = False
                 self._forget_object((connection.identity, key))
             if survey.complete:
-                self._pruned[survey.memory_key] = _memory(survey.digest, self._stamp(self.resurvey_every))
+                self._pruned[survey.memory_key] = _memory(survey.digest, self._stamp(self._lifetime(self._pruned)))
 
 
 @dataclass

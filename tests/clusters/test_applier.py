@@ -356,6 +356,33 @@ def test_under_a_drift_budget_expired_checks_read_at_its_rate_and_every_object_i
     assert core.read_namespaced_config_map("c4-3", namespace).data == {"value": "1"}  # healed in its turn
 
 
+def test_a_fleet_too_large_for_the_drift_budget_is_checked_less_often_every_object_in_turn(
+        connections, namespace, monkeypatch):
+    """20 objects trusted for 100 s would need 0.2 reads per second; at 0.1 each lifetime is stretched alike
+    (to 250 s), so every object is still read back once per lifetime, not the first objects of each plan
+    over and over while the later ones never come up."""
+    plans = [ClusterPlan([DesiredObject(configmap(namespace, f"c{app}-{i}")) for i in range(4)]) for app in range(5)]
+    now = [0.0]
+    applier = Applier(remember_for=100, drift_budget=DriftBudget(0.1, clock=lambda: now[0]), clock=lambda: now[0])
+    for plan in plans:
+        applier.apply([(connections[0], plan)])
+    reads: dict[str, list[float]] = {}
+    real_send = applier_module.send
+
+    def recording_send(connection, method, path, deadline, **kwargs):
+        reads.setdefault(path.rsplit("/", 1)[-1], []).append(now[0])
+        return real_send(connection, method, path, deadline, **kwargs)
+
+    monkeypatch.setattr(applier_module, "send", recording_send)
+    while now[0] < 2000:
+        now[0] += 5.0  # every app's pass, every 5 s
+        for plan in plans:
+            assert applier.apply([(connections[0], plan)])["a"].ok
+    assert sum(map(len, reads.values())) <= 0.1 * 2000 + 1  # within the budget
+    assert min(times[0] for times in reads.values()) > 0.75 * 250 - 5  # nothing checked before its lifetime
+    assert len(reads) == 20 and min(map(len, reads.values())) >= 6  # 2000 s = 8 lifetimes: everyone in turn
+
+
 def test_a_changed_object_is_written_at_once_however_many_checks_wait_for_the_drift_budget(
         connections, counter, namespace):
     now = [0.0]
