@@ -224,7 +224,7 @@ class Applier:
             self._forget_object((connection.identity, key))
 
     def _sweep(self) -> None:
-        """Forget writes older than twice ``remember_for`` (at most once per that period), so memory stays
+        """Forget memories older than twice their lifetime (at most once per ``remember_for``), so memory stays
         bounded by what was written recently, even for apps whose namespace was deleted without a plan; one
         that is merely expired is kept, so the next pass can check the object instead of rewriting it, and so
         is one a pass asked about since the last sweep while its check waited for the drift budget."""
