@@ -18,6 +18,9 @@ numbers are what one operator does as the fleet grows), once every app is releas
                 evaluating every second) → that tag at 0 % in all three targets' VirtualServices (`--alerts N` apps
                 per size; needs the Debian `prometheus` package)
 
+`--heap-breakdown` also reads, inside the operator after each measurement, where its memory is: pymalloc's and
+glibc's live and free bytes, resident memory by mapping, objects by type (`bench/heap_probe/`).
+
 `--soak SECONDS` then samples RSS every `--soak-every` seconds at the largest size. Writes `--plot`
 (pass latency, CPU and RSS against apps) and, with a soak, the RSS curve beside it; prints a Markdown table.
 Nothing is asserted: these are figures to read with the machine's load, which is printed too.
@@ -30,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import tempfile
 import time
 import urllib.request
@@ -81,6 +85,7 @@ class SizeResult:
     rollback_max: float | None = None
     reads_by_resource: dict[str, dict[str, int]] = field(default_factory=dict)
     queue_adds: dict[str, float] = field(default_factory=dict)
+    heap: str = ""  # with --heap-breakdown: the operator's own report, read right after the window
 
 
 def main() -> None:
@@ -94,6 +99,8 @@ def main() -> None:
     parser.add_argument("--soak-every", type=float, default=60.0)
     parser.add_argument("--plot", type=Path, default=ROOT / "bench" / "scale.png")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
+    parser.add_argument("--heap-breakdown", action="store_true",
+                        help="after each measurement, print where the operator's memory is (bench/heap_probe)")
     parser.add_argument("--operator-arg", action="append", default=[], help="extra `picchu run` argument")
     args = parser.parse_args()
     sizes = sorted(int(n) for n in args.apps.split(","))
@@ -112,8 +119,9 @@ def main() -> None:
         ensure_namespace(delivery, NS)
         kubectl_apply(delivery, [m for n in TARGETS for m in cluster_manifests(plane.clusters[n], "production")])
         kubelets = [ReplicaSetReadiness(plane.clusters[n].api_client(), delay_seconds=0).start() for n in TARGETS]
+        probe = _heap_probe_env(workdir / "heap.txt") if args.heap_breakdown else {}
         operator = OperatorProcess(delivery.kubeconfig_path, namespace=NS, log_path=workdir / "operator.log",
-                                   args=("--sync-period-seconds", f"{args.period:g}", *alert_args,
+                                   env=probe, args=("--sync-period-seconds", f"{args.period:g}", *alert_args,
                                          *args.operator_arg)).start()
         print(f"operator log: {workdir / 'operator.log'}", flush=True)
         fleet = Fleet(plane, operator, kubelets)
@@ -122,6 +130,8 @@ def main() -> None:
             for size in sizes:
                 fleet.grow(size)
                 results.append(fleet.measure(size, args.period, args.window_periods))
+                if probe:
+                    results[-1].heap = _heap_report(operator, Path(probe["PICCHU_HEAP_REPORT"]))
                 fleet.react(results[-1], args.reactions)
                 if alerts is not None:
                     fleet.roll_back(results[-1], args.alerts, alerts)
@@ -279,6 +289,20 @@ class Fleet:
         return {n: c.snapshot() for n, c in self.counters.items()}
 
 
+def _heap_probe_env(report: Path) -> dict[str, str]:
+    """The operator's environment for `bench/heap_probe`: its `sitecustomize` first on the path."""
+    path = [str(ROOT / "bench" / "heap_probe"), *filter(None, [os.environ.get("PYTHONPATH", "")])]
+    return {"PYTHONPATH": os.pathsep.join(path), "PICCHU_HEAP_REPORT": str(report)}
+
+
+def _heap_report(operator: OperatorProcess, report: Path) -> str:
+    """Ask the running operator for its heap report (SIGUSR2) and return it; a busy operator may take seconds."""
+    report.unlink(missing_ok=True)
+    operator.send_signal(signal.SIGUSR2)
+    wait_for(report.exists, 120, interval=0.5, message="the operator's heap report")
+    return report.read_text()
+
+
 def _ready(operator: OperatorProcess) -> bool:
     try:
         with urllib.request.urlopen(f"{operator.health_url}/readyz", timeout=2) as answer:
@@ -371,6 +395,8 @@ def print_result(r: SizeResult, flush: bool = False) -> None:
           f"Revision p50 ≤{rev['p50']:g} p95 ≤{rev['p95']:g} max ≤{rev['max']:g} s; new Revision → ReplicaSets "
           f"in 3 targets {reaction}; alert firing → tag at 0 % in 3 targets {rollback}\n    reads in the window by resource: {r.reads_by_resource}; "
           f"queue adds per period: {r.queue_adds}", flush=flush)
+    if r.heap:
+        print(f"    the operator's heap right after the window:\n{r.heap}", flush=flush)
 
 
 def print_table(results: list[SizeResult]) -> None:

@@ -253,6 +253,12 @@ class OperatorProcess:
 
         wait_for(settled, timeout, interval=0.0, message=f"{passes} ReleaseManager passes without a write")
 
+    def send_signal(self, number: int) -> None:
+        """Send a signal to the operator process alone (not its children); nothing when it is not running."""
+        if self.running:
+            assert self._process is not None
+            self._process.send_signal(number)
+
     def kill(self) -> None:
         """SIGKILL the operator (and its children) with no chance to clean up, as an OOM kill or node loss would."""
         if self._process is None:
