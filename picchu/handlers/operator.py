@@ -279,10 +279,7 @@ async def _heartbeat(health: Health) -> None:
 
 async def _close_idle_connections(ctx: EngineContext) -> None:
     """Close the delivery and target clients' pooled connections idle for `IDLE_SECONDS` or closed by their
-    apiserver (see `clusters.idle_connections`): an operator left idle after a burst otherwise keeps them all.
-    Then give the free pages inside the malloc heaps back, every sweep: the passes of a busy fleet free
-    memory between blocks that stay all the time, not only when connections close (~2 MiB at 500 apps,
-    measured by trimming by hand 2 minutes after a burst; the call takes milliseconds)."""
+    apiserver (see `clusters.idle_connections`): an operator left idle after a burst otherwise keeps them all."""
     def sweep() -> int:
         apis = [ctx.delivery.api_client, *(ctx.pool.clients() if ctx.pool is not None else ())]
         return sum(close_idle(api) for api in apis)
@@ -296,7 +293,7 @@ async def _close_idle_connections(ctx: EngineContext) -> None:
             continue
         if closed:
             log.debug("closed %d idle connections", closed)
-        await asyncio.to_thread(process.release_free_memory)  # their memory, among the rest freed since
+            await asyncio.to_thread(process.release_free_memory)  # their memory, among the rest freed since
 
 
 def build_queues(ctx: EngineContext) -> dict[str, WorkQueue]:

@@ -15,8 +15,7 @@ space the heap could not return (~14 MB after a 500-app burst); mapped, they are
 `gc.freeze()` moves the ~200,000 objects created by imports to a generation the collector never scans again, so
 each full collection costs in proportion to the apps, not the libraries.
 `release_free_memory` gives back the free pages inside the heap (`malloc_trim`): glibc returns only the top
-of the heap by itself, and after a burst the memory freed below it stayed resident (~4 MiB at 500 apps). The
-operator calls it every 15 s (`handlers.operator`): a busy fleet's passes keep freeing memory below the top too.
+of the heap by itself, and after a burst the memory freed below it stayed resident (~4 MiB at 500 apps).
 
 They are skipped where they do not apply: a `MALLOC_ARENA_MAX` or `MALLOC_MMAP_THRESHOLD_` set by whoever
 runs the process wins, and a C library other than glibc (musl images) is left alone.
