@@ -87,7 +87,7 @@ def run_size(size: int, prefix: str, budget_per_second: float, lifetimes: float,
         tally.clear()
     checking = reads_per_period[next((i for i, n in enumerate(reads_per_period) if n), len(reads_per_period)):]
     # Each check (or write) stamps its memory anew, so the oldest stamp is the longest any object went unchecked.
-    oldest = max(now[0] - applier_module._made_at(m) for m in applier._written.values())  # noqa: SLF001
+    oldest = max(now[0] - applier_module._made_at(m) for _, _, m in applier._written.items())  # noqa: SLF001
     objects = len(applier._written)  # noqa: SLF001
     return {"apps": size, "objects": objects, "written_in": written_in, "lifetime": lifetime,
             "prune_lifetime": prune_lifetime, "simulated": now[0], "wall": time.monotonic() - started,

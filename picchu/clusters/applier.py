@@ -56,6 +56,7 @@ from picchu.clusters.desired import (
 )
 from picchu.clusters.drift_budget import DriftBudget
 from picchu.clusters.fanout import Outcome, fan_out
+from picchu.clusters.per_cluster import PerCluster
 from picchu.clusters.transport import (
     APPLY_PATCH,
     JSON_PATCH,
@@ -156,10 +157,10 @@ class Applier:
         self._waiting: set[tuple[str, Any]] = set()
         # Memories of writes and surveys are `_memory(digest, when)`: one bytes object, not a tuple of a
         # bytes and a float (57 bytes instead of 145, for each of ~15,000 objects at 500 apps).
-        self._written: dict[tuple[str, ObjectKey], bytes] = {}
-        self._labels: dict[tuple[str, ObjectKey], bytes] = {}
-        self._pruned: dict[tuple[str, bytes], bytes] = {}
-        self._ignored: dict[tuple[str, bytes], frozenset[ObjectKey]] = {}  # only scopes with ignored objects
+        self._written: PerCluster[ObjectKey, bytes] = PerCluster()
+        self._labels: PerCluster[ObjectKey, bytes] = PerCluster()
+        self._pruned: PerCluster[bytes, bytes] = PerCluster()  # by scope fingerprint
+        self._ignored: PerCluster[bytes, frozenset[ObjectKey]] = PerCluster()  # only scopes with ignored objects
         self._identity: dict[str, str] = {}
         self._discovery = Discovery()
         # Serialises only the rare whole-memory work (sweeping, switching a cluster's client). A pass reads and
@@ -221,7 +222,7 @@ class Applier:
         observer did not find them), so the next apply reads and writes them again instead of waiting for the
         memory to expire."""
         for key in keys:
-            self._forget_object((connection.identity, key))
+            self._forget_object(connection.identity, key)
 
     def _sweep(self) -> None:
         """Forget memories older than twice their lifetime (at most once per ``remember_for``), so memory stays
@@ -236,19 +237,18 @@ class Applier:
                 return
             self._swept = now
             waiting, self._waiting = self._waiting, set()
-            stores: tuple[tuple[dict[Any, bytes], float], ...] = (
+            stores: tuple[tuple[PerCluster[Any, bytes], float], ...] = (
                 (self._written, self._lifetime(self._written)), (self._pruned, self._lifetime(self._pruned)))
             for store, lifetime in stores:
-                for memory_key, memory in store.copy().items():
-                    if now - _made_at(memory) >= 2 * lifetime and memory_key not in waiting:
-                        store.pop(memory_key, None)
-                        self._labels.pop(memory_key, None)
+                for identity, key, memory in store.items():
+                    if now - _made_at(memory) >= 2 * lifetime and (identity, key) not in waiting:
+                        store.pop(identity, key)
+                        self._labels.pop(identity, key)
 
     def _drop(self, identities: set[str] | set[str | None]) -> None:
-        stores: tuple[dict[Any, Any], ...] = (self._written, self._labels, self._pruned, self._ignored)
+        stores: tuple[PerCluster[Any, Any], ...] = (self._written, self._labels, self._pruned, self._ignored)
         for store in stores:
-            for memory_key in [k for k in store.copy() if k[0] in identities]:
-                store.pop(memory_key, None)
+            store.drop(identities)
 
     def _adopt(self, connection: ClusterConnection) -> None:
         if self._identity.get(connection.name) == connection.identity:
@@ -262,12 +262,12 @@ class Applier:
         if previous is not None:
             self._discovery.forget(previous)
 
-    def _remembered(self, store: Mapping[tuple[str, Any], bytes], memory_key: tuple[str, Any],
-                    digest: bytes, *, check_costs: int = 0) -> bool:
+    def _remembered(self, store: PerCluster[Any, bytes], identity: str, key: Any, digest: bytes, *,
+                    check_costs: int = 0) -> bool:
         """Whether this memory of `digest` stands in for requests: it is fresh, or its check is due but the
         drift budget has no room yet. `check_costs`: the reads the check makes, paid from the budget when it
         goes ahead; 0 only asks whether it could (deciding whether a pass needs a thread at all)."""
-        memory = store.get(memory_key)  # one dict read, atomic: see `_lock`
+        memory = store.get(identity, key)  # dict reads, atomic: see `_lock`
         if memory is None or _digest_in(memory) != digest:
             return False
         lifetime = self._lifetime(store)
@@ -277,10 +277,10 @@ class Applier:
             return False
         goes_ahead = self.drift_budget.spend(check_costs) if check_costs else self.drift_budget.has_room()
         if not goes_ahead:
-            self._waiting.add(memory_key)
+            self._waiting.add((identity, key))
         return not goes_ahead
 
-    def _lifetime(self, store: Mapping[tuple[str, Any], bytes]) -> float:
+    def _lifetime(self, store: PerCluster[Any, bytes]) -> float:
         """How long a memory in `store` is trusted: ``remember_for`` (or ``resurvey_every``), stretched by the
         factor that keeps checking every memory once per lifetime within 80 % of the drift budget (the jitter
         shortens lifetimes by an eighth on average; the rest absorbs bursts)."""
@@ -296,12 +296,13 @@ class Applier:
         writable object remembered as written with this content (or ignored)."""
         if self._identity.get(connection.name) != connection.identity:
             return False
-        if any(not self._remembered(self._pruned, (connection.identity, scope.fingerprint), scope.covered)
+        identity = connection.identity
+        if any(not self._remembered(self._pruned, identity, scope.fingerprint, scope.covered)
                for scope in plan.scope_memories()):
             return False
         ignored = self._ignored_keys(connection, plan)
         return all(d.key in ignored or d.problems() or
-                   self._remembered(self._written, (connection.identity, d.key), d.digest()) for d in plan.objects)
+                   self._remembered(self._written, identity, d.key, d.digest()) for d in plan.objects)
 
     def _apply_one(self, connection: ClusterConnection, plan: ClusterPlan,
                    deadline: Deadline) -> ClusterApplyResult:
@@ -309,9 +310,9 @@ class Applier:
         tally = _Tally()
         unreachable: str | None = None
         ignored = self._ignored_keys(connection, plan)
+        identity = connection.identity
         for desired in plan.objects:
             key = desired.key
-            memory_key = (connection.identity, key)
             problems = desired.problems()
             if problems:
                 tally.failed.append(Failure(key, "; ".join(problems)))
@@ -320,21 +321,21 @@ class Applier:
             if key in ignored:
                 tally.ignored.append(key)
                 continue
-            if self._remembered(self._written, memory_key, digest, check_costs=1):
+            if self._remembered(self._written, identity, key, digest, check_costs=1):
                 tally.unchanged.append(key)
                 continue
-            wrote_this_before = _digest_in(self._written.get(memory_key) or b"") == digest
+            wrote_this_before = _digest_in(self._written.get(identity, key) or b"") == digest
             try:
                 if unreachable:
                     raise Unreachable(unreachable)
                 outcome = self._write(connection, desired, deadline, verify=wrote_this_before)
             except RequestFailed as error:
                 unreachable = str(error) if isinstance(error, Unreachable) else unreachable
-                self._forget_object(memory_key)
+                self._forget_object(identity, key)
                 tally.failed.append(Failure(key, connection.redact(str(error))))
                 continue
             if outcome != "ignored":  # an ignored object is looked at again next pass: the label may be gone
-                self._written[memory_key] = _memory(digest, self._stamp(self._lifetime(self._written)))
+                self._written.set(identity, key, _memory(digest, self._stamp(self._lifetime(self._written))))
             {"applied": tally.applied, "unchanged": tally.unchanged, "ignored": tally.ignored}[outcome].append(key)
         if unreachable is None:
             self._prune(connection, plan, deadline, tally)
@@ -355,9 +356,9 @@ class Applier:
             tally.unchanged = [key for key in tally.unchanged if key not in found_ignored]
         self._delete_undesired(connection, surveys, {d.key for d in plan.objects}, deadline, tally)
 
-    def _forget_object(self, memory_key: tuple[str, ObjectKey]) -> None:
-        self._written.pop(memory_key, None)
-        self._labels.pop(memory_key, None)
+    def _forget_object(self, identity: str, key: ObjectKey) -> None:
+        self._written.pop(identity, key)
+        self._labels.pop(identity, key)
 
     # -- writing ---------------------------------------------------------------------------------------
 
@@ -397,11 +398,11 @@ class Applier:
             _require(response)
             return "applied"
         if live is None:
-            self._forget_object((connection.identity, key))
+            self._forget_object(connection.identity, key)
             return "applied" if self._create(connection, desired, location, deadline) else "unchanged"
         owned = desired.mode == "scale-owned"
         if adoption.labels_as_desired(desired.manifest, live) and not _replicas_due(desired.manifest, live, owned):
-            self._labels[(connection.identity, key)] = _digest(_labels_of(desired.manifest))
+            self._labels.set(connection.identity, key, _digest(_labels_of(desired.manifest)))
             return "unchanged"
         if owned:
             return "applied" if self._set_owned_replicas(connection, desired, location, live, deadline) \
@@ -418,7 +419,7 @@ class Applier:
         if _replicas_due(desired.manifest, live, owned=True):
             ops.append(_set_replicas(int(desired.manifest["spec"]["replicas"])))
         wrote = self._patch(connection, location.item(desired.key.namespace, desired.key.name), ops, deadline)
-        self._labels[(connection.identity, desired.key)] = _digest(labels)
+        self._labels.set(connection.identity, desired.key, _digest(labels))
         return wrote
 
     def _read(self, connection: ClusterConnection, location: Location, key: ObjectKey,
@@ -432,25 +433,23 @@ class Applier:
     def _create(self, connection: ClusterConnection, desired: DesiredObject, location: Location,
                 deadline: Deadline) -> bool:
         """POST the object; True if created, False if it already existed."""
-        memory_key = (connection.identity, desired.key)
-        if memory_key in self._written:
+        if self._written.get(connection.identity, desired.key) is not None:
             return False
         response = send(connection, "POST", location.collection(desired.key.namespace), deadline,
                         query=_WRITE_QUERY, body=desired.manifest)
         if response.status == 409:
             return False
         _require(response)
-        self._labels[memory_key] = _digest(_labels_of(desired.manifest))
+        self._labels.set(connection.identity, desired.key, _digest(_labels_of(desired.manifest)))
         return True
 
     def _rescale(self, connection: ClusterConnection, desired: DesiredObject, location: Location,
                  deadline: Deadline) -> bool:
         """Update an existing scale-only ReplicaSet: labels when changed, replicas only to/from zero."""
-        memory_key = (connection.identity, desired.key)
         path = location.item(desired.key.namespace, desired.key.name)
         labels = _labels_of(desired.manifest)
         label_ops = []
-        if self._labels.get(memory_key) != _digest(labels):
+        if self._labels.get(connection.identity, desired.key) != _digest(labels):
             label_ops = [{"op": "add", "path": "/metadata/labels", "value": labels}]
         annotations = (desired.manifest.get("metadata") or {}).get("annotations") or {}
         replicas = (desired.manifest.get("spec") or {}).get("replicas")
@@ -468,7 +467,7 @@ class Applier:
                 if not _failed_test(response):
                     _require(response)
                     wrote = True
-        self._labels[memory_key] = _digest(labels)
+        self._labels.set(connection.identity, desired.key, _digest(labels))
         return wrote
 
     def _patch(self, connection: ClusterConnection, path: str, ops: list[dict[str, Any]],
@@ -491,11 +490,11 @@ class Applier:
         surveys = []
         for scope in plan.prune:
             memory = scope.memory(desired_keys)
-            memory_key = (connection.identity, memory.fingerprint)
             listings = self._reads_per_listing = len(scope.kinds) * len(scope.namespaces)
-            if self._remembered(self._pruned, memory_key, memory.covered, check_costs=listings):
+            if self._remembered(self._pruned, connection.identity, memory.fingerprint, memory.covered,
+                                check_costs=listings):
                 continue
-            survey = _Survey(memory_key, memory.covered, legacy=tuple(scope.legacy))
+            survey = _Survey(memory.fingerprint, memory.covered, legacy=tuple(scope.legacy))
             for api_version, kind in scope.kinds:
                 try:
                     location = self._discovery.locate(connection, api_version, kind, deadline)
@@ -514,15 +513,15 @@ class Applier:
                         continue
                     survey.add(location, api_version, kind, listing.body.get("items") or [])
             if survey.ignored:
-                self._ignored[memory_key] = frozenset(survey.ignored)
+                self._ignored.set(connection.identity, memory.fingerprint, frozenset(survey.ignored))
             else:
-                self._ignored.pop(memory_key, None)
+                self._ignored.pop(connection.identity, memory.fingerprint)
             surveys.append(survey)
         return surveys
 
     def _ignored_keys(self, connection: ClusterConnection, plan: ClusterPlan | RememberedPlan) -> set[ObjectKey]:
         return {key for scope in plan.scope_memories()  # dict reads, atomic: see `_lock`
-                for key in self._ignored.get((connection.identity, scope.fingerprint), ())}
+                for key in self._ignored.get(connection.identity, scope.fingerprint) or ()}
 
     def _delete_undesired(self, connection: ClusterConnection, surveys: list[_Survey],
                           desired_keys: set[ObjectKey], deadline: Deadline, tally: _Tally) -> None:
@@ -540,16 +539,17 @@ class Applier:
                 except RequestFailed as error:
                     tally.failed.append(Failure(key, f"prune: {connection.redact(str(error))}"))
                     survey.complete = False
-                self._forget_object((connection.identity, key))
+                self._forget_object(connection.identity, key)
             if survey.complete:
-                self._pruned[survey.memory_key] = _memory(survey.digest, self._stamp(self._lifetime(self._pruned)))
+                self._pruned.set(connection.identity, survey.fingerprint,
+                                 _memory(survey.digest, self._stamp(self._lifetime(self._pruned))))
 
 
 @dataclass
 class _Survey:
     """What one due prune scope holds on one cluster: objects picchu owns there, and the ignored ones."""
 
-    memory_key: tuple[str, bytes]
+    fingerprint: bytes  # of the scope: its memory's key
     digest: bytes
     complete: bool = True
     owned: list[tuple[ObjectKey, Location, str]] = field(default_factory=list)
