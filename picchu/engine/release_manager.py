@@ -263,6 +263,9 @@ def _apply(ctx: EngineContext, namespace: str, members: list[FleetMember], revis
         plan = inputs[member.name].render()
         _forget_missing(ctx, connection, plan, observed)
         to_render.append((connection, fingerprint, plan))
+    shared_keys = {key: key for _, last in remembered.values() for key in last.keys} if to_render else {}
+    for _, _, plan in to_render:
+        plan.share_keys(shared_keys)  # before the applier files them: one instance per key for all clusters
     results.update(ctx.applier.apply([(c, plan) for c, _, plan in to_render],
                                      log_fields=fields(app=snapshot.app, target=snapshot.target)))
     for connection, fingerprint, plan in to_render:

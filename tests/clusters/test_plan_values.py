@@ -26,6 +26,19 @@ def test_keys_of_the_same_object_rendered_twice_share_their_strings():
     assert first.namespace is second.namespace and first.name is second.name
 
 
+def test_plans_of_several_clusters_and_renders_share_one_instance_of_each_key():
+    """The applier and the remembered plans keep a key per object per cluster: one object, one instance."""
+    shared: dict[ObjectKey, ObjectKey] = {}
+    earlier = ClusterPlan.of([_rs("v1")])
+    earlier.share_keys(shared)
+    plans = [ClusterPlan.of([_rs("v1"), _rs("v2")]) for _ in range(3)]
+    for plan in plans:
+        plan.share_keys(shared)
+    v1, v2 = plans[0].objects[0].key, plans[0].objects[1].key
+    assert all(p.objects[0].key is v1 is earlier.objects[0].key and p.objects[1].key is v2 for p in plans)
+    assert RememberedPlan.of(plans[2]).keys[1] is v2 and v1 != v2
+
+
 def test_the_digest_ignores_key_order_but_sees_any_change_of_content_or_mode():
     a = DesiredObject({"kind": "ReplicaSet", "apiVersion": "apps/v1", "metadata": {"namespace": "echo-prod", "name": "v1"},
                        "spec": {"replicas": 2}})
