@@ -22,7 +22,6 @@ from typing import Any
 
 import kopf
 from kubernetes import client
-from prometheus_client import start_http_server
 
 from picchu import keys, logs
 from picchu.api.v1alpha1.manifest import is_object_name
@@ -33,6 +32,7 @@ from picchu.engine.assembly import build_context
 from picchu.engine.context import EngineContext
 from picchu.engine.dispatch import reconcile_key
 from picchu.handlers import process
+from picchu.handlers.metrics_endpoint import serve_metrics
 from picchu.handlers.shards import Shard
 from picchu.handlers.workqueue import WorkQueue
 from picchu.outcome import Park
@@ -321,9 +321,8 @@ def run_operator(settings: Settings, api: client.ApiClient) -> None:
     health.serve(settings.health_addr)
     # Which process wrote what, in the apiserver's audit log: shard and pid in every request's user agent.
     api.user_agent = f"picchu/shard-{settings.shard_index}-of-{settings.shards}/pid-{os.getpid()}"
-    host, _, port = settings.metrics_addr.rpartition(":")
     ctx = build_context(settings, api, watching=True)
-    start_http_server(int(port), addr=host or "0.0.0.0", registry=ctx.metrics.registry)
+    serve_metrics(settings.metrics_addr, ctx.metrics.registry)
     leadership = None
     lease = Shard(settings.shard_index, settings.shards).lease_name(settings.leader_election_id)
     leader = ctx.metrics.leader.labels(lease)
