@@ -75,6 +75,7 @@ class SizeResult:
     revision_passes: float
     cpu_seconds: float
     rss_mib: float
+    rss_peak_mib: float = 0.0  # the process's highest RSS so far: the burst and the window's two scrapes
     latency: dict[str, dict[str, float]] = field(default_factory=dict)
     reaction_p50: float | None = None
     reaction_max: float | None = None
@@ -222,7 +223,8 @@ class Fleet:
             target_writes=sum(writes[n] for n in TARGETS) / periods_requests,
             rm_passes=passes["ReleaseManager"] / periods_operator,
             revision_passes=passes["Revision"] / periods_operator,
-            cpu_seconds=(cpu1 - cpu0) / periods_operator, rss_mib=self.operator.rss_bytes() / 2**20, latency=latency,
+            cpu_seconds=(cpu1 - cpu0) / periods_operator, rss_mib=self.operator.rss_bytes() / 2**20,
+            rss_peak_mib=self.operator.peak_rss_bytes() / 2**20, latency=latency,
             reads_by_resource=by_resource, queue_adds=adds)
 
     def react(self, result: SizeResult, count: int) -> None:
@@ -391,7 +393,7 @@ def print_result(r: SizeResult, flush: bool = False) -> None:
     print(f"{r.apps} apps (load {r.load:.1f}): per {r.period:g} s period: delivery reads {r.delivery_reads:.1f} "
           f"writes {r.delivery_writes:.1f}; target reads {r.target_reads:.1f} writes {r.target_writes:.1f}; "
           f"passes RM {r.rm_passes:.0f} Revision {r.revision_passes:.0f}; CPU {r.cpu_seconds:.2f} s; "
-          f"RSS {r.rss_mib:.0f} MiB\n    due→start RM p50 ≤{rm['p50']:g} p95 ≤{rm['p95']:g} max ≤{rm['max']:g} s; "
+          f"RSS {r.rss_mib:.0f} MiB (peak so far {r.rss_peak_mib:.0f})\n    due→start RM p50 ≤{rm['p50']:g} p95 ≤{rm['p95']:g} max ≤{rm['max']:g} s; "
           f"Revision p50 ≤{rev['p50']:g} p95 ≤{rev['p95']:g} max ≤{rev['max']:g} s; new Revision → ReplicaSets "
           f"in 3 targets {reaction}; alert firing → tag at 0 % in 3 targets {rollback}\n    reads in the window by resource: {r.reads_by_resource}; "
           f"queue adds per period: {r.queue_adds}", flush=flush)
@@ -401,7 +403,7 @@ def print_result(r: SizeResult, flush: bool = False) -> None:
 
 def print_table(results: list[SizeResult]) -> None:
     print("\n| apps | load | delivery reads / writes per period | target reads / writes per period | RM passes "
-          "per period | due→start p50 / p95 / max (s) | CPU-s per period | RSS MiB | new Revision → RS p50 (s), from kubectl's start / return | "
+          "per period | due→start p50 / p95 / max (s) | CPU-s per period | RSS (peak so far) MiB | new Revision → RS p50 (s), from kubectl's start / return | "
           "alert → 0 % p50 / p95 (s) |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
@@ -412,7 +414,7 @@ def print_table(results: list[SizeResult]) -> None:
                     if r.rollback_p50 is not None and r.rollback_p95 is not None else "-")
         print(f"| {r.apps} | {r.load:.1f} | {r.delivery_reads:.1f} / {r.delivery_writes:.1f} | "
               f"{r.target_reads:.1f} / {r.target_writes:.1f} | {r.rm_passes:.0f} | "
-              f"≤{rm['p50']:g} / ≤{rm['p95']:g} / ≤{rm['max']:g} | {r.cpu_seconds:.2f} | {r.rss_mib:.0f} | {reaction} | "
+              f"≤{rm['p50']:g} / ≤{rm['p95']:g} / ≤{rm['max']:g} | {r.cpu_seconds:.2f} | {r.rss_mib:.0f} ({r.rss_peak_mib:.0f}) | {reaction} | "
               f"{rollback} |")
 
 

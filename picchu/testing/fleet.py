@@ -166,12 +166,19 @@ class OperatorProcess:
 
     def rss_bytes(self) -> int:
         """Resident memory of the operator process (0 when it is not running), read from /proc."""
+        return self._status_bytes("VmRSS:")
+
+    def peak_rss_bytes(self) -> int:
+        """The most resident memory the operator process has had since it started (0 when not running)."""
+        return self._status_bytes("VmHWM:")
+
+    def _status_bytes(self, field: str) -> int:
         if not self.running:
             return 0
         assert self._process is not None
         try:
             for line in Path(f"/proc/{self._process.pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
+                if line.startswith(field):
                     return int(line.split()[1]) * 1024
         except OSError:
             pass
