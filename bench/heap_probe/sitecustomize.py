@@ -11,7 +11,8 @@ The report: RSS and threads; pymalloc's arenas and the bytes live and free in th
 so a line another thread logs at that instant would land there too); glibc's heaps, each with its mapped
 and free bytes (`malloc_info`); resident memory by kind of mapping; the garbage collector's objects created
 since start-up (the import-time ones were frozen by `picchu.handlers.process.tune`) by type; and the objects
-those reference that the collector does not track (strings, bytes, numbers, atomic tuples and dicts).
+those reference that the collector does not track (strings, bytes, numbers, atomic tuples and dicts); the
+garbage in reference cycles that the next full collection would free; and what a `malloc_trim` would give back.
 """
 
 from __future__ import annotations
@@ -90,6 +91,20 @@ def _glibc_heaps() -> list[str]:
     return lines
 
 
+def _cyclic_garbage() -> list[str]:
+    """What the next full collection would free: objects only reachable from reference cycles."""
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        gc.collect()
+        count = collections.Counter(f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.garbage)
+        size = sum(sys.getsizeof(o) for o in gc.garbage)
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    lines = [f"  {sum(count.values())} objects, {size / 2**20:.1f} MiB (shallow)"]
+    return lines + [f"    {n:7d}  {name}" for name, n in count.most_common(12)]
+
+
 def _objects() -> list[str]:
     gc.collect()
     tracked = gc.get_objects()  # only those created since start-up: the rest are frozen
@@ -123,17 +138,29 @@ def _objects() -> list[str]:
     return lines
 
 
+def _rss_kib() -> int:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+
+def _trimmed_rss_kib() -> int:
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    return _rss_kib()
+
+
 def _report(*_: object) -> None:
     path = os.environ["PICCHU_HEAP_REPORT"]
-    with open("/proc/self/status") as status:
-        rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+    rss = _rss_kib()
     sections = [f"RSS {rss / 1024:.1f} MiB, {threading.active_count()} threads"]
     for title, reader in (("resident by mapping", _resident_by_mapping), ("pymalloc", _pymalloc),
-                          ("glibc malloc", _glibc_heaps), ("objects", _objects)):
+                          ("glibc malloc", _glibc_heaps), ("cyclic garbage", _cyclic_garbage),
+                          ("objects", _objects)):
         try:
             sections += [f"{title}:", *reader()]
         except Exception as error:  # noqa: BLE001 (a report with a hole beats no report)
             sections.append(f"{title}: unreadable ({type(error).__name__}: {error})")
+    sections.append(f"RSS after the report {_rss_kib() / 1024:.1f} MiB; after a malloc_trim too "
+                    f"{_trimmed_rss_kib() / 1024:.1f} MiB")
     with open(path + ".part", "w") as report:
         report.write("\n".join(sections) + "\n")
     os.replace(path + ".part", path)

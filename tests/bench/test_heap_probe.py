@@ -14,11 +14,18 @@ import pytest
 PROBE = Path(__file__).resolve().parents[2] / "bench" / "heap_probe"
 
 # Keeps 20,000 objects of its own class and 20,000 distinct 16-byte digests, frees a burst of blocks between
-# them, asks itself for the report and waits for it.
+# them, drops 500 objects that refer to themselves (the collector off), asks itself for the report and waits.
 PROGRAM = """
-import os, signal, sys, time
+import gc, os, signal, sys, time
 from picchu.handlers import process
 process.tune()
+gc.disable()
+class Cycle:
+    pass
+for _ in range(500):
+    cycle = Cycle()
+    cycle.me = cycle
+del cycle
 class Kept:
     def __init__(self, number):
         self.digest = number.to_bytes(16, "big")
@@ -50,3 +57,5 @@ def test_the_report_shows_the_objects_kept_and_the_allocators_free_bytes(tmp_pat
     assert digests is not None and int(digests.group(1)) >= 20_000, text
     assert int(re.search(r"bytes in available blocks: ([\d,]+)", text).group(1).replace(",", "")) > 0  # type: ignore[union-attr]
     assert re.search(r"heap 0: [\d.]+ MiB mapped, [\d.]+ MiB of it free", text), text
+    assert re.search(r"^ +500  __main__\.Cycle$", text, re.M), text  # the cyclic garbage, by type
+    assert re.search(r"after a malloc_trim too \d+\.\d MiB", text), text
