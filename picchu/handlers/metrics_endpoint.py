@@ -8,8 +8,9 @@ the blocks that stayed. Here each family is rendered by prometheus_client's own 
 compressed when the scraper accepts gzip, and written before the next family is collected: a scrape holds
 one family's samples and text at a time. `name[]` selects families, as with prometheus_client.
 
-The response is HTTP/1.0 without a length (the end of the body is the end of the connection), so a failure
-halfway (a collector raising) shows as a cut-off body, which Prometheus reports as a failed scrape.
+The body is sent in HTTP/1.1 chunks, since its length is not known before the end: a failure halfway (a
+collector raising) leaves it without its last chunk, which a scraper reports as a failed scrape rather than
+taking the families sent so far for the whole.
 """
 
 from __future__ import annotations
@@ -74,23 +75,31 @@ def serve_metrics(address: str, registry: CollectorRegistry) -> ThreadingHTTPSer
     host = host.strip("[]") or "0.0.0.0"
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
         def do_GET(self) -> None:  # noqa: N802 (http.server API)
             url = urlsplit(self.path)
             content_type, pieces = exposition(registry, self.headers.get("Accept"),
                                               parse_qs(url.query).get("name[]"))
             self.send_response(200)
             self.send_header("Content-Type", content_type)
+            self.send_header("Transfer-Encoding", "chunked")
             if gzip_accepted(self.headers.get("Accept-Encoding") or ""):
                 self.send_header("Content-Encoding", "gzip")
                 pieces = _gzipped(pieces)
             self.end_headers()
             try:
                 for piece in pieces:
-                    self.wfile.write(piece)
+                    if piece:  # an empty chunk would end the body
+                        self.wfile.write(b"%x\r\n" % len(piece))
+                        self.wfile.write(piece)
+                        self.wfile.write(b"\r\n")
+                self.wfile.write(b"0\r\n\r\n")
             except OSError:
-                return  # the scraper went away
+                self.close_connection = True  # the scraper went away
             except Exception:
-                log.exception("a metrics collector failed; the scrape is cut off")
+                self.close_connection = True  # without the last chunk: the scraper sees a failed scrape
+                log.exception("a metrics collector failed; the scrape was cut off")
 
         def log_message(self, *args: Any) -> None:
             pass

@@ -4,15 +4,18 @@ for, scraped by a real Prometheus, and without holding the whole scrape in memor
 from __future__ import annotations
 
 import gzip
+import http.client
 import re
 import tracemalloc
 import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from prometheus_client import generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
+from prometheus_client.registry import Collector
 
 from picchu.handlers.metrics_endpoint import exposition, serve_metrics
 from picchu.metrics import OperatorMetrics, Twin
@@ -87,9 +90,29 @@ def test_name_selects_families_as_with_prometheus_client(endpoint) -> None:
     assert body.count(b"\npicchu_incarnation_count{") == 20 * len(STATES)
 
 
+class FailingCollector(Collector):
+    """One family, then an error: a collector that breaks halfway through a scrape."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        yield GaugeMetricFamily("picchu_before_the_failure", "sent before the error", value=1)
+        raise RuntimeError("broken collector")
+
+
+def test_a_collector_failing_halfway_makes_the_scrape_fail_instead_of_look_complete() -> None:
+    registry = CollectorRegistry()
+    registry.register(FailingCollector())
+    server = serve_metrics("127.0.0.1:0", registry)
+    try:
+        with pytest.raises(http.client.IncompleteRead):
+            scrape(f"http://127.0.0.1:{server.server_address[1]}/metrics")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_a_scrape_holds_one_family_at_a_time_not_the_whole_text() -> None:
     """At 500 apps a whole scrape is ~10 MB of text; rendered at once it raised the operator's RSS by ~35 MiB."""
-    registry = fleet_metrics(200).registry
+    registry = fleet_metrics(100).registry
 
     def peak(scrape_once) -> int:
         tracemalloc.start()
