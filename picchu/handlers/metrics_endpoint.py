@@ -47,7 +47,6 @@ def exposition(registry: CollectorRegistry, accept: str | None, names: list[str]
     """The content type for this Accept header, and the scrape's text in pieces, one family each."""
     encoder, content_type = choose_encoder(accept or "")
     source: Any = registry.restricted_registry(names) if names else registry
-
     openmetrics = content_type.startswith("application/openmetrics-text")
 
     def pieces() -> Iterator[bytes]:
